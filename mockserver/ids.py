@@ -1,0 +1,20 @@
+"""Identifiers drawn from the mock's seed, so a run can be repeated response for response."""
+
+from __future__ import annotations
+
+import random
+import threading
+
+
+class Ids:
+    def __init__(self, seed: int) -> None:
+        self._seed = seed
+        self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        self._random = random.Random(self._seed)
+
+    def hex(self, length: int = 16) -> str:
+        with self._lock:
+            return f"{self._random.getrandbits(length * 4):0{length}x}"

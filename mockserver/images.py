@@ -1,0 +1,117 @@
+"""Deterministic synthetic images: the same spec gives the same bytes, every time, on every machine
+with the same Pillow.
+
+Each picture says what it is (prompt excerpt, pixel size, model, profile) on a background derived
+from the prompt and the seed, so a person debugging a client can tell images apart at a glance.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import textwrap
+import unicodedata
+from dataclasses import dataclass
+from functools import cache
+
+from PIL import Image, ImageDraw, ImageFont
+from starlette.concurrency import run_in_threadpool
+
+from .bounded import BoundedMap
+
+MEDIA_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
+PROMPT_LINES = 4
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    prompt: str
+    width: int
+    height: int
+    model: str
+    profile: str
+    seed: int = 0
+    format: str = "png"
+
+    @property
+    def media_type(self) -> str:
+        return MEDIA_TYPES[self.format]
+
+
+class Renderer:
+    """Renders specs, keeping recent results so identical requests cost almost nothing."""
+
+    def __init__(self, cache_bytes: int) -> None:
+        self._cache: BoundedMap[ImageSpec, bytes] = BoundedMap(1_000_000, cache_bytes, len, lru=True)
+
+    async def render(self, spec: ImageSpec) -> bytes:
+        cached = self._cache.get(spec)
+        if cached is None:
+            cached = await run_in_threadpool(encode, draw(spec), spec.format)
+            self._cache.put(spec, cached)
+        return cached
+
+
+def palette(spec: ImageSpec) -> list[tuple[int, int, int]]:
+    digest = hashlib.sha256(f"{spec.seed}\0{spec.prompt}".encode()).digest()
+    return [tuple(digest[i : i + 3]) for i in range(0, 15, 3)]  # type: ignore[misc]
+
+
+def draw(spec: ImageSpec) -> Image.Image:
+    top, bottom, *shapes = palette(spec)
+    image = gradient(spec.width, spec.height, top, bottom)
+    pen = ImageDraw.Draw(image)
+    w, h = spec.width, spec.height
+    for i, colour in enumerate(shapes):
+        cx, cy = (colour[0] * w) // 255, (colour[1] * h) // 255
+        radius = max(2, min(w, h) // (4 + i * 2))
+        pen.ellipse((cx - radius, cy - radius, cx + radius, cy + radius), outline=colour, width=max(1, radius // 8))
+    caption(image, spec)
+    return image
+
+
+def gradient(width: int, height: int, top: tuple[int, ...], bottom: tuple[int, ...]) -> Image.Image:
+    strip = Image.new("RGB", (1, height))
+    steps = max(1, height - 1)
+    strip.putdata([tuple(a + (b - a) * y // steps for a, b in zip(top, bottom, strict=True)) for y in range(height)])
+    return strip.resize((width, height), Image.Resampling.NEAREST)
+
+
+def caption(image: Image.Image, spec: ImageSpec) -> None:
+    """Write the prompt excerpt and the facts of the image on a dark band at the bottom."""
+    size = max(8, min(spec.width, spec.height) // 24)
+    font = font_of(size)
+    margin = size // 2
+    per_line = max(8, int((spec.width - 2 * margin) / (size * 0.55)))
+    lines = textwrap.wrap(printable(spec.prompt), per_line, max_lines=PROMPT_LINES, placeholder=" …") or ["(no prompt)"]
+    lines += [f"{spec.width}x{spec.height}  {spec.format.upper()}  {spec.model}", f"{spec.profile}  seed {spec.seed}"]
+    band_height = min(spec.height, len(lines) * (size + margin // 2) + 2 * margin)
+    box = (0, spec.height - band_height, spec.width, spec.height)
+    band = image.crop(box)
+    image.paste(Image.blend(band, Image.new("RGB", band.size), 0.6), box)
+    pen = ImageDraw.Draw(image)
+    y = box[1] + margin
+    for line in lines:
+        pen.text((margin, y), line, fill=(255, 255, 255), font=font)
+        y += size + margin // 2
+
+
+@cache
+def font_of(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    return ImageFont.load_default(size=size)
+
+
+def printable(text: str) -> str:
+    """The text without control characters, which fonts cannot draw."""
+    return "".join(" " if unicodedata.category(ch).startswith("C") else ch for ch in text)
+
+
+def encode(image: Image.Image, fmt: str) -> bytes:
+    out = io.BytesIO()
+    if fmt == "png":
+        image.save(out, "PNG", compress_level=6)
+    elif fmt == "jpeg":
+        image.convert("RGB").save(out, "JPEG", quality=90)
+    else:
+        image.save(out, "WEBP", quality=90)
+    return out.getvalue()

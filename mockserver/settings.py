@@ -1,0 +1,148 @@
+"""Every setting of the mock server, in one frozen object.
+
+A value comes from the first of: a command-line flag, an ``IMAGEGEN_MOCK_<NAME>`` environment
+variable, the config file (TOML, YAML or JSON), the default below.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import MISSING, Field, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ENV_PREFIX = "IMAGEGEN_MOCK_"
+
+
+class SettingsError(ValueError):
+    """A setting has a value the mock cannot use; the message says which and why."""
+
+
+def option(default: Any, help: str, *, flag: bool = True) -> Any:
+    return field(default=default, metadata={"help": help, "flag": flag})
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = option("127.0.0.1", "address to listen on")
+    port: int = option(8000, "port to listen on")
+    seed: int = option(0, "seed of images and identifiers: the same seed and request give the same bytes")
+    credits: int = option(1000, "starting balance of an API key the mock has not seen before")
+    strict_keys: bool = option(False, "refuse API keys that are not listed under [accounts] in the config file")
+    latency: int = option(0, "milliseconds added before every answer of a service")
+    journal_size: int = option(1000, "requests the journal keeps (oldest dropped first)")
+    journal_body_kib: int = option(64, "request and response bodies larger than this are not kept whole")
+    files_max_count: int = option(2000, "generated files the mock keeps serving (oldest dropped first)")
+    files_max_mib: int = option(512, "total size of the generated files the mock keeps serving")
+    image_cache_mib: int = option(128, "memory for rendered images, reused by identical requests")
+    timeout_seconds: float = option(30.0, "how long a forced 'timeout' fault holds a request before answering")
+    accounts: Mapping[str, int] = field(
+        default_factory=dict,
+        metadata={"help": "API keys and their starting balances (config file only)", "flag": False},
+    )
+
+    def __post_init__(self) -> None:
+        for name in ("port", "credits", "latency", "journal_size", "files_max_count", "files_max_mib"):
+            if getattr(self, name) < 0:
+                raise SettingsError(f"{name} must not be negative, got {getattr(self, name)}")
+        if self.port > 65535:
+            raise SettingsError(f"port must be at most 65535, got {self.port}")
+        if self.timeout_seconds < 0:
+            raise SettingsError(f"timeout_seconds must not be negative, got {self.timeout_seconds}")
+        for key, credits in self.accounts.items():
+            if not isinstance(key, str) or not key:
+                raise SettingsError(f"accounts: every API key must be a non-empty string, got {key!r}")
+            if isinstance(credits, bool) or not isinstance(credits, int) or credits < 0:
+                raise SettingsError(f"accounts: the balance of {key!r} must be a whole number >= 0")
+
+
+def flag_fields() -> list[Field]:
+    """The settings that also exist as command-line flags and environment variables."""
+    return [f for f in fields(Settings) if f.metadata["flag"]]
+
+
+def env_name(name: str) -> str:
+    return ENV_PREFIX + name.upper()
+
+
+def default_of(f: Field) -> Any:
+    return f.default_factory() if f.default is MISSING else f.default
+
+
+def parse_value(f: Field, raw: Any, origin: str) -> Any:
+    """Turn a raw value (text from a flag or variable, or a value from a file) into the field's type."""
+    kind = type(default_of(f))
+    if kind is bool:
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off", ""):
+            return False
+        raise SettingsError(f"{origin}: expected true or false, got {raw!r}")
+    if kind in (int, float):
+        if isinstance(raw, bool):
+            raise SettingsError(f"{origin}: expected a number, got {raw!r}")
+        try:
+            return kind(raw)
+        except (TypeError, ValueError):
+            word = "a whole number" if kind is int else "a number"
+            raise SettingsError(f"{origin}: expected {word}, got {raw!r}") from None
+    if kind is dict:
+        if not isinstance(raw, Mapping):
+            raise SettingsError(f"{origin}: expected a table of API key = credits")
+        return dict(raw)
+    return str(raw)
+
+
+def read_config_file(path: str) -> dict[str, Any]:
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as error:
+        raise SettingsError(f"cannot read config file {path}: {error.strerror or error}") from None
+    try:
+        if file.suffix == ".toml":
+            data = tomllib.loads(text)
+        elif file.suffix == ".json":
+            data = json.loads(text)
+        else:
+            data = yaml.safe_load(text)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError, yaml.YAMLError) as error:
+        raise SettingsError(f"config file {path} is not valid: {error}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise SettingsError(f"config file {path} must hold a table of settings")
+    return {str(key).replace("-", "_"): value for key, value in data.items()}
+
+
+def load_settings(
+    flags: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    config_file: str | None = None,
+) -> Settings:
+    """Merge defaults, the config file, the environment and flags (later wins) into Settings."""
+    flags = {name: value for name, value in (flags or {}).items() if value is not None}
+    environ = os.environ if environ is None else environ
+    config_file = config_file or environ.get(env_name("config"))
+    by_name = {f.name: f for f in fields(Settings)}
+    values: dict[str, Any] = {}
+    if config_file:
+        for name, raw in read_config_file(config_file).items():
+            if name not in by_name:
+                known = ", ".join(sorted(by_name))
+                raise SettingsError(f"config file {config_file}: unknown setting {name!r} (known: {known})")
+            values[name] = parse_value(by_name[name], raw, f"{config_file}: {name}")
+    for f in flag_fields():
+        if env_name(f.name) in environ:
+            values[f.name] = parse_value(f, environ[env_name(f.name)], env_name(f.name))
+    for name, raw in flags.items():
+        values[name] = parse_value(by_name[name], raw, "--" + name.replace("_", "-"))
+    return Settings(**values)
