@@ -1,0 +1,168 @@
+"""The control API under /_mock/ (described by contracts/admin.yaml): reset, accounts, faults,
+the request journal and the contracts."""
+
+from __future__ import annotations
+
+import json
+from importlib.metadata import version
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+import contracts
+
+from .faults import FAULTS, MockUsageError, check_fault_name
+from .ledger import Account
+from .profiles import PROFILES
+from .state import State
+
+
+class AdminError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def create_admin(state: State) -> Starlette:
+    app = Starlette(
+        routes=[
+            Route("/health", health, methods=["GET"]),
+            Route("/reset", reset, methods=["POST"]),
+            Route("/accounts/{api_key:path}", get_account, methods=["GET"]),
+            Route("/accounts/{api_key:path}", put_account, methods=["PUT"]),
+            Route("/faults", list_faults, methods=["GET"]),
+            Route("/faults", queue_fault, methods=["POST"]),
+            Route("/faults", clear_faults, methods=["DELETE"]),
+            Route("/requests", list_requests, methods=["GET"]),
+            Route("/requests", clear_requests, methods=["DELETE"]),
+            Route("/contracts", list_contracts, methods=["GET"]),
+            Route("/contracts/{name}", get_contract, methods=["GET"]),
+        ],
+        exception_handlers={
+            AdminError: admin_exception,
+            MockUsageError: admin_exception,
+            HTTPException: admin_exception,
+        },
+    )
+    app.state.mock = state
+    return app
+
+
+def state_of(request: Request) -> State:
+    return request.app.state.mock
+
+
+async def health(request: Request) -> Response:
+    profiles = {
+        name: {"title": p.title, "prefix": f"/{name}", "contract": f"/_mock/contracts/{p.contract}"}
+        for name, p in PROFILES.items()
+    }
+    return JSONResponse({"status": "ok", "version": version("imagegen-mock"), "profiles": profiles})
+
+
+async def reset(request: Request) -> Response:
+    state_of(request).reset()
+    return JSONResponse({"status": "reset"})
+
+
+async def get_account(request: Request) -> Response:
+    account = state_of(request).ledger.find(request.path_params["api_key"])
+    if account is None:
+        raise AdminError(404, "no account has this API key (the mock runs with --strict-keys)")
+    return JSONResponse(account_json(account))
+
+
+async def put_account(request: Request) -> Response:
+    credits = (await json_object(request)).get("credits")
+    if isinstance(credits, bool) or not isinstance(credits, int) or credits < 0:
+        raise AdminError(400, '"credits" must be a whole number >= 0')
+    return JSONResponse(account_json(state_of(request).ledger.set_balance(request.path_params["api_key"], credits)))
+
+
+async def list_faults(request: Request) -> Response:
+    return JSONResponse({"faults": [q.as_json() for q in state_of(request).faults.pending()], "known": FAULTS})
+
+
+async def queue_fault(request: Request) -> Response:
+    body = await json_object(request)
+    profile, fault, times, path = (body.get(k) for k in ("profile", "fault", "times", "path"))
+    times = 1 if times is None else times
+    if profile not in PROFILES:
+        raise AdminError(400, f'"profile" must be one of: {", ".join(PROFILES)}')
+    if not isinstance(fault, str):
+        raise AdminError(400, f'"fault" must be one of: {", ".join(FAULTS)}')
+    check_fault_name(fault)
+    if isinstance(times, bool) or not isinstance(times, int) or times < 1:
+        raise AdminError(400, '"times" must be a whole number >= 1')
+    if path is not None and (not isinstance(path, str) or not path.startswith("/")):
+        raise AdminError(400, '"path" must be a path starting with "/", such as /api/v1/models/gemini/generate')
+    return JSONResponse(state_of(request).faults.add(profile, fault, times, path).as_json(), 201)
+
+
+async def clear_faults(request: Request) -> Response:
+    faults = state_of(request).faults
+    faults.clear(request.query_params.get("profile"))
+    return JSONResponse({"faults": [q.as_json() for q in faults.pending()], "known": FAULTS})
+
+
+async def list_requests(request: Request) -> Response:
+    query = request.query_params
+    entries = state_of(request).journal.entries(query.get("profile"), query.get("path"))
+    limit = query.get("limit")
+    if limit is not None:
+        if not limit.isdigit():
+            raise AdminError(400, '"limit" must be a whole number >= 0')
+        entries = entries[len(entries) - int(limit) :] if int(limit) else []
+    return JSONResponse({"requests": [e.as_json() for e in entries]})
+
+
+async def clear_requests(request: Request) -> Response:
+    state_of(request).journal.clear()
+    return JSONResponse({"requests": []})
+
+
+async def list_contracts(request: Request) -> Response:
+    return JSONResponse({"contracts": {name: f"/_mock/contracts/{name}" for name in contracts.names()}})
+
+
+async def get_contract(request: Request) -> Response:
+    name = request.path_params["name"]
+    try:
+        text = contracts.text(name)
+    except KeyError:
+        raise AdminError(404, f"no contract named {name!r}; known: {', '.join(contracts.names())}") from None
+    if request.query_params.get("format") == "json":
+        return JSONResponse(contracts.load(name))
+    return Response(text, media_type="application/yaml")
+
+
+async def json_object(request: Request) -> dict[str, Any]:
+    try:
+        body = json.loads(await request.body())
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise AdminError(400, "the body must be a JSON object")
+    return body
+
+
+def account_json(account: Account) -> dict[str, Any]:
+    return {
+        "id": account.id,
+        "credits": account.balance,
+        "charged": account.charged,
+        "refunded": account.refunded,
+        "created_at": account.created_at,
+        "updated_at": account.updated_at,
+    }
+
+
+async def admin_exception(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, HTTPException):
+        return JSONResponse({"error": exc.detail}, exc.status_code, headers=exc.headers)
+    status = exc.status if isinstance(exc, AdminError) else 400
+    return JSONResponse({"error": str(exc)}, status)

@@ -1,0 +1,65 @@
+"""The mock server: every profile under its own prefix and at the root, the admin API, the files."""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+
+from .admin import create_admin
+from .files import FILES_PREFIX
+from .journal import JournalMiddleware
+from .profiles import PROFILES
+from .settings import Settings
+from .state import State
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    state = State(settings or Settings())
+    root_routes: list[tuple[BaseRoute, str]] = [
+        (route, profile.name) for profile in PROFILES.values() for route in profile.dialect.routes(profile, state)
+    ]
+
+    def route_of(path: str) -> tuple[str | None, str]:
+        """The profile a path belongs to, and the path as that service documents it."""
+        first, _, rest = path[1:].partition("/")
+        if first in PROFILES:
+            return first, "/" + rest
+        for route, profile in root_routes:
+            if route.path_regex.match(path):  # type: ignore[attr-defined]
+                return profile, path
+        return None, path
+
+    app = Starlette(
+        routes=[
+            Mount("/_mock", app=create_admin(state)),
+            Route(FILES_PREFIX + "{name:path}", serve_file, methods=["GET"]),
+            *(Mount(f"/{p.name}", routes=p.dialect.routes(p, state)) for p in PROFILES.values()),
+            *(route for route, _ in root_routes),
+        ],
+        middleware=[Middleware(JournalMiddleware, state=state, route_of=route_of)],
+        exception_handlers={HTTPException: http_error},
+    )
+    app.state.mock = state
+    return app
+
+
+async def serve_file(request: Request) -> Response:
+    state: State = request.app.state.mock
+    file = state.files.get(request.path_params["name"], state.clock.now())
+    if file is None:
+        return JSONResponse({"error": "File not found or expired"}, 404)
+    return Response(file.content, media_type=file.media_type, headers={"Cache-Control": "public, max-age=3600"})
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    """404 and 405 from routing, in the envelope of the service the path belongs to."""
+    assert isinstance(exc, HTTPException)
+    message = f"{exc.detail}: {request.method} {request.url.path}"
+    profile = PROFILES.get(request.scope.get("imagegen.profile") or "")
+    if profile is None:
+        return JSONResponse({"error": message}, exc.status_code, headers=exc.headers)
+    return profile.error(exc.status_code, message, exc.headers)

@@ -1,0 +1,129 @@
+"""The command line: `imagegen-mock serve | check | contracts`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import sys
+from collections.abc import Sequence
+from importlib.metadata import version
+
+import uvicorn
+
+import contracts
+
+from .app import create_app
+from .profiles import PROFILES
+from .settings import Settings, SettingsError, default_of, env_name, flag_fields, load_settings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`imagegen-mock [COMMAND] ...`; without a command it serves."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
+        argv.insert(0, "serve")
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except SettingsError as error:
+        print(f"imagegen-mock: {error}", file=sys.stderr)
+        return 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="imagegen-mock",
+        description="An offline mock server and conformance kit for paid image-generation APIs.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version('imagegen-mock')}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+
+    serve = commands.add_parser("serve", help="run the mock server (the default command)")
+    serve.add_argument("--config", metavar="FILE", help=f"a TOML, YAML or JSON file of settings [{env_name('config')}]")
+    for f in flag_fields():
+        add_setting_flag(serve, f)
+    serve.set_defaults(run=run_serve)
+
+    check = commands.add_parser("check", help="check a server (the bundled mock by default) against a profile")
+    check.add_argument("--profile", required=True, choices=sorted(PROFILES), help="the service to check")
+    check.add_argument("--base-url", help="the server to check; without it, the bundled mock is checked in-process")
+    check.add_argument("--api-key", help="the API key to use (prefer --api-key-env: a command line is visible)")
+    check.add_argument("--api-key-env", metavar="NAME", help="read the API key from this environment variable")
+    check.add_argument("--examples", type=int, default=None, help="Hypothesis examples per behaviour")
+    check.add_argument("--seed", type=int, default=0, help="seed of the generated test data")
+    check.add_argument("--no-schema", action="store_true", help="skip the Schemathesis schema conformance run")
+    check.set_defaults(run=run_check)
+
+    listing = commands.add_parser("contracts", help="list the OpenAPI contracts, or print one")
+    listing.add_argument("name", nargs="?", choices=contracts.names(), help="the contract to print")
+    listing.set_defaults(run=run_contracts)
+    return parser
+
+
+def add_setting_flag(parser: argparse.ArgumentParser, f) -> None:
+    default = default_of(f)
+    name = "--" + f.name.replace("_", "-")
+    help_text = f"{f.metadata['help']} [{env_name(f.name)}; default: {default}]"
+    if isinstance(default, bool):
+        parser.add_argument(name, action=argparse.BooleanOptionalAction, default=None, help=help_text)
+    else:
+        parser.add_argument(name, default=None, metavar=type(default).__name__.upper(), help=help_text)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    flags = {f.name: getattr(args, f.name) for f in flag_fields()}
+    settings = load_settings(flags, config_file=args.config)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(settings))
+    print("imagegen-mock stopped.", flush=True)
+    return 0
+
+
+async def serve(settings: Settings) -> None:
+    config = uvicorn.Config(
+        create_app(settings), host=settings.host, port=settings.port, log_level="warning", lifespan="off"
+    )
+    server = uvicorn.Server(config)
+
+    async def announce_when_listening() -> None:
+        while not server.started:
+            if server.should_exit:
+                return
+            await asyncio.sleep(0.01)
+        print(banner(settings), flush=True)
+
+    announcer = asyncio.create_task(announce_when_listening())
+    await server.serve()
+    announcer.cancel()
+
+
+def banner(settings: Settings) -> str:
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    base = f"http://{host}:{settings.port}"
+    keys = "only the config file's keys" if settings.strict_keys else f"any key, {settings.credits} credits each"
+    lines = [
+        f"imagegen-mock {version('imagegen-mock')} listening on {base}  (seed {settings.seed}; {keys})",
+        "",
+        "Profiles (base URL; the documented paths also answer at the root):",
+    ]
+    lines += [
+        f"  {name:<12} {base}/{name}    {p.title}, seed document {p.seed_document}" for name, p in PROFILES.items()
+    ]
+    lines += ["", f"  {'admin':<12} {base}/_mock/", "", "Press Ctrl-C to stop."]
+    return "\n".join(lines)
+
+
+def run_check(args: argparse.Namespace) -> int:
+    from conformance.cli import run
+
+    return run(args)
+
+
+def run_contracts(args: argparse.Namespace) -> int:
+    if args.name:
+        sys.stdout.write(contracts.text(args.name))
+    else:
+        for name in contracts.names():
+            print(f"{name:<12} imagegen-mock contracts {name}")
+    return 0

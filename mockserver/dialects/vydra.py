@@ -1,0 +1,316 @@
+"""Vydra's JSON API (seed 001; research/apis.md §5).
+
+``POST /api/v1/models/gemini/generate`` with a Bearer key charges 5 credits and answers with the URL
+of a PNG; a failure after the charge refunds it. Errors are ``{"error", "code", "details"}``, except
+the two the seed documents without a code (missing prompt, insufficient credits).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute
+
+from ..clock import iso
+from ..endpoints import Call, Reject, service_route
+from ..files import StoredFile, file_url
+from ..images import ImageSpec
+from ..ledger import Account, InsufficientCredits
+from ..sizes import GEMINI_25_FLASH
+
+if TYPE_CHECKING:
+    from ..profiles import Profile
+    from ..state import State
+
+GENERATE = "/api/v1/models/gemini/generate"
+ORGANIZATION = "/api/v1/organization"
+RATE_LIMITS = "/api/v1/account/rate-limits"
+MODELS = "/api/v1/models"
+HEALTH = "/api/v1/health"
+
+ASPECT_RATIOS = tuple(GEMINI_25_FLASH)
+DEFAULT_ASPECT_RATIO = "1:1"
+MISSING_PROMPT = "Missing required field: prompt (string)"
+
+PLAN = "creator"
+LIMITS = {"rpm": 60, "rph": 1500, "rpd": 20000, "concurrent": 10}
+WINDOWS = {"minute": (60, "rpm"), "hour": (3600, "rph"), "day": (86400, "rpd")}
+RETRY_AFTER_SECONDS = 30
+
+CODES = {
+    400: "INVALID_INPUT",
+    401: "MISSING_AUTH",
+    402: "INSUFFICIENT_CREDITS",
+    403: "INSUFFICIENT_SCOPE",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    429: "RATE_LIMIT_EXCEEDED",
+    500: "INTERNAL_ERROR",
+    504: "TIMEOUT",
+}
+
+GENERATE_FAULTS = ("content-policy", "server-error", "rate-limit", "insufficient-credits", "timeout")
+READ_FAULTS = ("server-error", "rate-limit", "timeout")
+HEALTH_FAULTS = ("server-error", "timeout")
+
+
+def error(
+    profile: Profile, status: int, message: str, headers: Mapping[str, str] | None = None, **extra: Any
+) -> Response:
+    code = extra.pop("code", CODES.get(status, "ERROR"))
+    body = {"error": message, "code": code, "details": extra.pop("details", {}), **extra}
+    return JSONResponse(body, status, headers=dict(headers or {}))
+
+
+def routes(profile: Profile, state: State) -> list[BaseRoute]:
+    def route(method: str, path: str, handler: Callable[[Call], Awaitable[Response]], faults: tuple[str, ...]):
+        return service_route(profile, state, method, path, handler, faults)
+
+    return [
+        route("POST", GENERATE, with_account(generate), GENERATE_FAULTS),
+        route("GET", ORGANIZATION, with_account(organization), READ_FAULTS),
+        route("GET", RATE_LIMITS, with_account(rate_limits), READ_FAULTS),
+        route("GET", MODELS, with_account(models), READ_FAULTS),
+        route("GET", HEALTH, health, HEALTH_FAULTS),
+    ]
+
+
+# Authentication and the rate-limit headers every authenticated answer carries.
+
+AccountHandler = Callable[[Call, str, Account], Awaitable[Response]]
+
+
+def with_account(handler: AccountHandler) -> Callable[[Call], Awaitable[Response]]:
+    async def run(call: Call) -> Response:
+        api_key, account = authenticate(call)
+        call.state.usage.hit(account.id)
+        try:
+            response = await handler(call, api_key, account)
+        except Reject as rejection:
+            response = rejection.response
+        for name, value in rate_limit_headers(call.state, account.id).items():
+            response.headers.setdefault(name, value)
+        return response
+
+    return run
+
+
+def authenticate(call: Call) -> tuple[str, Account]:
+    header = call.request.headers.get("authorization")
+    if header is None:
+        raise Reject(error(call.profile, 401, "Missing Authorization header", code="MISSING_AUTH"))
+    scheme, _, api_key = header.strip().partition(" ")
+    api_key = api_key.strip()
+    if scheme.lower() != "bearer" or not api_key:
+        raise Reject(
+            error(
+                call.profile,
+                401,
+                "Invalid Authorization header format. Expected: Bearer <api_key>",
+                code="INVALID_FORMAT",
+            )
+        )
+    account = call.state.ledger.find(api_key)
+    if account is None:
+        raise Reject(error(call.profile, 401, "API key not found", code="KEY_NOT_FOUND"))
+    return api_key, account
+
+
+def rate_limit_headers(state: State, account_id: str) -> dict[str, str]:
+    used = state.usage.count(account_id, 60)
+    return {
+        "X-RateLimit-Limit": str(LIMITS["rpm"]),
+        "X-RateLimit-Remaining": str(max(0, LIMITS["rpm"] - used)),
+        "X-RateLimit-Reset": str(int(state.usage.window_reset(account_id, 60))),
+    }
+
+
+# Faults that the read-only endpoints share.
+
+
+async def forced_read_fault(call: Call) -> None:
+    fault = call.fault()
+    if fault == "rate-limit":
+        raise Reject(rate_limited(call))
+    if fault == "server-error":
+        raise Reject(error(call.profile, 500, "Internal server error"))
+    if fault == "timeout":
+        await asyncio.sleep(call.state.settings.timeout_seconds)
+        raise Reject(error(call.profile, 504, "Request timed out"))
+
+
+def rate_limited(call: Call) -> Response:
+    body = {
+        "error": "Rate limit exceeded",
+        "code": "RATE_LIMIT_EXCEEDED",
+        "retryAfter": RETRY_AFTER_SECONDS,
+        "limits": {"type": "minute", "limit": LIMITS["rpm"], "used": LIMITS["rpm"] + 1},
+    }
+    headers = {
+        "Retry-After": str(RETRY_AFTER_SECONDS),
+        "X-RateLimit-Limit": str(LIMITS["rpm"]),
+        "X-RateLimit-Remaining": "0",
+        "X-RateLimit-Reset": str(int(call.state.clock.now()) + RETRY_AFTER_SECONDS),
+    }
+    return JSONResponse(body, 429, headers=headers)
+
+
+# POST /api/v1/models/gemini/generate
+
+
+async def generate(call: Call, api_key: str, account: Account) -> Response:
+    started = time.perf_counter()
+    prompt, aspect_ratio = await generation_request(call)
+    price = call.profile.price
+    fault = call.fault()
+    if fault == "rate-limit":
+        return rate_limited(call)
+    if fault == "insufficient-credits":
+        return insufficient_credits(price, 0)
+    try:
+        charge = call.state.ledger.charge(api_key, price)
+    except InsufficientCredits as refusal:
+        return insufficient_credits(refusal.required, refusal.balance)
+    try:
+        await forced_generation_failure(call, fault)
+        url = await publish_image(call, prompt, aspect_ratio)
+    except BaseException:
+        call.state.ledger.refund(charge)
+        raise
+    return JSONResponse(
+        {
+            "imageUrl": url,
+            "mimeType": "image/png",
+            "creditsCharged": price,
+            "durationMs": round((time.perf_counter() - started) * 1000),
+        }
+    )
+
+
+async def generation_request(call: Call) -> tuple[str, str]:
+    """The prompt and aspect ratio of a valid request, or a Reject with Vydra's 400."""
+    content_type = call.request.headers.get("content-type", "")
+    if content_type.split(";")[0].strip().lower() != "application/json":
+        raise Reject(error(call.profile, 400, "Content-Type must be application/json"))
+    try:
+        body = json.loads(await call.request.body())
+    except ValueError:
+        raise Reject(error(call.profile, 400, "Invalid JSON in request body")) from None
+    fields = body if isinstance(body, dict) else {}
+    prompt = fields.get("prompt")
+    if not isinstance(prompt, str) or not prompt:
+        raise Reject(JSONResponse({"error": MISSING_PROMPT}, 400))
+    aspect_ratio = fields.get("aspectRatio", DEFAULT_ASPECT_RATIO)
+    if aspect_ratio not in ASPECT_RATIOS:
+        raise Reject(
+            error(
+                call.profile,
+                400,
+                f"Invalid aspectRatio: {json.dumps(aspect_ratio)}. Must be one of: {', '.join(ASPECT_RATIOS)}",
+                details={"field": "aspectRatio", "allowed": list(ASPECT_RATIOS)},
+            )
+        )
+    return prompt, aspect_ratio
+
+
+def insufficient_credits(required: int, remaining: int) -> Response:
+    return JSONResponse(
+        {"error": "Insufficient credits", "creditsRequired": required, "creditsRemaining": remaining}, 402
+    )
+
+
+async def forced_generation_failure(call: Call, fault: str | None) -> None:
+    if fault == "content-policy":
+        raise Reject(generation_failed("Content policy violation"))
+    if fault == "server-error":
+        raise Reject(generation_failed("Internal server error"))
+    if fault == "timeout":
+        await asyncio.sleep(call.state.settings.timeout_seconds)
+        raise Reject(JSONResponse({"error": "Failed to generate image", "message": "Generation timed out"}, 504))
+
+
+def generation_failed(message: str) -> Response:
+    return JSONResponse({"error": "Failed to generate image", "message": message}, 500)
+
+
+async def publish_image(call: Call, prompt: str, aspect_ratio: str) -> str:
+    width, height = GEMINI_25_FLASH[aspect_ratio]
+    state = call.state
+    spec = ImageSpec(prompt, width, height, call.profile.model, call.profile.name, state.settings.seed)
+    content = await state.renderer.render(spec)
+    name = f"{call.profile.name}/{state.ids.hex()}.png"
+    state.files.put(StoredFile(name, content, spec.media_type, state.clock.now(), expires_at=None))
+    return file_url(str(call.request.base_url), name)
+
+
+# The account endpoints.
+
+
+async def organization(call: Call, api_key: str, account: Account) -> Response:
+    await forced_read_fault(call)
+    account = call.state.ledger.find(api_key) or account
+    return JSONResponse(
+        {
+            "id": "org_" + account.id.removeprefix("acct_"),
+            "name": "Mock organization",
+            "plan": PLAN,
+            "creditsRemaining": account.balance,
+            "createdAt": iso(account.created_at),
+            "updatedAt": iso(account.updated_at),
+        }
+    )
+
+
+async def rate_limits(call: Call, api_key: str, account: Account) -> Response:
+    await forced_read_fault(call)
+    usage = {
+        window: {"used": call.state.usage.count(account.id, seconds), "limit": LIMITS[limit]}
+        for window, (seconds, limit) in WINDOWS.items()
+    }
+    return JSONResponse({"plan": PLAN, "limits": LIMITS, "usage": usage, "timestamp": iso(call.state.clock.now())})
+
+
+async def models(call: Call, api_key: str, account: Account) -> Response:
+    await forced_read_fault(call)
+    query = call.request.query_params
+    listed = [catalogue_entry(call.profile)]
+    if "provider" in query:
+        listed = [m for m in listed if m["provider"] == query["provider"]]
+    if "isActive" in query:
+        if query["isActive"] not in ("true", "false"):
+            raise Reject(error(call.profile, 400, "isActive must be true or false"))
+        listed = [m for m in listed if m["isActive"] == (query["isActive"] == "true")]
+    return JSONResponse({"data": listed, "count": len(listed)})
+
+
+def catalogue_entry(profile: Profile) -> dict[str, Any]:
+    return {
+        "slug": "gemini-image-generate",
+        "name": "Gemini 2.0 Flash",
+        "provider": "google",
+        "modelId": profile.model,
+        "creditsPerUnit": profile.price,
+        "pricingUnit": "image",
+        "deployedOn": "google",
+        "description": "Generate images from text prompts using Google's Gemini 2.0 Flash model.",
+        "inputSchema": {
+            "type": "object",
+            "required": ["prompt"],
+            "properties": {
+                "prompt": {"type": "string", "description": "Text description of the image to generate"},
+                "aspectRatio": {"type": "string", "enum": list(ASPECT_RATIOS), "default": DEFAULT_ASPECT_RATIO},
+            },
+        },
+        "exampleInput": {"prompt": "A cozy cabin in the mountains during winter", "aspectRatio": "16:9"},
+        "isActive": True,
+    }
+
+
+async def health(call: Call) -> Response:
+    await forced_read_fault(call)
+    return JSONResponse({"status": "ok", "timestamp": iso(call.state.clock.now())})

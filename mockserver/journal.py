@@ -1,0 +1,183 @@
+"""The request journal: what every client sent and what it got back, secrets redacted, bounded."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .clock import iso
+from .ledger import account_id
+
+if TYPE_CHECKING:
+    from .state import State
+
+SECRET_HEADERS = frozenset({"authorization", "x-api-key", "x-goog-api-key", "cookie", "proxy-authorization"})
+SECRET_QUERY = frozenset({"key", "api_key"})
+REDACTED = "[redacted]"
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: int
+    time: str
+    profile: str | None
+    method: str
+    path: str
+    endpoint: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    account: str | None
+    body: Any
+    status: int
+    duration_ms: float
+    response: Any
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Journal:
+    def __init__(self, size: int) -> None:
+        self._entries: deque[Entry] = deque(maxlen=size)
+        self._lock = threading.Lock()
+        self._next_id = 1
+
+    def next_id(self) -> int:
+        with self._lock:
+            self._next_id += 1
+            return self._next_id - 1
+
+    def add(self, entry: Entry) -> None:
+        with self._lock:
+            self._entries.append(entry)
+
+    def entries(self, profile: str | None = None, path: str | None = None) -> list[Entry]:
+        with self._lock:
+            found = list(self._entries)
+        if profile is not None:
+            found = [e for e in found if e.profile == profile]
+        if path is not None:
+            found = [e for e in found if path in (e.path, e.endpoint)]
+        return found
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+def api_key_of(headers: dict[str, str], query: dict[str, str]) -> str | None:
+    """The API key a request carries, in whichever of the usual places it is."""
+    authorization = headers.get("authorization", "")
+    if authorization[:7].lower() == "bearer " and authorization[7:].strip():
+        return authorization[7:].strip()
+    return headers.get("x-api-key") or headers.get("x-goog-api-key") or query.get("key") or None
+
+
+async def read_whole_body(receive: Receive) -> tuple[bytes, Receive]:
+    """Read the request body up front (the journal wants it even if the app never reads it), and
+    give the app a receive that hands the same body over again."""
+    chunks = []
+    message: Message = {"more_body": True}
+    while message.get("more_body", False):
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+    body = b"".join(chunks)
+    pending = [{"type": "http.request", "body": body, "more_body": False}]
+    if message["type"] != "http.request":
+        pending.append(message)
+
+    async def replay() -> Message:
+        return pending.pop(0) if pending else await receive()
+
+    return body, replay
+
+
+def describe_body(content_type: str, raw: bytes, size: int, limit: int) -> Any:
+    """The request or response body as a client test wants to see it: parsed where it can be.
+
+    `raw` holds at least the first `limit` + 1 bytes of a body of `size` bytes.
+    """
+    if not size:
+        return None
+    if size > limit:
+        return {"omitted_bytes": size, "content_type": content_type}
+    if "json" in content_type:
+        try:
+            return json.loads(raw)
+        except ValueError:
+            pass
+    if content_type.startswith("application/x-www-form-urlencoded"):
+        return dict(parse_qsl(raw.decode("latin-1")))
+    if content_type.startswith(("image/", "multipart/", "application/octet-stream")):
+        return {"omitted_bytes": size, "content_type": content_type}
+    return raw.decode("utf-8", errors="replace")
+
+
+class JournalMiddleware:
+    """Records every request that reaches a service (everything except the admin API)."""
+
+    def __init__(self, app: ASGIApp, state: State, route_of: Callable[[str], tuple[str | None, str]]) -> None:
+        self.app = app
+        self.state = state
+        self.body_limit = state.settings.journal_body_kib * 1024
+        self.route_of = route_of
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith("/_mock"):
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        received, receive = await read_whole_body(receive)
+        sent = bytearray()
+        sent_size = 0
+        response_start: dict[str, Any] = {}
+
+        async def recording_send(message: Message) -> None:
+            nonlocal sent_size
+            if message["type"] == "http.response.start":
+                response_start.update(message)
+            elif message["type"] == "http.response.body":
+                chunk = message.get("body", b"")
+                sent_size += len(chunk)
+                sent.extend(chunk[: self.body_limit + 1 - len(sent)])
+            await send(message)
+
+        scope["imagegen.profile"], scope["imagegen.endpoint"] = self.route_of(scope["path"])
+        try:
+            await self.app(scope, receive, recording_send)
+        finally:
+            entry = self._entry(scope, received, (bytes(sent), sent_size), response_start, started)
+            self.state.journal.add(entry)
+
+    def _entry(
+        self, scope: Scope, received: bytes, sent: tuple[bytes, int], start: dict[str, Any], started: float
+    ) -> Entry:
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
+        response_headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in start.get("headers", [])}
+        api_key = api_key_of(headers, query)
+        return Entry(
+            id=self.state.journal.next_id(),
+            time=iso(self.state.clock.now()),
+            profile=scope["imagegen.profile"],
+            method=scope["method"],
+            path=scope["path"],
+            endpoint=scope["imagegen.endpoint"],
+            query={k: REDACTED if k in SECRET_QUERY else v for k, v in query.items()},
+            headers={k: REDACTED if k in SECRET_HEADERS else v for k, v in headers.items()},
+            account=account_id(api_key) if api_key else None,
+            body=describe_body(headers.get("content-type", ""), received, len(received), self.body_limit),
+            status=start.get("status", 500),
+            duration_ms=round((time.perf_counter() - started) * 1000, 3),
+            response=describe_body(response_headers.get("content-type", ""), *sent, self.body_limit),
+        )

@@ -1,0 +1,38 @@
+"""Everything the mock remembers between requests, in one object that the admin API can reset."""
+
+from __future__ import annotations
+
+from .clock import Clock
+from .faults import FaultQueue
+from .files import FileStore
+from .ids import Ids
+from .images import Renderer
+from .journal import Journal
+from .ledger import Ledger
+from .settings import Settings
+from .usage import RequestCounter
+
+MIB = 1024 * 1024
+
+
+class State:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.clock = Clock()
+        self.ledger = Ledger(self.clock, settings.credits, settings.strict_keys, settings.accounts)
+        self.journal = Journal(settings.journal_size)
+        self.files = FileStore(settings.files_max_count, settings.files_max_mib * MIB)
+        self.faults = FaultQueue()
+        self.usage = RequestCounter(self.clock)
+        self.ids = Ids(settings.seed)
+        self.renderer = Renderer(settings.image_cache_mib * MIB)  # a cache, so a reset keeps it
+
+    def reset(self) -> None:
+        """Back to how the server started: config-file accounts only, nothing recorded, queued or stored."""
+        self.clock.reset()
+        self.ledger.reset()
+        self.journal.clear()
+        self.files.clear()
+        self.faults.clear()
+        self.usage.clear()
+        self.ids.reset()

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+
+import httpx
+import pytest
+
+from mockserver import Settings, create_app
+from mockserver.background import BackgroundServer
+
+# A forced 'timeout' holds a request this long in the tests, so they stay quick.
+TEST_TIMEOUT_SECONDS = 0.05
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[BackgroundServer]:
+    with BackgroundServer(create_app(Settings(timeout_seconds=TEST_TIMEOUT_SECONDS))) as running:
+        yield running
+
+
+@pytest.fixture
+def client(server: BackgroundServer) -> Iterator[httpx.Client]:
+    """A client of the shared mock, which starts each test freshly reset."""
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        http.post("/_mock/reset").raise_for_status()
+        yield http
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., httpx.Client]]:
+    """Start a mock with particular settings; returns a client of it."""
+    with ExitStack() as stack:
+
+        def start(**settings) -> httpx.Client:
+            settings.setdefault("timeout_seconds", TEST_TIMEOUT_SECONDS)
+            running = stack.enter_context(BackgroundServer(create_app(Settings(**settings))))
+            return stack.enter_context(httpx.Client(base_url=running.url, timeout=30))
+
+        yield start

@@ -1,0 +1,118 @@
+"""The admin API under /_mock/."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+GENERATE = "/api/v1/models/gemini/generate"
+
+
+def test_health_lists_the_profiles(client):
+    body = client.get("/_mock/health").json()
+
+    assert body["status"] == "ok"
+    assert body["profiles"]["vydra"] == {"title": "Vydra", "prefix": "/vydra", "contract": "/_mock/contracts/vydra"}
+
+
+def test_put_and_get_an_account(client):
+    put = client.put("/_mock/accounts/some-key", json={"credits": 12})
+    got = client.get("/_mock/accounts/some-key")
+
+    assert put.status_code == 200
+    assert got.json()["credits"] == 12
+    assert got.json() == put.json()
+
+
+@pytest.mark.parametrize("body", [{"credits": -1}, {"credits": 1.5}, {"credits": True}, {}, [], "x"])
+def test_put_account_refuses_bad_balances(client, body):
+    response = client.put("/_mock/accounts/some-key", json=body)
+
+    assert response.status_code == 400
+    assert response.json()["error"]
+
+
+def test_unknown_key_under_strict_keys_is_a_404(serve):
+    client = serve(strict_keys=True)
+
+    assert client.get("/_mock/accounts/nobody").status_code == 404
+
+
+def test_reset_forgets_accounts_faults_journal_and_files(client):
+    client.put("/_mock/accounts/k", json={"credits": 7})
+    client.post("/_mock/faults", json={"profile": "vydra", "fault": "timeout", "path": "/api/v1/models"})
+    url = client.post(GENERATE, headers={"Authorization": "Bearer k"}, json={"prompt": "x"}).json()["imageUrl"]
+
+    assert client.post("/_mock/reset").json() == {"status": "reset"}
+
+    assert client.get("/_mock/accounts/k").json()["credits"] == 1000
+    assert client.get("/_mock/faults").json()["faults"] == []
+    assert client.get("/_mock/requests").json()["requests"] == []
+    assert client.get(url).status_code == 404
+
+
+def test_reset_gives_config_file_accounts_their_balances_back(serve):
+    client = serve(strict_keys=True, accounts={"k": 10})
+    client.post(GENERATE, headers={"Authorization": "Bearer k"}, json={"prompt": "x"})
+
+    client.post("/_mock/reset")
+
+    assert client.get("/_mock/accounts/k").json()["credits"] == 10
+
+
+def test_queue_list_and_clear_faults(client):
+    queued = client.post("/_mock/faults", json={"profile": "vydra", "fault": "rate-limit", "times": 2})
+
+    assert queued.status_code == 201
+    assert queued.json() | {"id": 0} == {
+        "id": 0,
+        "profile": "vydra",
+        "fault": "rate-limit",
+        "remaining": 2,
+        "path": None,
+    }
+    listed = client.get("/_mock/faults").json()
+    assert [f["fault"] for f in listed["faults"]] == ["rate-limit"]
+    assert set(listed["known"]) == {"content-policy", "server-error", "rate-limit", "insufficient-credits", "timeout"}
+    assert client.delete("/_mock/faults").json()["faults"] == []
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"profile": "nobody", "fault": "timeout"}, '"profile" must be one of'),
+        ({"profile": "vydra", "fault": "meteor"}, "unknown fault 'meteor'"),
+        ({"profile": "vydra"}, '"fault" must be one of'),
+        ({"profile": "vydra", "fault": "timeout", "times": 0}, '"times"'),
+        ({"profile": "vydra", "fault": "timeout", "path": "api"}, '"path"'),
+    ],
+)
+def test_queue_fault_explains_bad_requests(client, body, message):
+    response = client.post("/_mock/faults", json=body)
+
+    assert response.status_code == 400
+    assert message in response.json()["error"]
+
+
+def test_bad_json_and_unknown_admin_paths_answer_in_json(client):
+    bad = client.post("/_mock/faults", content=b"{", headers={"Content-Type": "application/json"})
+    missing = client.get("/_mock/nothing")
+    wrong = client.delete("/_mock/health")
+
+    assert (bad.status_code, missing.status_code, wrong.status_code) == (400, 404, 405)
+    assert all("error" in r.json() for r in (bad, missing, wrong))
+
+
+def test_contracts_are_served_as_yaml_and_json(client):
+    listed = client.get("/_mock/contracts").json()["contracts"]
+    as_yaml = client.get("/_mock/contracts/vydra")
+    as_json = client.get("/_mock/contracts/vydra", params={"format": "json"})
+
+    assert set(listed) == {"admin", "vydra"}
+    assert as_yaml.headers["content-type"].startswith("application/yaml")
+    assert yaml.safe_load(as_yaml.text) == as_json.json()
+    assert client.get("/_mock/contracts/nothing").status_code == 404
+
+
+def test_bad_limit_on_the_journal_is_a_400(client):
+    assert client.get("/_mock/requests", params={"limit": "many"}).status_code == 400

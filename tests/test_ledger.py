@@ -1,0 +1,117 @@
+"""The credit ledger: atomic charges, exact refunds, never negative, under any concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import httpx
+import pytest
+
+from mockserver.clock import Clock
+from mockserver.ledger import InsufficientCredits, Ledger
+
+
+def ledger(credits: int = 100, strict: bool = False, preset: dict[str, int] | None = None) -> Ledger:
+    return Ledger(Clock(), credits, strict, preset or {})
+
+
+def test_an_unseen_key_opens_an_account_with_the_default_balance():
+    assert ledger(credits=7).find("k").balance == 7
+
+
+def test_strict_mode_knows_only_preset_keys_and_keys_given_a_balance():
+    book = ledger(strict=True, preset={"known": 3})
+
+    assert book.find("stranger") is None
+    assert book.find("known").balance == 3
+    book.set_balance("stranger", 9)
+    assert book.find("stranger").balance == 9
+
+
+def test_charge_takes_the_amount_and_refund_gives_it_back_once():
+    book = ledger(credits=10)
+
+    charge = book.charge("k", 4)
+    assert book.find("k").balance == 6
+    book.refund(charge)
+    book.refund(charge)
+
+    account = book.find("k")
+    assert (account.balance, account.charged, account.refunded) == (10, 4, 4)
+
+
+def test_a_charge_larger_than_the_balance_takes_nothing():
+    book = ledger(credits=4)
+
+    with pytest.raises(InsufficientCredits) as refusal:
+        book.charge("k", 5)
+
+    assert (refusal.value.required, refusal.value.balance) == (5, 4)
+    assert book.find("k").balance == 4
+
+
+def test_reset_restores_preset_balances_and_forgets_the_rest():
+    book = ledger(preset={"known": 3})
+    book.charge("known", 2)
+    book.charge("other", 2)
+
+    book.reset()
+
+    assert book.find("known").balance == 3
+    assert book.find("other").charged == 0
+
+
+def test_threads_racing_for_credits_never_overdraw_or_double_charge():
+    book = ledger(credits=5 * 50 + 3)
+    successes: list[int] = []
+    barrier = threading.Barrier(16)
+
+    def worker() -> None:
+        barrier.wait()
+        for _ in range(20):
+            try:
+                charge = book.charge("k", 5)
+            except InsufficientCredits:
+                continue
+            successes.append(1)
+            if len(successes) % 7 == 0:  # some generations fail and are refunded
+                book.refund(charge)
+                successes.pop()
+
+    threads = [threading.Thread(target=worker) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    account = book.find("k")
+    assert account.balance == 253 - 5 * len(successes)
+    assert account.balance >= 0
+    assert account.charged - account.refunded == 5 * len(successes)
+
+
+def test_concurrent_paid_requests_succeed_exactly_as_often_as_credits_allow(server):
+    key, price, affordable, fired = "concurrent-key", 5, 40, 120
+
+    async def fire() -> list[httpx.Response]:
+        limits = httpx.Limits(max_connections=60)
+        async with httpx.AsyncClient(base_url=server.url, timeout=60, limits=limits) as client:
+            await client.post("/_mock/reset")
+            await client.put(f"/_mock/accounts/{key}", json={"credits": affordable * price + 3})
+            headers = {"Authorization": f"Bearer {key}"}
+            return await asyncio.gather(
+                *(
+                    client.post("/api/v1/models/gemini/generate", headers=headers, json={"prompt": f"p{i % 4}"})
+                    for i in range(fired)
+                )
+            )
+
+    answers = asyncio.run(fire())
+
+    statuses = [a.status_code for a in answers]
+    assert statuses.count(200) == affordable
+    assert statuses.count(402) == fired - affordable
+    assert all(a.json()["creditsRemaining"] < price for a in answers if a.status_code == 402)
+    account = httpx.get(f"{server.url}/_mock/accounts/{key}").json()
+    assert (account["credits"], account["charged"], account["refunded"]) == (3, affordable * price, 0)
