@@ -1,0 +1,37 @@
+"""A behaviour is one documented fact about a service that the kit checks against a server."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .session import Session
+
+Check = Callable[[Session], None]
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    name: str
+    summary: str
+    source: str
+    check: Check
+    paid: bool = False
+    needs_control: bool = False
+
+
+class Catalogue:
+    """The behaviours of one profile, in the order they run."""
+
+    def __init__(self, profile: str) -> None:
+        self.profile = profile
+        self.behaviours: list[Behaviour] = []
+
+    def behaviour(
+        self, name: str, summary: str, source: str, *, paid: bool = False, needs_control: bool = False
+    ) -> Callable[[Check], Check]:
+        def register(check: Check) -> Check:
+            self.behaviours.append(Behaviour(name, summary, source, check, paid, needs_control))
+            return check
+
+        return register

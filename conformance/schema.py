@@ -1,0 +1,85 @@
+"""Schema conformance: Schemathesis sends examples, boundary cases and fuzzed requests from the
+profile's contract, and every answer must match it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import schemathesis
+from schemathesis.engine import events, from_schema
+
+import contracts
+
+from .behaviours import Behaviour
+from .session import USER_AGENT, Session
+
+# Documented answers a valid request may get besides success.
+ACCEPTABLE_STATUSES = ["2xx", "401", "402", "403", "404", "409", "429"]
+MAX_REPORTED = 8
+
+
+def contract_behaviour(profile: str) -> Behaviour:
+    return Behaviour(
+        name="contract",
+        summary=f"Every answer matches contracts/{profile}.yaml (Schemathesis: examples, boundaries, fuzzing)",
+        source=f"contracts/{profile}.yaml",
+        check=check_contract,
+        paid=True,
+    )
+
+
+def check_contract(session: Session) -> None:
+    contract = contracts.load(session.target.profile)
+    schema = schemathesis.openapi.from_dict(contract, config=schemathesis_config(session, contract))
+    failures: dict[str, str] = {}
+    errors: list[str] = []
+    for event in from_schema(schema).execute():
+        if isinstance(event, events.ScenarioFinished):
+            failures.update(scenario_failures(event))
+        elif isinstance(event, events.NonFatalError | events.FatalError):
+            errors.append(f"{getattr(event, 'label', 'run')}: {getattr(event, 'value', None) or event.exception}")
+    problems = [*failures.values(), *errors]
+    if problems:
+        shown = problems[:MAX_REPORTED]
+        more = f"\n… and {len(problems) - len(shown)} more" if len(problems) > len(shown) else ""
+        raise AssertionError(f"{len(problems)} contract violation(s):\n" + "\n".join(shown) + more)
+
+
+def schemathesis_config(session: Session, contract: dict[str, Any]) -> schemathesis.Config:
+    schemes = contract.get("components", {}).get("securitySchemes", {})
+    auth = {name: credentials(scheme, session.target.api_key) for name, scheme in schemes.items()}
+    # Against a real service only the contract's own examples are sent: every generated request may cost.
+    off = {"enabled": False}
+    phases = {} if session.target.loopback else {"coverage": off, "fuzzing": off, "stateful": off}
+    return schemathesis.Config.from_dict(
+        {
+            "base-url": session.target.base_url,
+            "headers": {"User-Agent": USER_AGENT},
+            "seed": session.seed,
+            "auth": {"openapi": auth},
+            "generation": {"max-examples": session.examples, "database": "none"},
+            "checks": {"positive_data_acceptance": {"expected-statuses": ACCEPTABLE_STATUSES}},
+            "phases": phases,
+            "output": {"sanitization": {"enabled": True}},
+        }
+    )
+
+
+def credentials(scheme: dict[str, Any], key: str) -> dict[str, str]:
+    if scheme.get("type") == "http" and scheme.get("scheme") == "bearer":
+        return {"bearer": key}
+    return {"api_key": key}
+
+
+def scenario_failures(event: events.ScenarioFinished) -> dict[str, str]:
+    """One line per distinct failure of a scenario, keyed so repeats collapse."""
+    found = {}
+    for checks in event.recorder.checks.values():
+        for check in checks:
+            if check.failure_info is None:
+                continue
+            failure = check.failure_info.failure
+            key = f"{event.recorder.label}|{check.name}|{failure.title}"
+            message = " ".join(failure.message.split())[:300]
+            found[key] = f"{event.recorder.label}: {failure.title} ({check.name}) {message}".rstrip()
+    return found

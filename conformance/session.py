@@ -1,0 +1,91 @@
+"""A check's handle on the target: an HTTP client, Hypothesis settings, and (when the target is an
+imagegen-mock) the mock's control API."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import hypothesis.core
+from hypothesis import HealthCheck, Phase, seed, settings
+from hypothesis.vendor import pretty
+
+from .target import Target
+
+USER_AGENT = "imagegen-mock-check"
+FAULT_HEADER = "X-Mock-Fault"
+
+
+class Session:
+    def __init__(self, target: Target, examples: int, seed: int) -> None:
+        self.target = target
+        self.examples = examples
+        self.seed = seed
+        self.http = httpx.Client(base_url=target.base_url, timeout=120, headers={"User-Agent": USER_AGENT})
+        self._admin = httpx.Client(base_url=target.origin + "/_mock", timeout=30, headers={"User-Agent": USER_AGENT})
+        self.controllable = self._is_an_imagegen_mock()
+
+    def run(self, test: Callable[..., None], *, examples: int | None = None) -> None:
+        """Run a Hypothesis test with the session's seed and budget of examples.
+
+        Against a real service failures are not shrunk: shrinking would spend more paid calls.
+        """
+        phases = [Phase.explicit, Phase.generate] + ([Phase.shrink] if self.target.loopback else [])
+        configured = settings(
+            max_examples=examples or self.examples,
+            deadline=None,
+            database=None,
+            phases=phases,
+            suppress_health_check=list(HealthCheck),
+            print_blob=False,
+        )
+        with hypothesis_printer():
+            seed(self.seed)(configured(test))()
+
+    def admin(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        response = self._admin.request(method, path, **kwargs)
+        response.raise_for_status()
+        return response
+
+    def set_credits(self, credits: int) -> None:
+        self.admin("PUT", f"/accounts/{self.target.api_key}", json={"credits": credits})
+
+    def close(self) -> None:
+        self.http.close()
+        self._admin.close()
+
+    def _is_an_imagegen_mock(self) -> bool:
+        try:
+            response = self._admin.get("/health")
+            return response.status_code == 200 and self.target.profile in response.json().get("profiles", {})
+        except (httpx.HTTPError, ValueError, AttributeError):
+            return False
+
+
+@contextmanager
+def hypothesis_printer() -> Iterator[None]:
+    """Hypothesis' own printer of failing inputs, for the length of a property.
+
+    Once Schemathesis has run in a process it swaps `hypothesis.core.RepresentationPrinter` for one
+    that prints nothing, for speed (schemathesis/generation/hypothesis/__init__.py, `setup`); failing
+    examples would then read `check(prompt=,)`.
+    """
+    swapped = hypothesis.core.RepresentationPrinter
+    hypothesis.core.RepresentationPrinter = pretty.RepresentationPrinter
+    try:
+        yield
+    finally:
+        hypothesis.core.RepresentationPrinter = swapped
+
+
+def describe(response: httpx.Response) -> str:
+    """The request and its answer, for a failure message that stands on its own."""
+    request = response.request
+    sent = excerpt(request.content.decode("utf-8", errors="replace"))
+    return f"{request.method} {request.url.path} {sent} -> {response.status_code} {excerpt(response.text)}"
+
+
+def excerpt(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
