@@ -8,6 +8,7 @@ from importlib.metadata import version
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.endpoints import HTTPEndpoint
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -32,13 +33,9 @@ def create_admin(state: State) -> Starlette:
         routes=[
             Route("/health", health, methods=["GET"]),
             Route("/reset", reset, methods=["POST"]),
-            Route("/accounts/{api_key:path}", get_account, methods=["GET"]),
-            Route("/accounts/{api_key:path}", put_account, methods=["PUT"]),
-            Route("/faults", list_faults, methods=["GET"]),
-            Route("/faults", queue_fault, methods=["POST"]),
-            Route("/faults", clear_faults, methods=["DELETE"]),
-            Route("/requests", list_requests, methods=["GET"]),
-            Route("/requests", clear_requests, methods=["DELETE"]),
+            Route("/accounts/{api_key:path}", Accounts),
+            Route("/faults", Faults),
+            Route("/requests", Requests),
             Route("/contracts", list_contracts, methods=["GET"]),
             Route("/contracts/{name}", get_contract, methods=["GET"]),
         ],
@@ -69,60 +66,63 @@ async def reset(request: Request) -> Response:
     return JSONResponse({"status": "reset"})
 
 
-async def get_account(request: Request) -> Response:
-    account = state_of(request).ledger.find(request.path_params["api_key"])
-    if account is None:
-        raise AdminError(404, "no account has this API key (the mock runs with --strict-keys)")
-    return JSONResponse(account_json(account))
+class Accounts(HTTPEndpoint):
+    async def get(self, request: Request) -> Response:
+        account = state_of(request).ledger.find(request.path_params["api_key"])
+        if account is None:
+            raise AdminError(404, "no account has this API key (the mock runs with --strict-keys)")
+        return JSONResponse(account_json(account))
+
+    async def put(self, request: Request) -> Response:
+        credits = whole_number((await json_object(request)).get("credits"))
+        if credits is None or credits < 0:
+            raise AdminError(400, '"credits" must be a whole number >= 0')
+        account = state_of(request).ledger.set_balance(request.path_params["api_key"], credits)
+        return JSONResponse(account_json(account))
 
 
-async def put_account(request: Request) -> Response:
-    credits = (await json_object(request)).get("credits")
-    if isinstance(credits, bool) or not isinstance(credits, int) or credits < 0:
-        raise AdminError(400, '"credits" must be a whole number >= 0')
-    return JSONResponse(account_json(state_of(request).ledger.set_balance(request.path_params["api_key"], credits)))
+class Faults(HTTPEndpoint):
+    async def get(self, request: Request) -> Response:
+        return faults_json(state_of(request))
+
+    async def post(self, request: Request) -> Response:
+        body = await json_object(request)
+        profile, fault, path = (body.get(k) for k in ("profile", "fault", "path"))
+        times = whole_number(body.get("times", 1))
+        if not isinstance(profile, str) or profile not in PROFILES:
+            raise AdminError(400, f'"profile" must be one of: {", ".join(PROFILES)}')
+        if not isinstance(fault, str):
+            raise AdminError(400, f'"fault" must be one of: {", ".join(FAULTS)}')
+        check_fault_name(fault)
+        if times is None or times < 1:
+            raise AdminError(400, '"times" must be a whole number >= 1')
+        if path is not None and (not isinstance(path, str) or not path.startswith("/")):
+            raise AdminError(400, '"path" must be a path starting with "/", such as /api/v1/models/gemini/generate')
+        return JSONResponse(state_of(request).faults.add(profile, fault, times, path).as_json(), 201)
+
+    async def delete(self, request: Request) -> Response:
+        state_of(request).faults.clear(request.query_params.get("profile"))
+        return faults_json(state_of(request))
 
 
-async def list_faults(request: Request) -> Response:
-    return JSONResponse({"faults": [q.as_json() for q in state_of(request).faults.pending()], "known": FAULTS})
+def faults_json(state: State) -> Response:
+    return JSONResponse({"faults": [q.as_json() for q in state.faults.pending()], "known": FAULTS})
 
 
-async def queue_fault(request: Request) -> Response:
-    body = await json_object(request)
-    profile, fault, times, path = (body.get(k) for k in ("profile", "fault", "times", "path"))
-    times = 1 if times is None else times
-    if profile not in PROFILES:
-        raise AdminError(400, f'"profile" must be one of: {", ".join(PROFILES)}')
-    if not isinstance(fault, str):
-        raise AdminError(400, f'"fault" must be one of: {", ".join(FAULTS)}')
-    check_fault_name(fault)
-    if isinstance(times, bool) or not isinstance(times, int) or times < 1:
-        raise AdminError(400, '"times" must be a whole number >= 1')
-    if path is not None and (not isinstance(path, str) or not path.startswith("/")):
-        raise AdminError(400, '"path" must be a path starting with "/", such as /api/v1/models/gemini/generate')
-    return JSONResponse(state_of(request).faults.add(profile, fault, times, path).as_json(), 201)
+class Requests(HTTPEndpoint):
+    async def get(self, request: Request) -> Response:
+        query = request.query_params
+        entries = state_of(request).journal.entries(query.get("profile"), query.get("path"))
+        limit = query.get("limit")
+        if limit is not None:
+            if not limit.isdigit():
+                raise AdminError(400, '"limit" must be a whole number >= 0')
+            entries = entries[len(entries) - int(limit) :] if int(limit) else []
+        return JSONResponse({"requests": [e.as_json() for e in entries]})
 
-
-async def clear_faults(request: Request) -> Response:
-    faults = state_of(request).faults
-    faults.clear(request.query_params.get("profile"))
-    return JSONResponse({"faults": [q.as_json() for q in faults.pending()], "known": FAULTS})
-
-
-async def list_requests(request: Request) -> Response:
-    query = request.query_params
-    entries = state_of(request).journal.entries(query.get("profile"), query.get("path"))
-    limit = query.get("limit")
-    if limit is not None:
-        if not limit.isdigit():
-            raise AdminError(400, '"limit" must be a whole number >= 0')
-        entries = entries[len(entries) - int(limit) :] if int(limit) else []
-    return JSONResponse({"requests": [e.as_json() for e in entries]})
-
-
-async def clear_requests(request: Request) -> Response:
-    state_of(request).journal.clear()
-    return JSONResponse({"requests": []})
+    async def delete(self, request: Request) -> Response:
+        state_of(request).journal.clear()
+        return JSONResponse({"requests": []})
 
 
 async def list_contracts(request: Request) -> Response:
@@ -148,6 +148,15 @@ async def json_object(request: Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise AdminError(400, "the body must be a JSON object")
     return body
+
+
+def whole_number(value: object) -> int | None:
+    """An integer, also when JSON wrote it as 3.0 (JSON Schema's `integer` allows that); else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value if isinstance(value, int) else None
 
 
 def account_json(account: Account) -> dict[str, Any]:
