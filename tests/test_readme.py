@@ -1,0 +1,58 @@
+"""README.md stays true: its commands are the ones CI runs, and its example gets the documented answer."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def shell_blocks() -> list[str]:
+    return re.findall(r"```sh\n(.*?)```", README, flags=re.DOTALL)
+
+
+def test_ci_runs_the_readmes_test_command():
+    test_command = next(block.strip() for block in shell_blocks() if "pytest" in block)
+    ci_script = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+
+    assert test_command in ci_script.splitlines()
+
+
+def test_the_readmes_start_command_serves_with_defaults():
+    start = next(block.strip() for block in shell_blocks() if block.strip().endswith("imagegen-mock serve"))
+
+    assert start.startswith("python3 -m venv .venv && .venv/bin/pip install -e . && ")
+
+
+def test_the_readmes_seed_example_gets_the_documented_answer(client):
+    command = next(block for block in shell_blocks() if block.startswith("curl -X POST"))
+    method, url, headers, body = parse_curl(command.replace("\\\n", " "))
+    documented = json.loads(re.search(r"```json\n(.*?)```", README, flags=re.DOTALL).group(1))
+
+    response = client.request(method, url.replace("http://127.0.0.1:8000", ""), headers=headers, content=body)
+
+    assert response.status_code == 200
+    assert set(response.json()) == set(documented)
+    assert response.json()["creditsCharged"] == documented["creditsCharged"]
+    assert client.get(response.json()["imageUrl"]).headers["content-type"] == "image/png"
+
+
+def parse_curl(command: str) -> tuple[str, str, dict[str, str], bytes]:
+    words = shlex.split(command)[1:]
+    method, url, headers, body = "GET", "", {}, b""
+    while words:
+        word = words.pop(0)
+        if word == "-X":
+            method = words.pop(0)
+        elif word == "-H":
+            name, _, value = words.pop(0).partition(":")
+            headers[name.strip()] = value.strip()
+        elif word == "-d":
+            body = words.pop(0).encode()
+        else:
+            url = word
+    return method, url, headers, body
