@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 from .session import Session
 
-Check = Callable[[Session], None]
+# A check raises AssertionError when the server deviates; it may return a note on what it left out.
+Check = Callable[[Session], str | None]
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,10 @@ def header(profile: str, target: object) -> str:
 def verdict_line(verdict: Verdict) -> str:
     b = verdict.behaviour
     line = f"  {LABELS[verdict.status]:<5}  {b.name:<30} {b.summary}"
-    if verdict.status in ("fail", "error", "skip"):
-        detail = verdict.detail if verdict.status == "skip" else f"{verdict.detail}\nsource: {b.source}"
-        line += "\n" + textwrap.indent(detail, " " * 9)
+    if verdict.status in ("fail", "error"):
+        line += "\n" + textwrap.indent(f"{verdict.detail}\nsource: {b.source}", " " * 9)
+    elif verdict.detail:
+        line += "\n" + textwrap.indent(verdict.detail, " " * 9)
     return line
 
 

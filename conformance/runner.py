@@ -73,14 +73,14 @@ def judge(behaviour: Behaviour, session: Session) -> Verdict:
         return Verdict(behaviour, "skip", "needs an imagegen-mock to force this failure; the target is not one")
     started = time.perf_counter()
     try:
-        behaviour.check(session)
+        note = behaviour.check(session)
     except httpx.HTTPError as error:
         detail = f"could not talk to {session.target}: {error!r}"
         return Verdict(behaviour, "error", detail, time.perf_counter() - started)
     except Exception as error:  # a broken server must not stop the other checks
         status = "fail" if is_assertion(error) else "error"
         return Verdict(behaviour, status, explain(error), time.perf_counter() - started)
-    return Verdict(behaviour, "pass", "", time.perf_counter() - started)
+    return Verdict(behaviour, "pass", note or "", time.perf_counter() - started)
 
 
 def is_assertion(error: BaseException) -> bool:

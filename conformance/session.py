@@ -25,7 +25,10 @@ class Session:
         self.seed = seed
         self.http = httpx.Client(base_url=target.base_url, timeout=120, headers={"User-Agent": USER_AGENT})
         self._admin = httpx.Client(base_url=target.origin + "/_mock", timeout=30, headers={"User-Agent": USER_AGENT})
-        self.controllable = self._is_an_imagegen_mock()
+        mock = self._mock_health()
+        self.controllable = mock is not None
+        # An imagegen-mock without --strict-keys accepts any key, unlike the services it stands for.
+        self.accepts_any_key = mock is not None and not mock.get("strict_keys", True)
 
     def run(self, test: Callable[..., None], *, examples: int | None = None) -> None:
         """Run a Hypothesis test with the session's seed and budget of examples.
@@ -56,12 +59,16 @@ class Session:
         self.http.close()
         self._admin.close()
 
-    def _is_an_imagegen_mock(self) -> bool:
+    def _mock_health(self) -> dict[str, Any] | None:
+        """The target's /_mock/health if it is an imagegen-mock serving this profile, else None."""
         try:
             response = self._admin.get("/health")
-            return response.status_code == 200 and self.target.profile in response.json().get("profiles", {})
+            health = response.json()
+            if response.status_code == 200 and self.target.profile in health.get("profiles", {}):
+                return health
         except (httpx.HTTPError, ValueError, AttributeError):
-            return False
+            pass
+        return None
 
 
 @contextmanager

@@ -58,7 +58,10 @@ async def health(request: Request) -> Response:
         name: {"title": p.title, "prefix": f"/{name}", "contract": f"/_mock/contracts/{p.contract}"}
         for name, p in PROFILES.items()
     }
-    return JSONResponse({"status": "ok", "version": version("imagegen-mock"), "profiles": profiles})
+    settings = state_of(request).settings
+    return JSONResponse(
+        {"status": "ok", "version": version("imagegen-mock"), "strict_keys": settings.strict_keys, "profiles": profiles}
+    )
 
 
 async def reset(request: Request) -> Response:

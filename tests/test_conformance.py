@@ -276,6 +276,23 @@ def test_every_check_is_proven_by_some_breakage():
     assert proven == ALL_CHECKS
 
 
+def test_an_open_keys_mock_passes_and_the_report_says_what_was_left_out():
+    with BackgroundServer(create_app(Settings())) as server:
+        report = run_check(Target("vydra", server.url, "any-key-at-all"), examples=3, only={"contract"})
+
+    (verdict,) = report.verdicts
+    assert verdict.status == "pass"
+    assert "--strict-keys" in verdict.detail
+
+
+def test_a_server_that_claims_strict_keys_but_accepts_any_key_fails_the_contract():
+    claiming_strict = rewriting_json(
+        lambda scope, status, body: (status, {**body, "strict_keys": True} if "strict_keys" in body else body)
+    )
+
+    assert failing_checks(claiming_strict(create_app(Settings())), only={"contract"}) == {"contract"}
+
+
 def test_failing_inputs_are_reported_even_after_a_schemathesis_run():
     with BackgroundServer(mock_app()) as healthy:
         run_check(Target("vydra", f"{healthy.url}/vydra", BUNDLED_KEY), examples=2, only={"contract"})
