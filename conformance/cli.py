@@ -29,6 +29,7 @@ def run(args: argparse.Namespace) -> int:
             examples=examples,
             seed=args.seed,
             schema=not args.no_schema,
+            free_only=args.free_only,
             on_verdict=lambda verdict: report.print_verdict(verdict, sys.stdout),
         )
         print(report.totals(result), flush=True)

@@ -52,6 +52,7 @@ def run_check(
     examples: int,
     seed: int = 0,
     schema: bool = True,
+    free_only: bool = False,
     only: Collection[str] | None = None,
     on_verdict: Callable[[Verdict], None] = lambda verdict: None,
 ) -> Report:
@@ -61,14 +62,16 @@ def run_check(
     try:
         for behaviour in behaviours_of(target.profile, schema):
             if only is None or behaviour.name in only:
-                verdicts.append(judge(behaviour, session))
+                verdicts.append(judge(behaviour, session, free_only))
                 on_verdict(verdicts[-1])
     finally:
         session.close()
     return Report(target, verdicts, time.perf_counter() - started)
 
 
-def judge(behaviour: Behaviour, session: Session) -> Verdict:
+def judge(behaviour: Behaviour, session: Session, free_only: bool = False) -> Verdict:
+    if behaviour.paid and free_only:
+        return Verdict(behaviour, "skip", "sends requests that cost credits; left out by --free-only")
     if behaviour.needs_control and not session.controllable:
         return Verdict(behaviour, "skip", "needs an imagegen-mock to force this failure; the target is not one")
     started = time.perf_counter()

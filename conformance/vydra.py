@@ -33,6 +33,7 @@ PRICE: int = SCHEMAS["GenerateResponse"]["properties"]["creditsCharged"]["const"
 MISSING_PROMPT = {"error": SCHEMAS["MissingPrompt"]["properties"]["error"]["const"]}
 AUTH_CODES = {"MISSING_AUTH", "INVALID_FORMAT", "KEY_NOT_FOUND", "KEY_REVOKED", "KEY_EXPIRED"}
 
+ABSENT = object()  # a field left out of the body, unlike a field sent as null
 prompts = st.text(st.characters(codec="utf-8"), min_size=1, max_size=80)
 json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5)
 not_a_prompt = json_scalars.filter(lambda value: not (isinstance(value, str) and value)) | st.lists(
@@ -81,11 +82,11 @@ def nearest_ratio(width: int, height: int) -> str:
 )
 def missing_prompt(session: Session) -> None:
     @given(
-        prompt=st.just(None) | not_a_prompt,
+        prompt=st.just(ABSENT) | not_a_prompt,
         extra=st.fixed_dictionaries({}, optional={"aspectRatio": st.sampled_from(ASPECT_RATIOS)}),
     )
     def check(prompt: object, extra: dict) -> None:
-        body = extra if prompt is None else {**extra, "prompt": prompt}
+        body = extra if prompt is ABSENT else {**extra, "prompt": prompt}
         response = session.http.post(GENERATE, headers=auth(session), json=body)
         assert response.status_code == 400, describe(response)
         assert response.json() == MISSING_PROMPT, describe(response)
@@ -281,6 +282,7 @@ def rate_limited(session: Session) -> None:
     "Concurrent generations succeed exactly as often as the credits allow; the rest get 402; the balance never "
     "goes negative",
     "seed 001, Cost and Insufficient Credits (402)",
+    paid=True,
     needs_control=True,
 )
 def concurrent_charges_are_exact(session: Session) -> None:

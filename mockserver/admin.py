@@ -3,7 +3,6 @@ the request journal and the contracts."""
 
 from __future__ import annotations
 
-import json
 from importlib.metadata import version
 from typing import Any
 
@@ -11,12 +10,13 @@ from starlette.applications import Starlette
 from starlette.endpoints import HTTPEndpoint
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 import contracts
 
 from .faults import FAULTS, MockUsageError, check_fault_name
+from .jsonio import JSONResponse, parse_json
 from .ledger import Account
 from .profiles import PROFILES
 from .state import State
@@ -28,7 +28,11 @@ class AdminError(Exception):
         self.status = status
 
 
-def create_admin(state: State) -> Starlette:
+# For each profile, its documented paths and the faults each can be made to show.
+Endpoints = dict[str, dict[str, frozenset[str]]]
+
+
+def create_admin(state: State, endpoints: Endpoints) -> Starlette:
     app = Starlette(
         routes=[
             Route("/health", health, methods=["GET"]),
@@ -46,6 +50,7 @@ def create_admin(state: State) -> Starlette:
         },
     )
     app.state.mock = state
+    app.state.endpoints = endpoints
     return app
 
 
@@ -73,7 +78,7 @@ class Accounts(HTTPEndpoint):
     async def get(self, request: Request) -> Response:
         account = state_of(request).ledger.find(request.path_params["api_key"])
         if account is None:
-            raise AdminError(404, "no account has this API key (the mock runs with --strict-keys)")
+            raise AdminError(404, "no account has this API key yet: it opens on the key's first request, or with PUT")
         return JSONResponse(account_json(account))
 
     async def put(self, request: Request) -> Response:
@@ -99,13 +104,28 @@ class Faults(HTTPEndpoint):
         check_fault_name(fault)
         if times is None or times < 1:
             raise AdminError(400, '"times" must be a whole number >= 1')
-        if path is not None and (not isinstance(path, str) or not path.startswith("/")):
-            raise AdminError(400, '"path" must be a path starting with "/", such as /api/v1/models/gemini/generate')
+        check_fault_fits(request.app.state.endpoints[profile], profile, fault, path)
         return JSONResponse(state_of(request).faults.add(profile, fault, times, path).as_json(), 201)
 
     async def delete(self, request: Request) -> Response:
         state_of(request).faults.clear(request.query_params.get("profile"))
         return faults_json(state_of(request))
+
+
+def check_fault_fits(paths: dict[str, frozenset[str]], profile: str, fault: str, path: object) -> None:
+    """Refuse a fault that no request could ever meet: an unknown path, or a fault the path never shows."""
+    if path is None:
+        if not any(fault in faults for faults in paths.values()):
+            raise AdminError(400, f"no endpoint of {profile} takes the fault {fault!r}")
+        return
+    if not isinstance(path, str) or path not in paths:
+        raise AdminError(
+            400,
+            f'"path" must be one of {profile}\'s documented paths, without the /{profile} prefix: '
+            + ", ".join(sorted(paths)),
+        )
+    if fault not in paths[path]:
+        raise AdminError(400, f"fault {fault!r} does not apply to {path}; it takes: {', '.join(sorted(paths[path]))}")
 
 
 def faults_json(state: State) -> Response:
@@ -118,9 +138,10 @@ class Requests(HTTPEndpoint):
         entries = state_of(request).journal.entries(query.get("profile"), query.get("path"))
         limit = query.get("limit")
         if limit is not None:
-            if not limit.isdigit():
+            count = whole_number_text(limit)
+            if count is None or count < 0:
                 raise AdminError(400, '"limit" must be a whole number >= 0')
-            entries = entries[len(entries) - int(limit) :] if int(limit) else []
+            entries = entries[-count:] if count else []
         return JSONResponse({"requests": [e.as_json() for e in entries]})
 
     async def delete(self, request: Request) -> Response:
@@ -145,7 +166,7 @@ async def get_contract(request: Request) -> Response:
 
 async def json_object(request: Request) -> dict[str, Any]:
     try:
-        body = json.loads(await request.body())
+        body = parse_json(await request.body())
     except ValueError:
         body = None
     if not isinstance(body, dict):
@@ -160,6 +181,13 @@ def whole_number(value: object) -> int | None:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value if isinstance(value, int) else None
+
+
+def whole_number_text(text: str) -> int | None:
+    try:
+        return int(text)
+    except ValueError:
+        return None
 
 
 def account_json(account: Account) -> dict[str, Any]:

@@ -6,12 +6,14 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from .admin import create_admin
+from .endpoints import ServiceRoute
 from .files import FILES_PREFIX
 from .journal import JournalMiddleware
+from .jsonio import JSONResponse
 from .profiles import PROFILES
 from .settings import Settings
 from .state import State
@@ -33,9 +35,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 return profile, path
         return None, path
 
+    endpoints = {
+        profile: {
+            route.path: route.faults
+            for route, owner in root_routes
+            if owner == profile and isinstance(route, ServiceRoute)
+        }
+        for profile in PROFILES
+    }
     app = Starlette(
         routes=[
-            Mount("/_mock", app=create_admin(state)),
+            Mount("/_mock", app=create_admin(state, endpoints)),
             Route(FILES_PREFIX + "{name:path}", serve_file, methods=["GET"]),
             *(Mount(f"/{p.name}", routes=p.dialect.routes(p, state)) for p in PROFILES.values()),
             *(route for route, _ in root_routes),

@@ -43,18 +43,7 @@ class BoundedMap(Generic[K, V]):
                 _, dropped = self._items.popitem(last=False)
                 self._bytes -= self._size_of(dropped)
 
-    def values(self) -> list[V]:
-        with self._lock:
-            return list(self._items.values())
-
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
             self._bytes = 0
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    @property
-    def total_bytes(self) -> int:
-        return self._bytes

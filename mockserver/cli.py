@@ -53,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--examples", type=int, default=None, help="Hypothesis examples per behaviour")
     check.add_argument("--seed", type=int, default=0, help="seed of the generated test data")
     check.add_argument("--no-schema", action="store_true", help="skip the Schemathesis schema conformance run")
+    check.add_argument("--free-only", action="store_true", help="send only requests that cost no credits")
     check.set_defaults(run=run_check)
 
     listing = commands.add_parser("contracts", help="list the OpenAPI contracts, or print one")

@@ -27,7 +27,7 @@ class Clock:
             self._offset += seconds
 
 
-def iso(timestamp: float, *, zulu: bool = True) -> str:
+def iso(timestamp: float) -> str:
     """An ISO 8601 UTC time with milliseconds, as JavaScript's Date.toISOString() writes it."""
     text = datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="milliseconds")
-    return text.replace("+00:00", "Z" if zulu else "")
+    return text.replace("+00:00", "Z")

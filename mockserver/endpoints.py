@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from starlette.requests import Request
@@ -38,30 +38,38 @@ class Call:
     state: State
     profile: Profile
     endpoint: str
-    applicable_faults: Collection[str]
-    requested_fault: str | None
-    _fault_decided: bool = field(default=False, repr=False)
+    faults: frozenset[str]
+    header_fault: str | None
 
-    def fault(self) -> str | None:
-        """The failure to force on this call: its header's, else the next queued one that fits.
+    def take_fault(self, *names: str) -> str | None:
+        """The fault among `names` (and this endpoint's faults) to force now: the one the request's
+        header asks for, else the oldest queued one that fits.
 
-        Ask only once the request is known to be valid, so that a queued fault is not used up by a
-        request that fails for its own reasons first.
+        Ask at the point where those faults happen, so that a request failing earlier for its own
+        reasons (validation, too few credits) leaves the queue alone.
         """
-        if not self._fault_decided:
-            self._fault_decided = True
-            if self.requested_fault is None:
-                self.requested_fault = self.state.faults.take(self.profile.name, self.endpoint, self.applicable_faults)
-        return self.requested_fault
+        wanted = self.faults.intersection(names)
+        if self.header_fault is not None:
+            return self.header_fault if self.header_fault in wanted else None
+        return self.state.faults.take(self.profile.name, self.endpoint, wanted)
 
 
 Handler = Callable[[Call], Awaitable[Response]]
 
 
+class ServiceRoute(Route):
+    """A documented endpoint of a service, with the faults it can be made to show."""
+
+    def __init__(self, path: str, endpoint: Callable, method: str, name: str, faults: Collection[str]) -> None:
+        super().__init__(path, endpoint, methods=[method], name=name)
+        self.faults = frozenset(faults)
+
+
 def service_route(
     profile: Profile, state: State, method: str, path: str, handler: Handler, faults: Collection[str] = ()
-) -> Route:
+) -> ServiceRoute:
     label = f"{method} {path}"
+    faults = frozenset(faults)
 
     async def endpoint(request: Request) -> Response:
         try:
@@ -78,4 +86,4 @@ def service_route(
             log.exception("%s failed inside the mock", label)
             return profile.error(500, f"The mock failed while handling {label}; see its log.")
 
-    return Route(path, endpoint, methods=[method], name=f"{profile.name}:{label}")
+    return ServiceRoute(path, endpoint, method, f"{profile.name}:{label}", faults)

@@ -53,7 +53,7 @@ class Renderer:
 
 
 def palette(spec: ImageSpec) -> list[tuple[int, int, int]]:
-    digest = hashlib.sha256(f"{spec.seed}\0{spec.prompt}".encode()).digest()
+    digest = hashlib.sha256(f"{spec.seed}\0{spec.prompt}".encode("utf-8", "surrogatepass")).digest()
     return [tuple(digest[i : i + 3]) for i in range(0, 15, 3)]  # type: ignore[misc]
 
 

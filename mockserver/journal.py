@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections import deque
@@ -14,13 +13,13 @@ from urllib.parse import parse_qsl
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .clock import iso
+from .credentials import api_key_of, is_secret_header, is_secret_query
+from .jsonio import parse_json
 from .ledger import account_id
 
 if TYPE_CHECKING:
     from .state import State
 
-SECRET_HEADERS = frozenset({"authorization", "x-api-key", "x-goog-api-key", "cookie", "proxy-authorization"})
-SECRET_QUERY = frozenset({"key", "api_key"})
 REDACTED = "[redacted]"
 
 
@@ -73,14 +72,6 @@ class Journal:
             self._entries.clear()
 
 
-def api_key_of(headers: dict[str, str], query: dict[str, str]) -> str | None:
-    """The API key a request carries, in whichever of the usual places it is."""
-    authorization = headers.get("authorization", "")
-    if authorization[:7].lower() == "bearer " and authorization[7:].strip():
-        return authorization[7:].strip()
-    return headers.get("x-api-key") or headers.get("x-goog-api-key") or query.get("key") or None
-
-
 async def read_whole_body(receive: Receive) -> tuple[bytes, Receive]:
     """Read the request body up front (the journal wants it even if the app never reads it), and
     give the app a receive that hands the same body over again."""
@@ -113,7 +104,7 @@ def describe_body(content_type: str, raw: bytes, size: int, limit: int) -> Any:
         return {"omitted_bytes": size, "content_type": content_type}
     if "json" in content_type:
         try:
-            return json.loads(raw)
+            return parse_json(raw)
         except ValueError:
             pass
     if content_type.startswith("application/x-www-form-urlencoded"):
@@ -173,8 +164,8 @@ class JournalMiddleware:
             method=scope["method"],
             path=scope["path"],
             endpoint=scope["imagegen.endpoint"],
-            query={k: REDACTED if k in SECRET_QUERY else v for k, v in query.items()},
-            headers={k: REDACTED if k in SECRET_HEADERS else v for k, v in headers.items()},
+            query={k: REDACTED if is_secret_query(k) else v for k, v in query.items()},
+            headers={k: REDACTED if is_secret_header(k) else v for k, v in headers.items()},
             account=account_id(api_key) if api_key else None,
             body=describe_body(headers.get("content-type", ""), received, len(received), self.body_limit),
             status=start.get("status", 500),

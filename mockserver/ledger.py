@@ -60,10 +60,15 @@ class Ledger:
         for api_key, credits in self._preset.items():
             self.set_balance(api_key, credits)
 
-    def find(self, api_key: str) -> Account | None:
+    def find_or_open(self, api_key: str) -> Account | None:
         """The key's account; in open mode an unseen key opens one with the default balance."""
         with self._lock:
             return self._get_or_open(api_key)
+
+    def find(self, api_key: str) -> Account | None:
+        """The key's account if it has one, opening nothing."""
+        with self._lock:
+            return self._accounts.get(api_key)
 
     def set_balance(self, api_key: str, credits: int) -> Account:
         with self._lock:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from starlette.responses import Response
 from starlette.routing import BaseRoute
@@ -33,7 +33,6 @@ class Profile:
     dialect: Dialect
     model: str
     price: int
-    quirks: Any = None
 
     @property
     def contract(self) -> str:

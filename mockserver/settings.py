@@ -47,13 +47,12 @@ class Settings:
     )
 
     def __post_init__(self) -> None:
-        for name in ("port", "credits", "latency", "journal_size", "files_max_count", "files_max_mib"):
-            if getattr(self, name) < 0:
-                raise SettingsError(f"{name} must not be negative, got {getattr(self, name)}")
+        for f in flag_fields():
+            value = getattr(self, f.name)
+            if f.name != "seed" and isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
+                raise SettingsError(f"{f.name} must not be negative, got {value}")
         if self.port > 65535:
             raise SettingsError(f"port must be at most 65535, got {self.port}")
-        if self.timeout_seconds < 0:
-            raise SettingsError(f"timeout_seconds must not be negative, got {self.timeout_seconds}")
         for key, credits in self.accounts.items():
             if not isinstance(key, str) or not key:
                 raise SettingsError(f"accounts: every API key must be a non-empty string, got {key!r}")
@@ -90,6 +89,8 @@ def parse_value(f: Field, raw: Any, origin: str) -> Any:
         if isinstance(raw, bool):
             raise SettingsError(f"{origin}: expected a number, got {raw!r}")
         try:
+            if kind is int and isinstance(raw, float) and not raw.is_integer():
+                raise ValueError(raw)
             return kind(raw)
         except (TypeError, ValueError):
             word = "a whole number" if kind is int else "a number"

@@ -16,7 +16,7 @@ def test_health_lists_the_profiles(client):
 
 
 def test_put_and_get_an_account(client):
-    put = client.put("/_mock/accounts/some-key", json={"credits": 12})
+    put = client.put("/_mock/accounts/some-key", json={"credits": 12.0})
     got = client.get("/_mock/accounts/some-key")
 
     assert put.status_code == 200
@@ -24,7 +24,14 @@ def test_put_and_get_an_account(client):
     assert got.json() == put.json()
 
 
-@pytest.mark.parametrize("body", [{"credits": -1}, {"credits": 1.5}, {"credits": True}, {}, [], "x"])
+def test_get_account_opens_nothing(client):
+    assert client.get("/_mock/accounts/never-used").status_code == 404
+    assert client.get("/_mock/accounts/never-used").status_code == 404
+    client.get("/api/v1/organization", headers={"Authorization": "Bearer never-used"})
+    assert client.get("/_mock/accounts/never-used").json()["credits"] == 1000
+
+
+@pytest.mark.parametrize("body", [{"credits": -1}, {"credits": 1.5}, {"credits": True}, {}, [], "x", [[[[]]]] * 3])
 def test_put_account_refuses_bad_balances(client, body):
     response = client.put("/_mock/accounts/some-key", json=body)
 
@@ -45,7 +52,7 @@ def test_reset_forgets_accounts_faults_journal_and_files(client):
 
     assert client.post("/_mock/reset").json() == {"status": "reset"}
 
-    assert client.get("/_mock/accounts/k").json()["credits"] == 1000
+    assert client.get("/_mock/accounts/k").status_code == 404
     assert client.get("/_mock/faults").json()["faults"] == []
     assert client.get("/_mock/requests").json()["requests"] == []
     assert client.get(url).status_code == 404
@@ -84,7 +91,10 @@ def test_queue_list_and_clear_faults(client):
         ({"profile": "vydra", "fault": "meteor"}, "unknown fault 'meteor'"),
         ({"profile": "vydra"}, '"fault" must be one of'),
         ({"profile": "vydra", "fault": "timeout", "times": 0}, '"times"'),
-        ({"profile": "vydra", "fault": "timeout", "path": "api"}, '"path"'),
+        ({"profile": "vydra", "fault": "timeout", "path": "api"}, '"path" must be one of vydra'),
+        ({"profile": {}, "fault": "timeout"}, '"profile" must be one of'),
+        ({"profile": "vydra", "fault": "timeout", "path": "/vydra/api/v1/models"}, "without the /vydra prefix"),
+        ({"profile": "vydra", "fault": "content-policy", "path": "/api/v1/health"}, "does not apply to /api/v1/health"),
     ],
 )
 def test_queue_fault_explains_bad_requests(client, body, message):
@@ -114,5 +124,25 @@ def test_contracts_are_served_as_yaml_and_json(client):
     assert client.get("/_mock/contracts/nothing").status_code == 404
 
 
-def test_bad_limit_on_the_journal_is_a_400(client):
-    assert client.get("/_mock/requests", params={"limit": "many"}).status_code == 400
+@pytest.mark.parametrize("limit", ["many", "-1", "²", "1.5"])
+def test_bad_limit_on_the_journal_is_a_400(client, limit):
+    assert client.get("/_mock/requests", params={"limit": limit}).status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("limit", "paths"), [("0", []), ("2", ["/b", "/c"]), ("3", ["/a", "/b", "/c"]), ("9", ["/a", "/b", "/c"])]
+)
+def test_limit_keeps_the_newest_requests(client, limit, paths):
+    for path in ("/a", "/b", "/c"):
+        client.get(path)
+
+    listed = client.get("/_mock/requests", params={"limit": limit}).json()["requests"]
+
+    assert [e["path"] for e in listed] == paths
+
+
+def test_deeply_nested_admin_bodies_are_a_400(client):
+    deep = b"[" * 100_000 + b"]" * 100_000
+    response = client.post("/_mock/faults", content=deep, headers={"Content-Type": "application/json"})
+
+    assert response.status_code == 400

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import replace
 
+import httpx
 import pytest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -306,6 +307,18 @@ def test_failing_inputs_are_reported_even_after_a_schemathesis_run():
     assert "fault='content-policy'" in verdict.detail or "fault='server-error'" in verdict.detail
 
 
+def test_free_only_leaves_out_every_paid_check_and_charges_nothing():
+    app = mock_app()
+    with BackgroundServer(app) as server:
+        report = run_check(Target("vydra", f"{server.url}/vydra", BUNDLED_KEY), examples=3, free_only=True)
+
+    skipped = {v.behaviour.name for v in report.verdicts if v.status == "skip"}
+    assert skipped == {b.name for b in behaviours_of("vydra") if b.paid}
+    assert report.count("fail") == report.count("error") == 0
+    account = state_of(app).ledger.find(BUNDLED_KEY)
+    assert account.charged == account.refunded
+
+
 def test_checks_that_need_control_are_skipped_on_a_server_that_is_not_a_mock():
     app = mock_app()
 
@@ -364,6 +377,10 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
 
 def test_the_bundled_mock_is_strict_and_funded():
     with bundled_mock("vydra") as target:
-        assert target.loopback
-        assert target.base_url.endswith("/vydra")
-        assert BUNDLED_KEY not in repr(target)
+        stranger = httpx.get(f"{target.base_url}/api/v1/organization", headers={"Authorization": "Bearer stranger"})
+        funded = httpx.get(f"{target.origin}/_mock/accounts/{BUNDLED_KEY}").json()
+
+    assert stranger.status_code == 401
+    assert funded["credits"] == BUNDLED_CREDITS
+    assert target.base_url.endswith("/vydra")
+    assert BUNDLED_KEY not in repr(target)

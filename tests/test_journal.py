@@ -25,14 +25,17 @@ def test_a_request_is_recorded_with_its_body_status_and_answer(client):
 def test_secrets_never_reach_the_journal(client):
     client.post(GENERATE, headers={"Authorization": f"Bearer {SECRET}"}, json={"prompt": "a fox"})
     client.get("/api/v1/health", params={"key": SECRET}, headers={"x-api-key": SECRET, "Cookie": f"s={SECRET}"})
+    client.get("/api/v1/health", params={"Key": SECRET, "apiKey": SECRET}, headers={"Api-Key": SECRET})
 
     everything = client.get("/_mock/requests").text
     assert SECRET not in everything
-    first, second = journal(client)
+    first, second, third = journal(client)
     assert first["headers"]["authorization"] == "[redacted]"
     assert second["query"]["key"] == "[redacted]"
     assert second["headers"]["x-api-key"] == "[redacted]"
     assert second["headers"]["cookie"] == "[redacted]"
+    assert third["query"] == {"Key": "[redacted]", "apiKey": "[redacted]"}
+    assert third["headers"]["api-key"] == "[redacted]"
 
 
 def test_the_same_key_shows_as_the_same_account_without_showing_the_key(client):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 
 import httpx
@@ -17,14 +18,18 @@ def ledger(credits: int = 100, strict: bool = False, preset: dict[str, int] | No
 
 
 def test_an_unseen_key_opens_an_account_with_the_default_balance():
-    assert ledger(credits=7).find("k").balance == 7
+    book = ledger(credits=7)
+
+    assert book.find("k") is None
+    assert book.find_or_open("k").balance == 7
+    assert book.find("k").balance == 7
 
 
 def test_strict_mode_knows_only_preset_keys_and_keys_given_a_balance():
     book = ledger(strict=True, preset={"known": 3})
 
-    assert book.find("stranger") is None
-    assert book.find("known").balance == 3
+    assert book.find_or_open("stranger") is None
+    assert book.find_or_open("known").balance == 3
     book.set_balance("stranger", 9)
     assert book.find("stranger").balance == 9
 
@@ -59,7 +64,7 @@ def test_reset_restores_preset_balances_and_forgets_the_rest():
     book.reset()
 
     assert book.find("known").balance == 3
-    assert book.find("other").charged == 0
+    assert book.find("other") is None
 
 
 def test_threads_racing_for_credits_never_overdraw_or_double_charge():
@@ -80,10 +85,15 @@ def test_threads_racing_for_credits_never_overdraw_or_double_charge():
                 successes.pop()
 
     threads = [threading.Thread(target=worker) for _ in range(16)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    usual_interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible, so that a missing lock shows
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(usual_interval)
 
     account = book.find("k")
     assert account.balance == 253 - 5 * len(successes)
@@ -92,6 +102,7 @@ def test_threads_racing_for_credits_never_overdraw_or_double_charge():
 
 
 def test_concurrent_paid_requests_succeed_exactly_as_often_as_credits_allow(server):
+    """End to end: no await may come between the balance check and the debit of a generation."""
     key, price, affordable, fired = "concurrent-key", 5, 40, 120
 
     async def fire() -> list[httpx.Response]:

@@ -43,6 +43,8 @@ def test_config_file_from_the_environment_in_yaml_and_json(tmp_path):
         ({}, {"IMAGEGEN_MOCK_STRICT_KEYS": "perhaps"}, "IMAGEGEN_MOCK_STRICT_KEYS: expected true or false"),
         ({"credits": "-1"}, {}, "credits must not be negative"),
         ({"port": "70000"}, {}, "port must be at most 65535"),
+        ({"journal_body_kib": "-1"}, {}, "journal_body_kib must not be negative"),
+        ({"image_cache_mib": "-5"}, {}, "image_cache_mib must not be negative"),
     ],
 )
 def test_bad_values_say_what_is_wrong(flags, environ, message):
@@ -64,6 +66,10 @@ def test_config_file_problems_say_what_is_wrong(tmp_path):
         load_settings({}, environ={}, config_file=str(broken))
     with pytest.raises(SettingsError, match="balance of 'k'"):
         load_settings({}, environ={}, config_file=str(bad_balance))
+    fractional = tmp_path / "fractional.toml"
+    fractional.write_text("credits = 2.9\n")
+    with pytest.raises(SettingsError, match=r"credits: expected a whole number, got 2\.9"):
+        load_settings({}, environ={}, config_file=str(fractional))
     with pytest.raises(SettingsError, match="cannot read config file"):
         load_settings({}, environ={}, config_file=str(tmp_path / "missing.toml"))
 

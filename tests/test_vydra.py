@@ -9,8 +9,19 @@ import httpx
 import pytest
 from PIL import Image
 
-from mockserver.dialects.vydra import ASPECT_RATIOS
-from mockserver.sizes import GEMINI_25_FLASH
+# Gemini 2.5 Flash Image's output sizes, from Google's documentation (research/apis.md §1.9).
+PIXELS = {
+    "1:1": (1024, 1024),
+    "2:3": (832, 1248),
+    "3:2": (1248, 832),
+    "3:4": (864, 1184),
+    "4:3": (1184, 864),
+    "4:5": (896, 1152),
+    "5:4": (1152, 896),
+    "9:16": (768, 1344),
+    "16:9": (1344, 768),
+    "21:9": (1536, 672),
+}
 
 GENERATE = "/api/v1/models/gemini/generate"
 KEY = "vydra_live_user_42_test"
@@ -44,13 +55,13 @@ def test_the_seed_example_gets_the_documented_answer(client):
     assert Image.open(io.BytesIO(image.content)).size == (1344, 768)
 
 
-@pytest.mark.parametrize("ratio", ASPECT_RATIOS)
+@pytest.mark.parametrize("ratio", PIXELS)
 def test_each_aspect_ratio_serves_a_png_of_its_pixel_size(client, ratio):
     url = client.post(GENERATE, headers=AUTH, json={"prompt": "a lighthouse", "aspectRatio": ratio}).json()["imageUrl"]
 
     picture = Image.open(io.BytesIO(client.get(url).content))
     assert picture.format == "PNG"
-    assert picture.size == GEMINI_25_FLASH[ratio]
+    assert picture.size == PIXELS[ratio]
 
 
 def test_aspect_ratio_defaults_to_square(client):
@@ -172,7 +183,7 @@ def test_exactly_the_price_is_enough(client):
     [
         ("content-policy", 500, "Content policy violation"),
         ("server-error", 500, "Internal server error"),
-        ("timeout", 504, "Generation timed out"),
+        ("timeout", 504, "Request timed out"),
     ],
 )
 def test_a_failure_after_the_charge_is_refunded(client, fault, status, message):
@@ -203,6 +214,37 @@ def test_a_queued_fault_is_not_used_up_by_an_invalid_request(client):
 
     assert client.post(GENERATE, headers=AUTH, json={}).status_code == 400
     assert client.post(GENERATE, headers=AUTH, json={"prompt": "a lighthouse"}).status_code == 500
+
+
+def test_a_queued_fault_is_not_used_up_by_a_request_refused_for_credits(client):
+    set_credits(client, 0)
+    client.post("/_mock/faults", json={"profile": "vydra", "fault": "content-policy"}).raise_for_status()
+
+    assert client.post(GENERATE, headers=AUTH, json={"prompt": "a lighthouse"}).status_code == 402
+    set_credits(client, 5)
+    assert client.post(GENERATE, headers=AUTH, json={"prompt": "a lighthouse"}).status_code == 500
+    assert balance(client) == 5
+
+
+def test_a_prompt_with_a_lone_surrogate_is_drawn_and_journalled(client):
+    body = b'{"prompt": "fox \\udfff in snow"}'
+    response = client.post(GENERATE, headers={**AUTH, "Content-Type": "application/json"}, content=body)
+
+    assert response.status_code == 200
+    assert client.get(response.json()["imageUrl"]).status_code == 200
+    journal = client.get("/_mock/requests")
+    assert journal.status_code == 200
+    assert journal.json()["requests"][0]["body"]["prompt"] == "fox \udfff in snow"
+
+
+def test_json_nested_too_deeply_is_a_400_and_still_journalled(client):
+    deep = b"[" * 100_000 + b"]" * 100_000
+    response = client.post(GENERATE, headers={**AUTH, "Content-Type": "application/json"}, content=deep)
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "INVALID_INPUT"
+    entries = client.get("/_mock/requests").json()["requests"]
+    assert [e["status"] for e in entries] == [400]
 
 
 def test_a_queued_fault_for_a_path_only_hits_that_path(client):
@@ -284,7 +326,7 @@ def test_models_lists_the_gemini_model_with_its_price_and_filters(client):
     assert listed["count"] == 1
     model = listed["data"][0]
     assert (model["slug"], model["creditsPerUnit"]) == ("gemini-image-generate", 5)
-    assert model["inputSchema"]["properties"]["aspectRatio"]["enum"] == list(ASPECT_RATIOS)
+    assert model["inputSchema"]["properties"]["aspectRatio"]["enum"] == list(PIXELS)
     assert other_provider == {"data": [], "count": 0}
     assert inactive == {"data": [], "count": 0}
     assert invalid.status_code == 400

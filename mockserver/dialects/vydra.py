@@ -13,13 +13,16 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from ..clock import iso
+from ..credentials import bearer_token
 from ..endpoints import Call, Reject, service_route
+from ..faults import FAULTS
 from ..files import StoredFile, file_url
 from ..images import ImageSpec
+from ..jsonio import JSONResponse, parse_json
 from ..ledger import Account, InsufficientCredits
 from ..sizes import GEMINI_25_FLASH
 
@@ -33,7 +36,7 @@ RATE_LIMITS = "/api/v1/account/rate-limits"
 MODELS = "/api/v1/models"
 HEALTH = "/api/v1/health"
 
-ASPECT_RATIOS = tuple(GEMINI_25_FLASH)
+ASPECT_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")  # the seed's list
 DEFAULT_ASPECT_RATIO = "1:1"
 MISSING_PROMPT = "Missing required field: prompt (string)"
 
@@ -45,7 +48,6 @@ RETRY_AFTER_SECONDS = 30
 CODES = {
     400: "INVALID_INPUT",
     401: "MISSING_AUTH",
-    402: "INSUFFICIENT_CREDITS",
     403: "INSUFFICIENT_SCOPE",
     404: "NOT_FOUND",
     405: "METHOD_NOT_ALLOWED",
@@ -104,44 +106,53 @@ def authenticate(call: Call) -> tuple[str, Account]:
     header = call.request.headers.get("authorization")
     if header is None:
         raise Reject(error(call.profile, 401, "Missing Authorization header", code="MISSING_AUTH"))
-    scheme, _, api_key = header.strip().partition(" ")
-    api_key = api_key.strip()
-    if scheme.lower() != "bearer" or not api_key:
-        raise Reject(
-            error(
-                call.profile,
-                401,
-                "Invalid Authorization header format. Expected: Bearer <api_key>",
-                code="INVALID_FORMAT",
-            )
-        )
-    account = call.state.ledger.find(api_key)
+    api_key = bearer_token(header)
+    if api_key is None:
+        message = "Invalid Authorization header format. Expected: Bearer <api_key>"
+        raise Reject(error(call.profile, 401, message, code="INVALID_FORMAT"))
+    account = call.state.ledger.find_or_open(api_key)
     if account is None:
         raise Reject(error(call.profile, 401, "API key not found", code="KEY_NOT_FOUND"))
     return api_key, account
 
 
 def rate_limit_headers(state: State, account_id: str) -> dict[str, str]:
-    used = state.usage.count(account_id, 60)
+    remaining = LIMITS["rpm"] - state.usage.count(account_id, 60)
+    return limit_headers(remaining, state.usage.window_reset(account_id, 60))
+
+
+def limit_headers(remaining: int, reset: float) -> dict[str, str]:
     return {
         "X-RateLimit-Limit": str(LIMITS["rpm"]),
-        "X-RateLimit-Remaining": str(max(0, LIMITS["rpm"] - used)),
-        "X-RateLimit-Reset": str(int(state.usage.window_reset(account_id, 60))),
+        "X-RateLimit-Remaining": str(max(0, remaining)),
+        "X-RateLimit-Reset": str(int(reset)),
     }
 
 
-# Faults that the read-only endpoints share.
+# Forced faults: every endpoint answers them the same way, in its own error shape.
+
+FAILURES = {
+    "content-policy": (500, "Content policy violation"),
+    "server-error": (500, "Internal server error"),
+    "timeout": (504, "Request timed out"),
+}
+
+
+async def raise_forced_fault(call: Call, names: tuple[str, ...], failure: Callable[[int, str], Response]) -> None:
+    """If one of the faults `names` is forced on this call, answer it (waiting first for a timeout)."""
+    fault = call.take_fault(*names)
+    if fault == "rate-limit":
+        raise Reject(rate_limited(call))
+    if fault == "insufficient-credits":
+        raise Reject(insufficient_credits(call.profile.price, 0))
+    if fault == "timeout":
+        await asyncio.sleep(call.state.settings.timeout_seconds)
+    if fault is not None:
+        raise Reject(failure(*FAILURES[fault]))
 
 
 async def forced_read_fault(call: Call) -> None:
-    fault = call.fault()
-    if fault == "rate-limit":
-        raise Reject(rate_limited(call))
-    if fault == "server-error":
-        raise Reject(error(call.profile, 500, "Internal server error"))
-    if fault == "timeout":
-        await asyncio.sleep(call.state.settings.timeout_seconds)
-        raise Reject(error(call.profile, 504, "Request timed out"))
+    await raise_forced_fault(call, tuple(FAULTS), lambda status, message: error(call.profile, status, message))
 
 
 def rate_limited(call: Call) -> Response:
@@ -151,12 +162,8 @@ def rate_limited(call: Call) -> Response:
         "retryAfter": RETRY_AFTER_SECONDS,
         "limits": {"type": "minute", "limit": LIMITS["rpm"], "used": LIMITS["rpm"] + 1},
     }
-    headers = {
-        "Retry-After": str(RETRY_AFTER_SECONDS),
-        "X-RateLimit-Limit": str(LIMITS["rpm"]),
-        "X-RateLimit-Remaining": "0",
-        "X-RateLimit-Reset": str(int(call.state.clock.now()) + RETRY_AFTER_SECONDS),
-    }
+    retry_at = call.state.clock.now() + RETRY_AFTER_SECONDS
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS), **limit_headers(0, retry_at)}
     return JSONResponse(body, 429, headers=headers)
 
 
@@ -167,17 +174,13 @@ async def generate(call: Call, api_key: str, account: Account) -> Response:
     started = time.perf_counter()
     prompt, aspect_ratio = await generation_request(call)
     price = call.profile.price
-    fault = call.fault()
-    if fault == "rate-limit":
-        return rate_limited(call)
-    if fault == "insufficient-credits":
-        return insufficient_credits(price, 0)
+    await raise_forced_fault(call, ("rate-limit", "insufficient-credits"), generation_failed)
     try:
         charge = call.state.ledger.charge(api_key, price)
     except InsufficientCredits as refusal:
         return insufficient_credits(refusal.required, refusal.balance)
     try:
-        await forced_generation_failure(call, fault)
+        await raise_forced_fault(call, ("content-policy", "server-error", "timeout"), generation_failed)
         url = await publish_image(call, prompt, aspect_ratio)
     except BaseException:
         call.state.ledger.refund(charge)
@@ -198,7 +201,7 @@ async def generation_request(call: Call) -> tuple[str, str]:
     if content_type.split(";")[0].strip().lower() != "application/json":
         raise Reject(error(call.profile, 400, "Content-Type must be application/json"))
     try:
-        body = json.loads(await call.request.body())
+        body = parse_json(await call.request.body())
     except ValueError:
         raise Reject(error(call.profile, 400, "Invalid JSON in request body")) from None
     fields = body if isinstance(body, dict) else {}
@@ -224,18 +227,8 @@ def insufficient_credits(required: int, remaining: int) -> Response:
     )
 
 
-async def forced_generation_failure(call: Call, fault: str | None) -> None:
-    if fault == "content-policy":
-        raise Reject(generation_failed("Content policy violation"))
-    if fault == "server-error":
-        raise Reject(generation_failed("Internal server error"))
-    if fault == "timeout":
-        await asyncio.sleep(call.state.settings.timeout_seconds)
-        raise Reject(JSONResponse({"error": "Failed to generate image", "message": "Generation timed out"}, 504))
-
-
-def generation_failed(message: str) -> Response:
-    return JSONResponse({"error": "Failed to generate image", "message": message}, 500)
+def generation_failed(status: int, message: str) -> Response:
+    return JSONResponse({"error": "Failed to generate image", "message": message}, status)
 
 
 async def publish_image(call: Call, prompt: str, aspect_ratio: str) -> str:
@@ -253,7 +246,6 @@ async def publish_image(call: Call, prompt: str, aspect_ratio: str) -> str:
 
 async def organization(call: Call, api_key: str, account: Account) -> Response:
     await forced_read_fault(call)
-    account = call.state.ledger.find(api_key) or account
     return JSONResponse(
         {
             "id": "org_" + account.id.removeprefix("acct_"),

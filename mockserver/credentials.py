@@ -1,0 +1,35 @@
+"""Where clients put their API keys, so the journal can hide them and dialects can read them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+SECRET_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "cookie", "x-api-key", "x-goog-api-key", "api-key", "x-auth-token"}
+)
+SECRET_QUERY = frozenset({"key", "api_key", "apikey", "api-key", "access_token", "token"})
+
+
+def is_secret_header(name: str) -> bool:
+    return name.lower() in SECRET_HEADERS
+
+
+def is_secret_query(name: str) -> bool:
+    return name.lower() in SECRET_QUERY
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header; None for any other form."""
+    scheme, _, token = (authorization or "").strip().partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
+
+
+def api_key_of(headers: Mapping[str, str], query: Mapping[str, str]) -> str | None:
+    """The API key a request carries, in whichever of the usual places it is (names lower-case)."""
+    return (
+        bearer_token(headers.get("authorization"))
+        or headers.get("x-api-key")
+        or headers.get("x-goog-api-key")
+        or next((value for name, value in query.items() if is_secret_query(name) and value), None)
+    )

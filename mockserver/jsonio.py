@@ -1,0 +1,28 @@
+"""JSON in and out, safe for any input a client can send."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.responses import JSONResponse as StarletteJSONResponse
+
+
+def parse_json(raw: bytes | str) -> Any:
+    """Parse a request body; ValueError for anything that is not JSON, including nesting too deep to parse."""
+    try:
+        return json.loads(raw)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+
+
+class JSONResponse(StarletteJSONResponse):
+    """A JSON answer that can carry any string a client sent, lone surrogates included.
+
+    They are written as \\uXXXX escapes, as JavaScript's JSON.stringify does, instead of failing to
+    encode as UTF-8.
+    """
+
+    def render(self, content: Any) -> bytes:
+        text = json.dumps(content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":"))
+        return text.encode("utf-8", errors="backslashreplace")
