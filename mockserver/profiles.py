@@ -31,8 +31,6 @@ class Profile:
     title: str
     seed_document: str
     dialect: Dialect
-    model: str
-    price: int
 
     @property
     def contract(self) -> str:
@@ -51,8 +49,6 @@ PROFILES: dict[str, Profile] = {
             title="Vydra",
             seed_document="001",
             dialect=vydra,
-            model="gemini-2.0-flash-exp-image-generation",
-            price=5,
         ),
     )
 }

@@ -36,6 +36,8 @@ RATE_LIMITS = "/api/v1/account/rate-limits"
 MODELS = "/api/v1/models"
 HEALTH = "/api/v1/health"
 
+MODEL = "gemini-2.0-flash-exp-image-generation"
+PRICE = 5  # credits per image
 ASPECT_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")  # the seed's list
 DEFAULT_ASPECT_RATIO = "1:1"
 MISSING_PROMPT = "Missing required field: prompt (string)"
@@ -144,7 +146,7 @@ async def raise_forced_fault(call: Call, names: tuple[str, ...], failure: Callab
     if fault == "rate-limit":
         raise Reject(rate_limited(call))
     if fault == "insufficient-credits":
-        raise Reject(insufficient_credits(call.profile.price, 0))
+        raise Reject(insufficient_credits(PRICE, 0))
     if fault == "timeout":
         await asyncio.sleep(call.state.settings.timeout_seconds)
     if fault is not None:
@@ -173,10 +175,9 @@ def rate_limited(call: Call) -> Response:
 async def generate(call: Call, api_key: str, account: Account) -> Response:
     started = time.perf_counter()
     prompt, aspect_ratio = await generation_request(call)
-    price = call.profile.price
     await raise_forced_fault(call, ("rate-limit", "insufficient-credits"), generation_failed)
     try:
-        charge = call.state.ledger.charge(api_key, price)
+        charge = call.state.ledger.charge(api_key, PRICE)
     except InsufficientCredits as refusal:
         return insufficient_credits(refusal.required, refusal.balance)
     try:
@@ -189,7 +190,7 @@ async def generate(call: Call, api_key: str, account: Account) -> Response:
         {
             "imageUrl": url,
             "mimeType": "image/png",
-            "creditsCharged": price,
+            "creditsCharged": PRICE,
             "durationMs": round((time.perf_counter() - started) * 1000),
         }
     )
@@ -234,7 +235,7 @@ def generation_failed(status: int, message: str) -> Response:
 async def publish_image(call: Call, prompt: str, aspect_ratio: str) -> str:
     width, height = GEMINI_25_FLASH[aspect_ratio]
     state = call.state
-    spec = ImageSpec(prompt, width, height, call.profile.model, call.profile.name, state.settings.seed)
+    spec = ImageSpec(prompt, width, height, MODEL, call.profile.name, state.settings.seed)
     content = await state.renderer.render(spec)
     name = f"{call.profile.name}/{state.ids.hex()}.png"
     state.files.put(StoredFile(name, content, spec.media_type, state.clock.now(), expires_at=None))
@@ -270,7 +271,7 @@ async def rate_limits(call: Call, api_key: str, account: Account) -> Response:
 async def models(call: Call, api_key: str, account: Account) -> Response:
     await forced_read_fault(call)
     query = call.request.query_params
-    listed = [catalogue_entry(call.profile)]
+    listed = [catalogue_entry()]
     if "provider" in query:
         listed = [m for m in listed if m["provider"] == query["provider"]]
     if "isActive" in query:
@@ -280,13 +281,13 @@ async def models(call: Call, api_key: str, account: Account) -> Response:
     return JSONResponse({"data": listed, "count": len(listed)})
 
 
-def catalogue_entry(profile: Profile) -> dict[str, Any]:
+def catalogue_entry() -> dict[str, Any]:
     return {
         "slug": "gemini-image-generate",
         "name": "Gemini 2.0 Flash",
         "provider": "google",
-        "modelId": profile.model,
-        "creditsPerUnit": profile.price,
+        "modelId": MODEL,
+        "creditsPerUnit": PRICE,
         "pricingUnit": "image",
         "deployedOn": "google",
         "description": "Generate images from text prompts using Google's Gemini 2.0 Flash model.",
