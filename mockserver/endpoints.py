@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -52,6 +52,16 @@ class Call:
         if self.header_fault is not None:
             return self.header_fault if self.header_fault in wanted else None
         return self.state.faults.take(self.profile.name, self.endpoint, wanted)
+
+    async def fail_if_forced(self, answers: Mapping[str, Callable[[], Response]]) -> None:
+        """If one of the faults `answers` names is forced now, end the call with that answer (holding
+        the request first, for a timeout)."""
+        fault = self.take_fault(*answers)
+        if fault is None:
+            return
+        if fault == "timeout":
+            await asyncio.sleep(self.state.settings.timeout_seconds)
+        raise Reject(answers[fault]())
 
 
 Handler = Callable[[Call], Awaitable[Response]]

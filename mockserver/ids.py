@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import threading
+import uuid
 
 
 class Ids:
@@ -18,3 +19,7 @@ class Ids:
     def hex(self, length: int = 16) -> str:
         with self._lock:
             return f"{self._random.getrandbits(length * 4):0{length}x}"
+
+    def uuid(self) -> str:
+        """A version-1-shaped UUID, like the ones GeminiGen hands out."""
+        return str(uuid.UUID(int=int(self.hex(32), 16), version=1))

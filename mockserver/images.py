@@ -32,6 +32,7 @@ class ImageSpec:
     profile: str
     seed: int = 0
     format: str = "png"
+    tint: tuple[int, int, int] | None = None  # a colour from the client's reference image, on top
 
     @property
     def media_type(self) -> str:
@@ -42,7 +43,7 @@ class Renderer:
     """Renders specs, keeping recent results so identical requests cost almost nothing."""
 
     def __init__(self, cache_bytes: int) -> None:
-        self._cache: BoundedMap[ImageSpec, bytes] = BoundedMap(1_000_000, cache_bytes, len, lru=True)
+        self._cache: BoundedMap[object, bytes] = BoundedMap(1_000_000, cache_bytes, len, lru=True)
 
     async def render(self, spec: ImageSpec) -> bytes:
         cached = self._cache.get(spec)
@@ -51,10 +52,20 @@ class Renderer:
             self._cache.put(spec, cached)
         return cached
 
+    async def thumbnail(self, spec: ImageSpec, side: int) -> bytes:
+        """The rendered image shrunk to fit `side` x `side`, as JPEG."""
+        key = (spec, side)
+        cached = self._cache.get(key)
+        if cached is None:
+            cached = await run_in_threadpool(shrink, await self.render(spec), side)
+            self._cache.put(key, cached)
+        return cached
+
 
 def palette(spec: ImageSpec) -> list[tuple[int, int, int]]:
     digest = hashlib.sha256(f"{spec.seed}\0{spec.prompt}".encode("utf-8", "surrogatepass")).digest()
-    return [tuple(digest[i : i + 3]) for i in range(0, 15, 3)]  # type: ignore[misc]
+    colours = [tuple(digest[i : i + 3]) for i in range(0, 15, 3)]
+    return [spec.tint, *colours[1:]] if spec.tint else colours  # type: ignore[list-item]
 
 
 def draw(spec: ImageSpec) -> Image.Image:
@@ -104,6 +115,12 @@ def font_of(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
 def printable(text: str) -> str:
     """The text without control characters, which fonts cannot draw."""
     return "".join(" " if unicodedata.category(ch).startswith("C") else ch for ch in text)
+
+
+def shrink(content: bytes, side: int) -> bytes:
+    image = Image.open(io.BytesIO(content))
+    image.thumbnail((side, side))
+    return encode(image, "jpeg")
 
 
 def encode(image: Image.Image, fmt: str) -> bytes:

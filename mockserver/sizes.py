@@ -1,6 +1,7 @@
 """Output pixel sizes of the models behind the services, per aspect ratio and image size.
 
-From Google's image-generation documentation (research/apis.md §1.9).
+Gemini's from Google's image-generation documentation (research/apis.md §1.9); Imagen's as Vertex AI
+produces them (the same table in several independent clients).
 """
 
 from __future__ import annotations
@@ -17,4 +18,13 @@ GEMINI_25_FLASH: dict[str, tuple[int, int]] = {
     "9:16": (768, 1344),
     "16:9": (1344, 768),
     "21:9": (1536, 672),
+}
+
+# Imagen 4 (and 3): five ratios, one size each.
+IMAGEN: dict[str, tuple[int, int]] = {
+    "1:1": (1024, 1024),
+    "3:4": (896, 1280),
+    "4:3": (1280, 896),
+    "9:16": (768, 1408),
+    "16:9": (1408, 768),
 }

@@ -7,7 +7,6 @@ the two the seed documents without a code (missing prompt, insufficient credits)
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -19,7 +18,6 @@ from starlette.routing import BaseRoute
 from ..clock import iso
 from ..credentials import bearer_token
 from ..endpoints import Call, Reject, service_route
-from ..faults import FAULTS
 from ..files import StoredFile, file_url
 from ..images import ImageSpec
 from ..jsonio import JSONResponse, parse_json
@@ -133,28 +131,19 @@ def limit_headers(remaining: int, reset: float) -> dict[str, str]:
 
 # Forced faults: every endpoint answers them the same way, in its own error shape.
 
-FAILURES = {
-    "content-policy": (500, "Content policy violation"),
-    "server-error": (500, "Internal server error"),
-    "timeout": (504, "Request timed out"),
-}
 
-
-async def raise_forced_fault(call: Call, names: tuple[str, ...], failure: Callable[[int, str], Response]) -> None:
-    """If one of the faults `names` is forced on this call, answer it (waiting first for a timeout)."""
-    fault = call.take_fault(*names)
-    if fault == "rate-limit":
-        raise Reject(rate_limited(call))
-    if fault == "insufficient-credits":
-        raise Reject(insufficient_credits(PRICE, 0))
-    if fault == "timeout":
-        await asyncio.sleep(call.state.settings.timeout_seconds)
-    if fault is not None:
-        raise Reject(failure(*FAILURES[fault]))
+def forced_answers(call: Call, failure: Callable[[int, str], Response]) -> dict[str, Callable[[], Response]]:
+    return {
+        "rate-limit": lambda: rate_limited(call),
+        "insufficient-credits": lambda: insufficient_credits(PRICE, 0),
+        "content-policy": lambda: failure(500, "Content policy violation"),
+        "server-error": lambda: failure(500, "Internal server error"),
+        "timeout": lambda: failure(504, "Request timed out"),
+    }
 
 
 async def forced_read_fault(call: Call) -> None:
-    await raise_forced_fault(call, tuple(FAULTS), lambda status, message: error(call.profile, status, message))
+    await call.fail_if_forced(forced_answers(call, lambda status, message: error(call.profile, status, message)))
 
 
 def rate_limited(call: Call) -> Response:
@@ -175,13 +164,14 @@ def rate_limited(call: Call) -> Response:
 async def generate(call: Call, api_key: str, account: Account) -> Response:
     started = time.perf_counter()
     prompt, aspect_ratio = await generation_request(call)
-    await raise_forced_fault(call, ("rate-limit", "insufficient-credits"), generation_failed)
+    answers = forced_answers(call, generation_failed)
+    await call.fail_if_forced({name: answers[name] for name in ("rate-limit", "insufficient-credits")})
     try:
         charge = call.state.ledger.charge(api_key, PRICE)
     except InsufficientCredits as refusal:
         return insufficient_credits(refusal.required, refusal.balance)
     try:
-        await raise_forced_fault(call, ("content-policy", "server-error", "timeout"), generation_failed)
+        await call.fail_if_forced({name: answers[name] for name in ("content-policy", "server-error", "timeout")})
         url = await publish_image(call, prompt, aspect_ratio)
     except BaseException:
         call.state.ledger.refund(charge)
