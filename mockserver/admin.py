@@ -15,11 +15,15 @@ from starlette.routing import Route
 
 import contracts
 
+from .clock import iso
 from .faults import FAULTS, MockUsageError, check_fault_name
 from .jsonio import JSONResponse, parse_json
 from .ledger import Account
 from .profiles import PROFILES
 from .state import State
+from .webhooks import WebhookError
+
+MAX_ADVANCE = 10 * 365 * 86_400  # seconds: far enough for any expiry, small enough to stay a date
 
 
 class AdminError(Exception):
@@ -38,6 +42,8 @@ def create_admin(state: State, endpoints: Endpoints) -> Starlette:
             Route("/health", health, methods=["GET"]),
             Route("/reset", reset, methods=["POST"]),
             Route("/accounts/{api_key:path}", Accounts),
+            Route("/clock", Clock),
+            Route("/webhooks/public-key", public_key, methods=["GET"]),
             Route("/faults", Faults),
             Route("/requests", Requests),
             Route("/contracts", list_contracts, methods=["GET"]),
@@ -76,17 +82,61 @@ async def reset(request: Request) -> Response:
 
 class Accounts(HTTPEndpoint):
     async def get(self, request: Request) -> Response:
-        account = state_of(request).ledger.find(request.path_params["api_key"])
+        state, api_key = state_of(request), request.path_params["api_key"]
+        account = state.ledger.find(api_key)
         if account is None:
             raise AdminError(404, "no account has this API key yet: it opens on the key's first request, or with PUT")
-        return JSONResponse(account_json(account))
+        return JSONResponse(account_json(state, api_key, account))
 
     async def put(self, request: Request) -> Response:
-        credits = whole_number((await json_object(request)).get("credits"))
-        if credits is None or credits < 0:
-            raise AdminError(400, '"credits" must be a whole number >= 0')
-        account = state_of(request).ledger.set_balance(request.path_params["api_key"], credits)
-        return JSONResponse(account_json(account))
+        """Set the balance, the webhook URL, or both."""
+        state, api_key = state_of(request), request.path_params["api_key"]
+        body = await json_object(request)
+        if not {"credits", "webhook_url"} & set(body):
+            raise AdminError(400, 'give "credits", "webhook_url" or both')
+        if "webhook_url" in body:
+            url = body["webhook_url"]
+            if url is not None and not isinstance(url, str):
+                raise AdminError(400, '"webhook_url" must be a URL, or null to stop sending webhooks')
+            try:
+                state.webhooks.register(api_key, url)
+            except WebhookError as problem:
+                raise AdminError(400, str(problem)) from None
+        if "credits" in body:
+            credits = whole_number(body["credits"])
+            if credits is None or credits < 0:
+                raise AdminError(400, '"credits" must be a whole number >= 0')
+            state.ledger.set_balance(api_key, credits)
+        account = state.ledger.find_or_open(api_key)
+        if account is None:
+            raise AdminError(404, 'no account has this API key, and keys are strict: give "credits" to open one')
+        return JSONResponse(account_json(state, api_key, account))
+
+
+class Clock(HTTPEndpoint):
+    """The mock's clock: reading it, and moving it ahead so that running jobs progress without waiting."""
+
+    async def get(self, request: Request) -> Response:
+        return clock_json(state_of(request))
+
+    async def post(self, request: Request) -> Response:
+        seconds = (await json_object(request)).get("advance_seconds")
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 <= seconds <= MAX_ADVANCE:
+            raise AdminError(400, f'"advance_seconds" must be a number of seconds from 0 to {MAX_ADVANCE}')
+        state = state_of(request)
+        state.clock.advance(seconds)
+        state.jobs.settle()
+        return clock_json(state)
+
+
+def clock_json(state: State) -> Response:
+    now = state.clock.now()
+    return JSONResponse({"now": iso(now), "offset_seconds": state.clock.offset})
+
+
+async def public_key(request: Request) -> Response:
+    """The public key that verifies the x-signature of the mock's webhooks."""
+    return Response(state_of(request).webhooks.signer.public_key_pem(), media_type="application/x-pem-file")
 
 
 class Faults(HTTPEndpoint):
@@ -190,7 +240,7 @@ def whole_number_text(text: str) -> int | None:
         return None
 
 
-def account_json(account: Account) -> dict[str, Any]:
+def account_json(state: State, api_key: str, account: Account) -> dict[str, Any]:
     return {
         "id": account.id,
         "credits": account.balance,
@@ -198,6 +248,7 @@ def account_json(account: Account) -> dict[str, Any]:
         "refunded": account.refunded,
         "created_at": account.created_at,
         "updated_at": account.updated_at,
+        "webhook_url": state.webhooks.url_of(api_key),
     }
 
 

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import partial
+
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -18,12 +23,17 @@ from .profiles import PROFILES
 from .settings import Settings
 from .state import State
 
+# A clock advance finishes due jobs at once; this ticker finishes them as real time passes.
+TICK_SECONDS = 1.0
+
 
 def create_app(settings: Settings | None = None) -> Starlette:
     state = State(settings or Settings())
     root_routes: list[tuple[BaseRoute, str]] = [
         (route, profile.name) for profile in PROFILES.values() for route in profile.dialect.routes(profile, state)
     ]
+
+    namespaces = {namespace(route.path): profile for route, profile in root_routes}  # type: ignore[attr-defined]
 
     def route_of(path: str) -> tuple[str | None, str]:
         """The profile a path belongs to, and the path as that service documents it."""
@@ -33,7 +43,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         for route, profile in root_routes:
             if route.path_regex.match(path):  # type: ignore[attr-defined]
                 return profile, path
-        return None, path
+        return namespaces.get(namespace(path)), path
 
     endpoints = {
         profile: {
@@ -52,9 +62,32 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ],
         middleware=[Middleware(JournalMiddleware, state=state, route_of=route_of)],
         exception_handlers={HTTPException: http_error},
+        lifespan=partial(running_jobs, state),
     )
     app.state.mock = state
     return app
+
+
+def namespace(path: str) -> str:
+    """The first two segments of a path, such as /api/v1: a service's own part of the root."""
+    return "/".join(path.split("/")[:3])
+
+
+@asynccontextmanager
+async def running_jobs(state: State, app: Starlette) -> AsyncIterator[None]:
+    ticker = asyncio.create_task(finish_jobs_on_time(state))
+    try:
+        yield
+    finally:
+        ticker.cancel()
+        state.webhooks.clear()
+
+
+async def finish_jobs_on_time(state: State) -> None:
+    while True:
+        due_in = state.jobs.seconds_to_next()
+        await asyncio.sleep(TICK_SECONDS if due_in is None else min(TICK_SECONDS, max(0.0, due_in)))
+        state.jobs.settle()
 
 
 async def serve_file(request: Request) -> Response:

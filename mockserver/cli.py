@@ -83,7 +83,7 @@ def run_serve(args: argparse.Namespace) -> int:
 
 async def serve(settings: Settings) -> None:
     config = uvicorn.Config(
-        create_app(settings), host=settings.host, port=settings.port, log_level="warning", lifespan="off"
+        create_app(settings), host=settings.host, port=settings.port, log_level="warning", lifespan="on"
     )
     server = uvicorn.Server(config)
 

@@ -16,6 +16,11 @@ class Clock:
         """Seconds since the epoch, as the mock sees them."""
         return time.time() + self._offset
 
+    @property
+    def offset(self) -> float:
+        """How far the clock has been moved ahead of wall time, in seconds."""
+        return self._offset
+
     def reset(self) -> None:
         with self._lock:
             self._offset = 0.0

@@ -38,6 +38,7 @@ class Entry:
     status: int
     duration_ms: float
     response: Any
+    kind: str = "request"  # or "webhook": a call the mock made to a client's URL
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Protocol
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from .dialects import vydra
+from .dialects import geminigen, vydra
 
 if TYPE_CHECKING:
     from .state import State
@@ -44,6 +44,12 @@ class Profile:
 PROFILES: dict[str, Profile] = {
     profile.name: profile
     for profile in (
+        Profile(
+            name="geminigen",
+            title="GeminiGen.AI",
+            seed_document="000",
+            dialect=geminigen,
+        ),
         Profile(
             name="vydra",
             title="Vydra",

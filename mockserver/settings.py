@@ -41,6 +41,14 @@ class Settings:
     files_max_mib: int = option(512, "total size of the generated files the mock keeps serving")
     image_cache_mib: int = option(128, "memory for rendered images, reused by identical requests")
     timeout_seconds: float = option(30.0, "how long a forced 'timeout' fault holds a request before answering")
+    job_seconds_unstable: float = option(12.0, "how long an asynchronous job in service_mode unstable takes")
+    job_seconds_stable: float = option(6.0, "how long an asynchronous job in service_mode stable takes")
+    sync_jobs: bool = option(False, "finish asynchronous jobs within the request that creates them")
+    upload_max_mib: float = option(10.0, "largest image a client may upload, in MiB")
+    upload_max_pixels: int = option(50_000_000, "largest image a client may upload, in pixels")
+    webhook_hosts: str = option("", "hosts besides loopback that webhooks may go to, comma-separated")
+    webhook_retries: int = option(3, "retries of a webhook delivery that failed")
+    webhook_backoff_seconds: float = option(1.0, "wait before the first webhook retry; it doubles each time")
     accounts: Mapping[str, int] = field(
         default_factory=dict,
         metadata={"help": "API keys and their starting balances (config file only)", "flag": False},

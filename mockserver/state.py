@@ -7,10 +7,12 @@ from .faults import FaultQueue
 from .files import FileStore
 from .ids import Ids
 from .images import Renderer
+from .jobs import Jobs
 from .journal import Journal
 from .ledger import Ledger
 from .settings import Settings
 from .usage import RequestCounter
+from .webhooks import Webhooks
 
 MIB = 1024 * 1024
 
@@ -25,10 +27,13 @@ class State:
         self.faults = FaultQueue()
         self.usage = RequestCounter(self.clock)
         self.ids = Ids(settings.seed)
+        self.jobs = Jobs(self.clock, self.ids)
+        self.webhooks = Webhooks(settings, self.clock, self.journal)
         self.renderer = Renderer(settings.image_cache_mib * MIB)  # a cache, so a reset keeps it
 
     def reset(self) -> None:
-        """Back to how the server started: config-file accounts only, nothing recorded, queued or stored."""
+        """Back to how the server started: config-file accounts only, nothing recorded, queued, stored or
+        running (webhook registrations and deliveries included)."""
         self.clock.reset()
         self.ledger.reset()
         self.journal.clear()
@@ -36,3 +41,5 @@ class State:
         self.faults.clear()
         self.usage.clear()
         self.ids.reset()
+        self.jobs.clear()
+        self.webhooks.clear()

@@ -118,7 +118,7 @@ def test_contracts_are_served_as_yaml_and_json(client):
     as_yaml = client.get("/_mock/contracts/vydra")
     as_json = client.get("/_mock/contracts/vydra", params={"format": "json"})
 
-    assert set(listed) == {"admin", "vydra"}
+    assert set(listed) == {"admin", "geminigen", "vydra"}
     assert as_yaml.headers["content-type"].startswith("application/yaml")
     assert yaml.safe_load(as_yaml.text) == as_json.json()
     assert client.get("/_mock/contracts/nothing").status_code == 404

@@ -1,0 +1,413 @@
+"""GeminiGen.AI's image API (seed 000; research/apis.md §4).
+
+`POST /uapi/v1/generate_image` takes a multipart form with an `x-api-key` and starts an asynchronous
+job: status 1 (processing), whose `status_percentage` rises with the mock's clock, then 2 (completed,
+with JPEG result URLs) or 3 (failed, with `error_code` and `error_message`). Credits are taken when
+the job starts and given back if it fails. Clients follow a job through `GET /uapi/v1/history/{uuid}`
+and list jobs with `GET /uapi/v1/histories`. Errors look like FastAPI's:
+`{"detail": {"error_code", "message"}}`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
+
+from starlette.datastructures import FormData, UploadFile
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+from starlette.routing import BaseRoute
+
+from ..clock import iso
+from ..endpoints import Call, Reject, service_route
+from ..files import StoredFile, file_url
+from ..images import ImageSpec
+from ..jobs import COMPLETED, FAILED, PROCESSING, Job
+from ..jsonio import JSONResponse
+from ..ledger import InsufficientCredits
+from ..sizes import GEMINI_25_FLASH, IMAGEN
+from ..uploads import Upload, UploadError, read_image
+
+if TYPE_CHECKING:
+    from ..profiles import Profile
+    from ..state import State
+
+GENERATE = "/uapi/v1/generate_image"
+HISTORY = "/uapi/v1/history/{uuid}"
+HISTORY_PLURAL = "/uapi/v1/histories/{uuid}"  # the spelling some clients poll
+HISTORIES = "/uapi/v1/histories"
+
+MODELS = {"imagen-flash": GEMINI_25_FLASH, "imagen-4-fast": IMAGEN, "imagen-4": IMAGEN, "imagen-4-ultra": IMAGEN}
+ASPECT_RATIOS = ("1:1", "16:9", "9:16", "4:3", "3:4")
+STYLES = (
+    "None", "3D Render", "Acrylic", "Anime General", "Creative", "Dynamic", "Fashion", "Game Concept",
+    "Graphic Design 3D", "Illustration", "Photorealistic", "Portrait", "Portrait Cinematic", "Portrait Fashion",
+    "Ray Traced", "Stock Photo", "Watercolor",
+)  # fmt: skip
+SERVICE_MODES = ("unstable", "stable")
+FILTERS = ("all", "image", "video")
+
+# Credits per image. The seed shows imagen-4 at 10 in service_mode unstable ("promotional pricing");
+# stable is "original pricing", taken here as twice that. The other models' prices are assumptions.
+PRICES = {"imagen-flash": 5, "imagen-4-fast": 5, "imagen-4": 10, "imagen-4-ultra": 20}
+STABLE_PRICE_FACTOR = 2
+
+MAX_FILES = 16
+THUMBNAIL_SIDE = 256
+RETENTION_SECONDS = 30 * 86_400
+RETRY_AFTER_SECONDS = 60
+STATUS_CODES = {PROCESSING: 1, COMPLETED: 2, FAILED: 3}
+
+# Every error the service answers, with its HTTP status. The research gives the codes and some messages;
+# the statuses are those a FastAPI service sends, as contracts/geminigen.yaml states.
+ERRORS = {
+    "API_KEY_REQUIRED": (401, "Api key is required"),
+    "API_KEY_NOT_FOUND": (401, "Api key is not found"),
+    "NOT_ENOUGH_CREDIT": (402, "You do not have enough credits to perform the current action"),
+    "HISTORY_NOT_FOUND": (404, "History not found"),
+    "VALIDATION_ERROR": (422, "Invalid input"),
+    "GEMINI_RATE_LIMIT": (429, "Rate limit exceeded, please try again later"),
+    "SYSTEM_ERROR": (500, "System error, please try again later"),
+}
+CODE_BY_STATUS = {status: code for code, (status, _) in reversed(ERRORS.items())} | {
+    400: "VALIDATION_ERROR",
+    504: "SYSTEM_ERROR",
+}
+
+# How a job fails when a failure is forced on it: its error_code and error_message.
+JOB_FAILURES = {
+    "content-policy": ("GEMINI_RAI_MEDIA_FILTERED", "Your prompt or image was blocked by the safety filter"),
+    "server-error": ("SYSTEM_ERROR", "System error, please try again later"),
+}
+
+GENERATE_FAULTS = ("content-policy", "server-error", "rate-limit", "insufficient-credits", "timeout")
+READ_FAULTS = ("server-error", "rate-limit", "timeout")
+
+
+def error(profile: Profile, status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    if status in (404, 405):  # FastAPI's own answer for a path or method it has no route for
+        return JSONResponse({"detail": HTTPStatus(status).phrase}, status, headers=headers)
+    code = CODE_BY_STATUS.get(status, "SYSTEM_ERROR")
+    return JSONResponse({"detail": {"error_code": code, "message": message}}, status, headers=headers)
+
+
+def fail(code: str, message: str | None = None, headers: dict[str, str] | None = None) -> Response:
+    status, default = ERRORS[code]
+    return JSONResponse({"detail": {"error_code": code, "message": message or default}}, status, headers=headers)
+
+
+def timed_out() -> Response:
+    return JSONResponse({"detail": {"error_code": "SYSTEM_ERROR", "message": "The request timed out"}}, 504)
+
+
+def routes(profile: Profile, state: State) -> list[BaseRoute]:
+    return [
+        service_route(profile, state, "POST", GENERATE, generate, GENERATE_FAULTS),
+        service_route(profile, state, "GET", HISTORY, history, READ_FAULTS),
+        service_route(profile, state, "GET", HISTORY_PLURAL, history, READ_FAULTS),
+        service_route(profile, state, "GET", HISTORIES, histories, READ_FAULTS),
+    ]
+
+
+def authenticate(call: Call) -> str:
+    api_key = call.request.headers.get("x-api-key", "").strip()
+    if not api_key:
+        raise Reject(fail("API_KEY_REQUIRED"))
+    if call.state.ledger.find_or_open(api_key) is None:
+        raise Reject(fail("API_KEY_NOT_FOUND"))
+    return api_key
+
+
+def rate_limited() -> Response:
+    return fail("GEMINI_RATE_LIMIT", headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
+# Forced faults answered before a job exists. On a generation, content-policy and server-error instead
+# make the job itself fail (JOB_FAILURES).
+SUBMIT_ANSWERS: dict[str, Callable[[], Response]] = {
+    "rate-limit": rate_limited,
+    "insufficient-credits": lambda: fail("NOT_ENOUGH_CREDIT"),
+    "timeout": timed_out,
+}
+READ_ANSWERS: dict[str, Callable[[], Response]] = {
+    "rate-limit": rate_limited,
+    "server-error": lambda: fail("SYSTEM_ERROR"),
+    "timeout": timed_out,
+}
+
+
+# POST /uapi/v1/generate_image
+
+
+@dataclass(frozen=True)
+class Generation:
+    prompt: str
+    model: str
+    aspect_ratio: str
+    style: str
+    service_mode: str
+    references: tuple[Upload, ...]
+
+    @property
+    def described(self) -> dict[str, Any]:
+        """What the job's record needs to know of the request, without the uploaded bytes."""
+        return {
+            "prompt": self.prompt,
+            "model": self.model,
+            "price": self.price,
+            "references": len(self.references),
+        }
+
+    @property
+    def price(self) -> int:
+        return PRICES[self.model] * (STABLE_PRICE_FACTOR if self.service_mode == "stable" else 1)
+
+
+async def generate(call: Call) -> Response:
+    api_key = authenticate(call)
+    generation = await generation_request(call)
+    await call.fail_if_forced(SUBMIT_ANSWERS)
+    try:
+        charge = call.state.ledger.charge(api_key, generation.price)
+    except InsufficientCredits:
+        return fail("NOT_ENOUGH_CREDIT")
+    failure = JOB_FAILURES.get(call.take_fault(*JOB_FAILURES) or "")
+    try:
+        data = await job_data(call, api_key, generation, failure)
+    except BaseException:
+        call.state.ledger.refund(charge)
+        raise
+    settings = call.state.settings
+    duration = 0.0 if settings.sync_jobs else getattr(settings, f"job_seconds_{generation.service_mode}")
+    job = call.state.jobs.start(api_key, duration, data, finisher(call, charge), failure)
+    return JSONResponse(record(job, call.state.clock.now()))
+
+
+async def generation_request(call: Call) -> Generation:
+    """The generation a valid form asks for, or a Reject with the service's validation error."""
+    form = await read_form(call)
+    references = []
+    for index, item in enumerate(form.getlist("files")):
+        if item == "":
+            continue
+        if not isinstance(item, UploadFile):
+            raise invalid(("body", "files", index), f"Value error, Expected UploadFile, received: {type(item)}")
+        references.append(await reference(call, item, index))
+    return Generation(
+        prompt=text_field(form, "prompt"),
+        model=text_field(form, "model", choices=tuple(MODELS)),
+        aspect_ratio=text_field(form, "aspect_ratio", choices=ASPECT_RATIOS, default="1:1"),
+        style=text_field(form, "style", choices=STYLES, default="None"),
+        service_mode=text_field(form, "service_mode", choices=SERVICE_MODES, default="unstable"),
+        references=tuple(references),
+    )
+
+
+async def read_form(call: Call) -> FormData:
+    """The request's form; a body that is not a form reads as an empty one, as FastAPI reads it."""
+    content_type = call.request.headers.get("content-type", "")
+    if not content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
+        return FormData()
+    try:
+        return await call.request.form(max_files=MAX_FILES, max_fields=64)
+    except HTTPException as problem:  # Starlette's word for a form it cannot parse
+        raise Reject(error(call.profile, 400, f"There was an error parsing the body: {problem.detail}")) from None
+
+
+def text_field(form: FormData, name: str, choices: tuple[str, ...] = (), default: str | None = None) -> str:
+    value = form.get(name)
+    if value is None or value == "":  # FastAPI reads an empty form field as a missing one
+        if default is None:
+            raise invalid(("body", name), "Field required")
+        return default
+    if not isinstance(value, str):
+        raise invalid(("body", name), "Input should be a valid string")
+    if choices and value not in choices:
+        quoted = [f"'{choice}'" for choice in choices]
+        raise invalid(("body", name), f"Input should be {', '.join(quoted[:-1])} or {quoted[-1]}")
+    return value
+
+
+async def reference(call: Call, upload: UploadFile, index: int) -> Upload:
+    settings = call.state.settings
+    try:
+        return read_image(await upload.read(), int(settings.upload_max_mib * 1024 * 1024), settings.upload_max_pixels)
+    except UploadError as problem:
+        raise invalid(("body", "files", index), f"The file {problem}") from None
+
+
+def invalid(location: tuple[str | int, ...], message: str) -> Reject:
+    return Reject(fail("VALIDATION_ERROR", f"Invalid input field: {location!r}, {message}"))
+
+
+async def job_data(call: Call, api_key: str, generation: Generation, failure: tuple[str, str] | None) -> dict:
+    """What the job's record shows, and the files its completion publishes (none if it is to fail)."""
+    width, height = MODELS[generation.model][generation.aspect_ratio]
+    label = generation.model if generation.style == "None" else f"{generation.model}, {generation.style}"
+    tint = generation.references[0].mean_colour if generation.references else None
+    spec = ImageSpec(generation.prompt, width, height, label, call.profile.name, call.state.settings.seed, "jpeg", tint)
+    user_id = int(call.state.ledger.find_or_open(api_key).id[5:11], 16) % 1_000_000  # type: ignore[union-attr]
+    files = [] if failure else await result_files(call, spec)
+    uploads = [(f"references/{{uuid}}_{i}", u.content, u.media_type) for i, u in enumerate(generation.references)]
+    return {
+        **generation.described,
+        "base_url": str(call.request.base_url),
+        "user_id": user_id,
+        "resolution": f"{width}x{height}",
+        "file_size": len(files[0][1]) if files else 0,
+        "files": files + uploads,  # published when the job completes, then dropped from the job
+    }
+
+
+async def result_files(call: Call, spec: ImageSpec) -> list[tuple[str, bytes, str]]:
+    renderer = call.state.renderer
+    return [
+        ("images/{uuid}.jpg", await renderer.render(spec), "image/jpeg"),
+        ("thumbnails/{uuid}_small.jpg", await renderer.thumbnail(spec, THUMBNAIL_SIDE), "image/jpeg"),
+    ]
+
+
+def finisher(call: Call, charge: Any) -> Callable[[Job], None]:
+    """What happens once, when the job's time is up: files published or credits refunded, then the webhook."""
+    state, profile = call.state, call.profile
+
+    def finish(job: Job) -> None:
+        files = job.data.pop("files")
+        if job.failure:
+            state.ledger.refund(charge)
+        else:
+            expires = job.created_at + RETENTION_SECONDS
+            for name, content, media_type in files:
+                state.files.put(StoredFile(file_name(job, name), content, media_type, job.created_at, expires))
+        event = "IMAGE_GENERATION_FAILED" if job.failure else "IMAGE_GENERATION_COMPLETED"
+        state.webhooks.send(job.api_key, profile.name, webhook_event(job, event, state.clock.now()))
+
+    return finish
+
+
+def file_name(job: Job, pattern: str) -> str:
+    return "geminigen/" + pattern.format(uuid=job.uuid)
+
+
+def webhook_event(job: Job, event: str, now: float) -> dict[str, Any]:
+    described = record(job, now)
+    data = {**described, "media_url": described["generate_result"], "thumbnail_url": described["thumbnail_small"]}
+    return {"event": event, "uuid": job.uuid, "data": data}
+
+
+# The generation record.
+
+
+def record(job: Job, now: float, history: bool = False) -> dict[str, Any]:
+    """The job as the service describes it; the history endpoints add the generated and reference images."""
+    done = job.status == COMPLETED
+    url = partial(result_url, job) if done else lambda pattern: ""
+    references = [url(f"references/{{uuid}}_{i}") for i in range(job.data["references"])]
+    error_code, error_message = job.failure if job.status == FAILED else ("", "")
+    described = {
+        "id": job.id,
+        "uuid": job.uuid,
+        "user_id": job.data["user_id"],
+        "model_name": job.data["model"],
+        "input_text": job.data["prompt"],
+        "negative_prompt": "",
+        "generate_result": url("images/{uuid}.jpg"),
+        "input_file_path": references[0] if references else "",
+        "type": "image_generation",
+        "used_credit": 0 if job.status == FAILED else job.data["price"],
+        "status": STATUS_CODES[job.status],
+        "status_desc": job.status,
+        "status_percentage": job.progress(now),
+        "error_code": error_code,
+        "error_message": error_message,
+        "rating": "",
+        "rating_content": "",
+        "custom_prompt": "",
+        "created_at": iso(job.created_at),
+        "updated_at": iso(job.finished_at or job.created_at),
+        "file_size": job.data["file_size"] if done else 0,
+        "expired_at": iso(job.created_at + RETENTION_SECONDS),
+        "inference_type": "image_to_image" if references else "text_to_image",
+        "name": title(job.data["prompt"]),
+        "created_by": f"user_{job.data['user_id']}",
+        "thumbnail_small": url("thumbnails/{uuid}_small.jpg"),
+    }
+    if history and done:
+        described["generated_image"] = [generated_image(job, described)]
+    if history and references:
+        described["reference_item"] = [{"media_type": "image", "image_url": ref} for ref in references if ref]
+    return described
+
+
+def result_url(job: Job, pattern: str) -> str:
+    return file_url(job.data["base_url"], file_name(job, pattern))
+
+
+def generated_image(job: Job, described: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": job.id,
+        "uuid": job.uuid,
+        "image_url": described["generate_result"],
+        "image_uri": file_name(job, "images/{uuid}.jpg"),
+        "status": STATUS_CODES[COMPLETED],
+        "model": described["model_name"],
+        "resolution": job.data["resolution"],
+    }
+
+
+STOP_WORDS = frozenset(
+    ["a", "an", "and", "the", "of", "over", "with", "in", "on", "at", "to", "for", "from", "by", "into", "under"]
+)
+
+
+def title(prompt: str) -> str:
+    """A short name from the prompt's first words, as the service names a generation."""
+    words = [w for w in re.findall(r"[^\W_]+", prompt) if w.lower() not in STOP_WORDS]
+    return " ".join(word.capitalize() for word in words[:3]) or "Untitled"
+
+
+# GET /uapi/v1/history/{uuid} and GET /uapi/v1/histories
+
+
+async def history(call: Call) -> Response:
+    api_key = authenticate(call)
+    await call.fail_if_forced(READ_ANSWERS)
+    job = call.state.jobs.get(call.request.path_params["uuid"])
+    if job is None or job.api_key != api_key:
+        return fail("HISTORY_NOT_FOUND")
+    return JSONResponse(record(job, call.state.clock.now(), history=True))
+
+
+async def histories(call: Call) -> Response:
+    api_key = authenticate(call)
+    query = call.request.query_params
+    kind = query.get("filter_by") or "all"
+    if kind not in FILTERS:
+        raise invalid(("query", "filter_by"), "Input should be 'all', 'image' or 'video'")
+    per_page = whole_query(query.get("items_per_page"), "items_per_page", default=10, high=100)
+    page = whole_query(query.get("page"), "page", default=1)
+    await call.fail_if_forced(READ_ANSWERS)
+    jobs = [] if kind == "video" else call.state.jobs.of_account(api_key)
+    now = call.state.clock.now()
+    shown = jobs[(page - 1) * per_page : page * per_page]
+    return JSONResponse({"success": True, "total": len(jobs), "result": [record(j, now, history=True) for j in shown]})
+
+
+def whole_query(raw: str | None, name: str, default: int, high: int | None = None) -> int:
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise invalid(
+            ("query", name), "Input should be a valid integer, unable to parse string as an integer"
+        ) from None
+    if value < 1:
+        raise invalid(("query", name), "Input should be greater than or equal to 1")
+    if high is not None and value > high:
+        raise invalid(("query", name), f"Input should be less than or equal to {high}")
+    return value
