@@ -9,13 +9,13 @@ from dataclasses import dataclass
 
 import httpx
 
-from . import vydra
+from . import geminigen, vydra
 from .behaviours import Behaviour
 from .schema import contract_behaviour
 from .session import Session
 from .target import Target
 
-CATALOGUES = {catalogue.profile: catalogue for catalogue in (vydra.CATALOGUE,)}
+CATALOGUES = {catalogue.profile: catalogue for catalogue in (geminigen.CATALOGUE, vydra.CATALOGUE)}
 BUNDLED_KEY = "imagegen-mock-check"
 BUNDLED_CREDITS = 10**9
 

@@ -90,7 +90,10 @@ def hypothesis_printer() -> Iterator[None]:
 def describe(response: httpx.Response) -> str:
     """The request and its answer, for a failure message that stands on its own."""
     request = response.request
-    sent = excerpt(request.content.decode("utf-8", errors="replace"))
+    try:
+        sent = excerpt(request.content.decode("utf-8", errors="replace"))
+    except httpx.RequestNotRead:  # a streamed body, such as a multipart upload, is not kept
+        sent = f"({request.headers.get('content-type', 'streamed').split(';')[0]} body)"
     return f"{request.method} {request.url.path} {sent} -> {response.status_code} {excerpt(response.text)}"
 
 

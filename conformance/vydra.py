@@ -7,20 +7,18 @@ mistake in the mock cannot hide behind the same mistake in the kit.
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from fractions import Fraction
 
 import httpx
 from hypothesis import given
 from hypothesis import strategies as st
-from PIL import Image
 
 import contracts
 
 from .behaviours import Catalogue
+from .pictures import assert_shaped_like, decode
 from .session import FAULT_HEADER, Session, describe
 
 CATALOGUE = Catalogue("vydra")
@@ -68,11 +66,6 @@ def is_not_json(text: str) -> bool:
     except ValueError:
         return True
     return False
-
-
-def nearest_ratio(width: int, height: int) -> str:
-    shape = Fraction(width, height)
-    return min(ASPECT_RATIOS, key=lambda ratio: abs(Fraction(*map(int, ratio.split(":"))) - shape))
 
 
 @CATALOGUE.behaviour(
@@ -165,10 +158,9 @@ def image_url_serves_the_ratio(session: Session) -> None:
         assert isinstance(answer.get("durationMs"), int) and answer["durationMs"] >= 0, describe(response)
         image = session.http.get(answer["imageUrl"])
         assert image.status_code == 200, describe(image)
-        picture = Image.open(io.BytesIO(image.content))
+        picture = decode(image.content, answer["imageUrl"])
         assert picture.format == "PNG", f"{answer['imageUrl']} is {picture.format}, not PNG"
-        expected = ratio or "1:1"
-        assert nearest_ratio(*picture.size) == expected, f"asked {expected}, got {picture.size[0]}x{picture.size[1]}"
+        assert_shaped_like(picture, ratio or "1:1", ASPECT_RATIOS, answer["imageUrl"])
 
     session.run(check)
 

@@ -41,9 +41,23 @@ def test_the_readmes_seed_example_gets_the_documented_answer(client):
     assert client.get(response.json()["imageUrl"]).headers["content-type"] == "image/png"
 
 
-def parse_curl(command: str) -> tuple[str, str, dict[str, str], bytes]:
+def test_the_readmes_geminigen_example_starts_a_faithful_job(client):
+    command = next(block for block in shell_blocks() if "generate_image" in block and "--form" in block)
+    method, url, headers, form = parse_curl(command.replace("\\\n", " "))
+
+    multipart = {name: (None, value) for name, value in form.items()}  # as curl --form sends them
+    response = client.request(method, url.replace("http://127.0.0.1:8000", ""), headers=headers, files=multipart)
+
+    assert response.status_code == 200
+    job = response.json()
+    assert (job["model_name"], job["status"], job["used_credit"]) == ("imagen-4", 1, 10)
+    assert job["input_text"] == "A beautiful sunset over mountains with vibrant colors"
+
+
+def parse_curl(command: str) -> tuple[str, str, dict[str, str], bytes | dict[str, str]]:
+    """The request a curl command sends: method, URL, headers, and its body or form fields."""
     words = shlex.split(command)[1:]
-    method, url, headers, body = "GET", "", {}, b""
+    method, url, headers, body, form = "GET", "", {}, b"", {}
     while words:
         word = words.pop(0)
         if word == "-X":
@@ -53,6 +67,9 @@ def parse_curl(command: str) -> tuple[str, str, dict[str, str], bytes]:
             headers[name.strip()] = value.strip()
         elif word == "-d":
             body = words.pop(0).encode()
+        elif word in ("-F", "--form"):
+            name, _, value = words.pop(0).partition("=")
+            form[name] = value
         else:
             url = word
-    return method, url, headers, body
+    return method, url, headers, form or body

@@ -1,0 +1,64 @@
+"""GeminiGen's server, broken once for each check of the kit."""
+
+from __future__ import annotations
+
+from breaking import (
+    adding_a_missing_key,
+    allowing_overdraft,
+    doubling_charges,
+    dropping_headers,
+    never_refunding,
+    patching,
+    rewriting_json,
+    squaring_images,
+    vague_dates,
+)
+from starlette.types import Scope
+
+from conformance.runner import BUNDLED_KEY
+
+
+def falling_percentages(scope: Scope, status: int, body: dict) -> tuple[int, dict]:
+    if body.get("status") == 1:
+        return status, {**body, "status_percentage": 100 - body["status_percentage"]}
+    return status, body
+
+
+def overstated_file_size(scope: Scope, status: int, body: dict) -> tuple[int, dict]:
+    if body.get("status") == 2:
+        return status, {**body, "file_size": body["file_size"] + 1}
+    return status, body
+
+
+def oldest_first(scope: Scope, status: int, body: dict) -> tuple[int, dict]:
+    return status, ({**body, "result": body["result"][::-1]} if "result" in body else body)
+
+
+def overcounted(scope: Scope, status: int, body: dict) -> tuple[int, dict]:
+    return status, ({**body, "total": body["total"] + 1} if "total" in body else body)
+
+
+def validation_as_400(scope: Scope, status: int, body: dict) -> tuple[int, dict]:
+    return (400 if status == 422 else status), body
+
+
+BREAKAGES = {
+    "percentage falls": (rewriting_json(falling_percentages), {"job-lifecycle"}),
+    "never refunds": (patching(never_refunding), {"failed-job-reports-and-refunds"}),
+    "square images": (patching(squaring_images), {"completed-job-serves-its-images"}),
+    "file_size off by one": (rewriting_json(overstated_file_size), {"completed-job-serves-its-images"}),
+    "histories oldest first": (rewriting_json(oldest_first), {"histories-page-through-every-job"}),
+    "histories overcount": (rewriting_json(overcounted), {"histories-page-through-every-job"}),
+    "validation as 400": (
+        rewriting_json(validation_as_400),
+        {"invalid-form-422", "reference-must-be-an-image", "contract"},
+    ),
+    "ignores a missing key": (
+        adding_a_missing_key(b"x-api-key", BUNDLED_KEY.encode()),
+        {"api-key-required-401", "contract"},
+    ),
+    "charges twice": (patching(doubling_charges), {"credits-charged-once"}),
+    "lets balances go negative": (patching(allowing_overdraft), {"not-enough-credit-402"}),
+    "429 without Retry-After": (dropping_headers(b"retry-after"), {"rate-limit-429"}),
+    "dates that are not dates": (rewriting_json(vague_dates), {"contract"}),
+}

@@ -1,0 +1,210 @@
+"""Ways to break a server, for showing that each check of the kit catches the deviation it exists for."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import replace
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from conformance import Target, run_check
+from conformance.runner import BUNDLED_CREDITS, BUNDLED_KEY
+from mockserver import Settings, create_app
+from mockserver.background import BackgroundServer
+from mockserver.ledger import Ledger
+from mockserver.state import State
+
+EXAMPLES = 10
+
+JsonRewrite = Callable[[Scope, int, dict], tuple[int, dict]]
+Breakage = Callable[[ASGIApp], ASGIApp]
+
+
+def mock_app():
+    return create_app(Settings(strict_keys=True, accounts={BUNDLED_KEY: BUNDLED_CREDITS}))
+
+
+def state_of(app) -> State:
+    return app.state.mock
+
+
+def failing_checks(profile: str, app: ASGIApp, **options) -> set[str]:
+    """The checks of `profile` that fail against `app`; none may end in an error."""
+    with BackgroundServer(app) as server:
+        target = Target(profile, f"{server.url}/{profile}", BUNDLED_KEY)
+        report = run_check(target, examples=EXAMPLES, **options)
+    assert not [v for v in report.verdicts if v.status == "error"], [v.detail for v in report.verdicts]
+    return {v.behaviour.name for v in report.verdicts if v.status == "fail"}
+
+
+# Ways to break a server. Each takes the mock's app and returns a broken one.
+
+
+def rewriting_json(rewrite: JsonRewrite) -> Callable[[ASGIApp], ASGIApp]:
+    """Break the answers: pass every JSON response through `rewrite(scope, status, body)`."""
+
+    def wrap(app: ASGIApp) -> ASGIApp:
+        async def broken(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] != "http":
+                return await app(scope, receive, send)
+            start: dict = {}
+            body = bytearray()
+
+            async def capture(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    start.update(message)
+                    return
+                body.extend(message.get("body", b""))
+                if message.get("more_body"):
+                    return
+                headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
+                status, content = start["status"], bytes(body)
+                if dict(headers).get(b"content-type", b"").startswith(b"application/json"):
+                    status, changed = rewrite(scope, status, json.loads(content))
+                    content = json.dumps(changed).encode()
+                headers.append((b"content-length", str(len(content)).encode()))
+                await send({**start, "status": status, "headers": headers})
+                await send({"type": "http.response.body", "body": content})
+
+            await app(scope, receive, capture)
+
+        return broken
+
+    return wrap
+
+
+def rewriting_request(rewrite: Callable[[dict], dict]) -> Callable[[ASGIApp], ASGIApp]:
+    """Break the reading of requests: pass every JSON object a client sends through `rewrite`."""
+
+    def wrap(app: ASGIApp) -> ASGIApp:
+        async def broken(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] != "http" or scope["method"] != "POST":
+                return await app(scope, receive, send)
+            message = await receive()
+            try:
+                body = json.loads(message.get("body", b""))
+                if isinstance(body, dict):
+                    message = {**message, "body": json.dumps(rewrite(body)).encode()}
+            except ValueError:
+                pass
+            sent = False
+
+            async def replay() -> Message:
+                nonlocal sent
+                if not sent:
+                    sent = True
+                    return message
+                return await receive()
+
+            await app(scope, replay, send)
+
+        return broken
+
+    return wrap
+
+
+def adding_header(name: bytes, value: Callable[[Scope], bytes | None]) -> Callable[[ASGIApp], ASGIApp]:
+    """Break authentication: give requests a header the client did not send."""
+
+    def wrap(app: ASGIApp) -> ASGIApp:
+        async def broken(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] == "http" and value(scope) is not None:
+                kept = [(k, v) for k, v in scope["headers"] if k != name]
+                scope = {**scope, "headers": [*kept, (name, value(scope))]}
+            await app(scope, receive, send)
+
+        return broken
+
+    return wrap
+
+
+def dropping_headers(*names: bytes) -> Callable[[ASGIApp], ASGIApp]:
+    def wrap(app: ASGIApp) -> ASGIApp:
+        async def broken(scope: Scope, receive: Receive, send: Send) -> None:
+            async def filtered(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    message = {**message, "headers": [(k, v) for k, v in message["headers"] if k.lower() not in names]}
+                await send(message)
+
+            await app(scope, receive, filtered)
+
+        return broken
+
+    return wrap
+
+
+def patching(patch: Callable[[State], None]) -> Callable[[ASGIApp], ASGIApp]:
+    """Break the server's insides: change its state objects."""
+
+    def wrap(app: ASGIApp) -> ASGIApp:
+        patch(state_of(app))
+        return app
+
+    return wrap
+
+
+# Breakages of the server's insides, the same for every profile.
+
+
+def squaring_images(state: State) -> None:
+    render = state.renderer.render
+
+    async def square(spec) -> bytes:
+        return await render(replace(spec, width=1024, height=1024))
+
+    state.renderer.render = square
+
+
+def serving_jpeg(state: State) -> None:
+    render = state.renderer.render
+
+    async def jpeg(spec) -> bytes:
+        return await render(replace(spec, format="jpeg"))
+
+    state.renderer.render = jpeg
+
+
+def leaking_a_credit(state: State) -> None:
+    ledger: Ledger = state.ledger
+    charge = ledger.charge
+
+    def leaky(api_key: str, amount: int):
+        taken = charge(api_key, amount)
+        ledger.set_balance(api_key, max(0, ledger.find(api_key).balance - 1))
+        return taken
+
+    ledger.charge = leaky
+
+
+def never_refunding(state: State) -> None:
+    state.ledger.refund = lambda charge: None
+
+
+def allowing_overdraft(state: State) -> None:
+    ledger: Ledger = state.ledger
+    charge = ledger.charge
+
+    def overdraw(api_key: str, amount: int):
+        short = max(0, amount - ledger.find(api_key).balance)
+        ledger.set_balance(api_key, ledger.find(api_key).balance + short)
+        taken = charge(api_key, amount)
+        ledger.set_balance(api_key, ledger.find(api_key).balance - short)
+        return taken
+
+    ledger.charge = overdraw
+
+
+def adding_a_missing_key(header: bytes, value: bytes) -> Breakage:
+    """Break authentication: a request that lacks the key gets the bundled one."""
+    return adding_header(header, lambda scope: None if header in dict(scope["headers"]) else value)
+
+
+def vague_dates(scope: Scope, status: int, body: dict) -> tuple[int, dict]:
+    return status, {k: "yesterday" if k in ("createdAt", "created_at") else v for k, v in body.items()}
+
+
+def doubling_charges(state: State) -> None:
+    ledger: Ledger = state.ledger
+    charge = ledger.charge
+    ledger.charge = lambda api_key, amount: charge(api_key, 2 * amount)
