@@ -7,8 +7,6 @@ kit moves the mock's clock instead of waiting; against a real service it polls, 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from hypothesis import given
@@ -75,21 +73,6 @@ def follow(session: Session, uuid: str) -> list[dict[str, Any]]:
         else:
             time.sleep(POLL_SECONDS)
     raise AssertionError(f"job {uuid} still processing after {MAX_POLLS} polls: {seen[-1]}")
-
-
-def balance(session: Session) -> int:
-    """The key's credits; GeminiGen documents no balance endpoint, so only a mock can say."""
-    return session.admin("GET", f"/accounts/{session.target.api_key}").json()["credits"]
-
-
-@contextmanager
-def credits_set_to(session: Session, credits: int) -> Iterator[None]:
-    original = balance(session)
-    session.set_credits(credits)
-    try:
-        yield
-    finally:
-        session.set_credits(original)
 
 
 @CATALOGUE.behaviour(
@@ -237,7 +220,7 @@ def histories_page_through_every_job(session: Session) -> None:
 def failed_job_reports_and_refunds(session: Session) -> None:
     @given(form=forms, fault=st.sampled_from(["content-policy", "server-error"]))
     def check(form: dict[str, str], fault: str) -> None:
-        before = balance(session)
+        before = session.mock_balance()
         job = start(session, form, headers={FAULT_HEADER: fault})
         done = follow(session, job["uuid"])[-1]
         assert done["status"] == FAILED, f"the job did not fail: {done}"
@@ -245,7 +228,7 @@ def failed_job_reports_and_refunds(session: Session) -> None:
         if fault == "content-policy":
             assert done["error_code"] == "GEMINI_RAI_MEDIA_FILTERED", done
         assert done["used_credit"] == 0, f"a failed job shows used_credit {done['used_credit']}"
-        assert balance(session) == before, f"balance {before} -> {balance(session)} after a failed job"
+        assert session.mock_balance() == before, f"balance {before} -> {session.mock_balance()} after a failed job"
 
     session.run(check)
 
@@ -260,12 +243,14 @@ def failed_job_reports_and_refunds(session: Session) -> None:
 def credits_charged_once(session: Session) -> None:
     @given(form=forms)
     def check(form: dict[str, str]) -> None:
-        before = balance(session)
+        before = session.mock_balance()
         job = start(session, form)
-        after_start = balance(session)
+        after_start = session.mock_balance()
         done = follow(session, job["uuid"])[-1]
         assert before - after_start == job["used_credit"] > 0, f"balance {before} -> {after_start} for {job}"
-        assert balance(session) == after_start, f"finishing the job changed the balance to {balance(session)}"
+        assert session.mock_balance() == after_start, (
+            f"finishing the job changed the balance to {session.mock_balance()}"
+        )
         assert done["used_credit"] == job["used_credit"], done
 
     session.run(check)
@@ -284,12 +269,12 @@ def not_enough_credit(session: Session) -> None:
     @given(case=short)
     def check(case: tuple[dict[str, str], int]) -> None:
         form, credits = case
-        with credits_set_to(session, credits):
+        with session.credits_set_to(credits):
             total = session.http.get(HISTORIES, headers=auth(session)).json()["total"]
             response = session.http.post(GENERATE, headers=auth(session), data=form)
             assert response.status_code == 402, describe(response)
             assert response.json().get("detail", {}).get("error_code") == "NOT_ENOUGH_CREDIT", describe(response)
-            assert balance(session) == credits
+            assert session.mock_balance() == credits
             assert session.http.get(HISTORIES, headers=auth(session)).json()["total"] == total, "a job was started"
 
     session.run(check)
@@ -304,12 +289,12 @@ def not_enough_credit(session: Session) -> None:
 def rate_limited(session: Session) -> None:
     @given(form=forms)
     def check(form: dict[str, str]) -> None:
-        before = balance(session)
+        before = session.mock_balance()
         headers = {**auth(session), FAULT_HEADER: "rate-limit"}
         response = session.http.post(GENERATE, headers=headers, data=form)
         assert response.status_code == 429, describe(response)
         assert response.json().get("detail", {}).get("error_code") == "GEMINI_RATE_LIMIT", describe(response)
         assert response.headers.get("Retry-After", "").isdigit(), f"Retry-After: {response.headers.get('Retry-After')}"
-        assert balance(session) == before
+        assert session.mock_balance() == before
 
     session.run(check)

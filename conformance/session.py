@@ -55,6 +55,20 @@ class Session:
     def set_credits(self, credits: int) -> None:
         self.admin("PUT", f"/accounts/{self.target.api_key}", json={"credits": credits})
 
+    def mock_balance(self) -> int:
+        """The key's credits as the mock's ledger holds them."""
+        return self.admin("GET", f"/accounts/{self.target.api_key}").json()["credits"]
+
+    @contextmanager
+    def credits_set_to(self, credits: int) -> Iterator[None]:
+        """Give the key `credits` for the block, then its balance back."""
+        original = self.mock_balance()
+        self.set_credits(credits)
+        try:
+            yield
+        finally:
+            self.set_credits(original)
+
     def close(self) -> None:
         self.http.close()
         self._admin.close()

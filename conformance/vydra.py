@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import httpx
 from hypothesis import given
@@ -47,17 +45,6 @@ def balance(session: Session) -> int:
     response = session.http.get(ORGANIZATION, headers=auth(session))
     assert response.status_code == 200, describe(response)
     return response.json()["creditsRemaining"]
-
-
-@contextmanager
-def credits_set_to(session: Session, credits: int) -> Iterator[None]:
-    """Give the key `credits` for the block, then its balance back."""
-    original = balance(session)
-    session.set_credits(credits)
-    try:
-        yield
-    finally:
-        session.set_credits(original)
 
 
 def is_not_json(text: str) -> bool:
@@ -213,7 +200,7 @@ def rate_limit_headers(session: Session) -> None:
 def insufficient_credits(session: Session) -> None:
     @given(credits=st.integers(0, PRICE - 1), prompt=prompts)
     def check(credits: int, prompt: str) -> None:
-        with credits_set_to(session, credits):
+        with session.credits_set_to(credits):
             response = session.http.post(GENERATE, headers=auth(session), json={"prompt": prompt})
             assert response.status_code == 402, describe(response)
             expected = {"error": "Insufficient credits", "creditsRequired": PRICE, "creditsRemaining": credits}
@@ -280,7 +267,7 @@ def rate_limited(session: Session) -> None:
 def concurrent_charges_are_exact(session: Session) -> None:
     @given(affordable=st.integers(0, 6), spare=st.integers(0, PRICE - 1), extra=st.integers(1, 6))
     def check(affordable: int, spare: int, extra: int) -> None:
-        with credits_set_to(session, affordable * PRICE + spare):
+        with session.credits_set_to(affordable * PRICE + spare):
             statuses = asyncio.run(concurrent_generations(session, affordable + extra))
             assert statuses.count(200) == affordable, f"{statuses.count(200)} succeeded, {affordable} affordable"
             assert statuses.count(402) == extra, f"statuses {sorted(statuses)}"
