@@ -128,9 +128,12 @@ def reference_must_be_an_image(session: Session) -> None:
     def check(content: bytes) -> None:
         files = {"files": ("reference.png", content, "image/png")}
         form = {"prompt": "a fox", "model": MODELS[0]}
+        before = session.mock_balance() if session.controllable else None
         response = session.http.post(GENERATE, headers=auth(session), data=form, files=files)
         assert response.status_code == 422, describe(response)
         assert "'files'" in response.json().get("detail", {}).get("message", ""), describe(response)
+        if before is not None:
+            assert session.mock_balance() == before, f"a refused upload changed the balance from {before}"
 
     session.run(check)
 
@@ -149,6 +152,7 @@ def job_lifecycle(session: Session) -> None:
         statuses = [record["status"] for record in seen]
         percentages = [record["status_percentage"] for record in seen]
         finished = statuses.index(statuses[-1])
+        assert statuses[-1] in (COMPLETED, FAILED), f"the job ended in status {statuses[-1]}, not 2 or 3"
         assert set(statuses[:finished]) <= {PROCESSING}, f"statuses went {statuses}"
         assert set(statuses[finished:]) == {statuses[-1]}, f"statuses went {statuses}"
         assert percentages == sorted(percentages), f"status_percentage went {percentages}"

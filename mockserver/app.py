@@ -15,7 +15,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from .admin import create_admin
-from .endpoints import ServiceRoute
+from .endpoints import ServiceRoute, log
 from .files import FILES_PREFIX
 from .journal import JournalMiddleware
 from .jsonio import JSONResponse
@@ -87,7 +87,10 @@ async def finish_jobs_on_time(state: State) -> None:
     while True:
         due_in = state.jobs.seconds_to_next()
         await asyncio.sleep(TICK_SECONDS if due_in is None else min(TICK_SECONDS, max(0.0, due_in)))
-        state.jobs.settle()
+        try:
+            state.jobs.settle()
+        except Exception:  # the ticker must outlive any one job
+            log.exception("finishing due jobs failed")
 
 
 async def serve_file(request: Request) -> Response:

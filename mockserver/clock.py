@@ -1,4 +1,8 @@
-"""The mock's clock: wall time plus an offset that tests move forward instead of sleeping."""
+"""The mock's clock: wall time plus an offset that tests move forward instead of sleeping.
+
+A frozen clock does not follow wall time at all: it moves only when advanced, so that a test can
+assert exact progress whatever the machine's speed.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +10,22 @@ import threading
 import time
 from datetime import UTC, datetime
 
+MAX_OFFSET_SECONDS = 100 * 365 * 86_400  # far enough for any expiry, near enough to stay a printable date
+
 
 class Clock:
-    def __init__(self) -> None:
+    def __init__(self, frozen: bool = False) -> None:
+        self._frozen_at = time.time() if frozen else None
         self._offset = 0.0
         self._lock = threading.Lock()
 
     def now(self) -> float:
         """Seconds since the epoch, as the mock sees them."""
-        return time.time() + self._offset
+        return (self._frozen_at if self._frozen_at is not None else time.time()) + self._offset
 
     @property
     def offset(self) -> float:
-        """How far the clock has been moved ahead of wall time, in seconds."""
+        """How far the clock has been moved ahead, in seconds."""
         return self._offset
 
     def reset(self) -> None:
@@ -26,9 +33,10 @@ class Clock:
             self._offset = 0.0
 
     def advance(self, seconds: float) -> None:
-        if seconds < 0:
-            raise ValueError("the clock only moves forward")
         with self._lock:
+            if not 0 <= seconds <= MAX_OFFSET_SECONDS - self._offset:
+                room = MAX_OFFSET_SECONDS - self._offset
+                raise ValueError(f"the clock moves forward by 0 to {room:.0f} more seconds (100 years in all)")
             self._offset += seconds
 
 

@@ -35,6 +35,7 @@ class Account:
 class Charge:
     api_key: str
     amount: int
+    generation: int  # of the ledger: a charge taken before a reset is never refunded after it
     refunded: bool = False
 
 
@@ -51,12 +52,14 @@ class Ledger:
         self._preset = dict(preset)
         self._accounts: dict[str, Account] = {}
         self._lock = threading.Lock()
+        self._generation = 0
         self.reset()
 
     def reset(self) -> None:
         """Forget every account but those of the config file, which get their starting balances back."""
         with self._lock:
             self._accounts.clear()
+            self._generation += 1
         for api_key, credits in self._preset.items():
             self.set_balance(api_key, credits)
 
@@ -88,17 +91,15 @@ class Ledger:
             if account.balance < amount:
                 raise InsufficientCredits(amount, account.balance)
             self._update(api_key, balance=account.balance - amount, charged=account.charged + amount)
-            return Charge(api_key, amount)
+            return Charge(api_key, amount, self._generation)
 
     def refund(self, charge: Charge) -> None:
         """Give back a charge; refunding the same charge again does nothing."""
         with self._lock:
-            if charge.refunded:
+            if charge.refunded or charge.generation != self._generation:
                 return
             charge.refunded = True
-            account = self._accounts.get(charge.api_key)
-            if account is None:  # the mock was reset while the request ran
-                return
+            account = self._accounts[charge.api_key]
             self._update(
                 charge.api_key,
                 balance=account.balance + charge.amount,

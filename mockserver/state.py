@@ -20,14 +20,14 @@ MIB = 1024 * 1024
 class State:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.clock = Clock()
+        self.clock = Clock(frozen=settings.frozen_clock)
         self.ledger = Ledger(self.clock, settings.credits, settings.strict_keys, settings.accounts)
         self.journal = Journal(settings.journal_size)
         self.files = FileStore(settings.files_max_count, settings.files_max_mib * MIB)
         self.faults = FaultQueue()
         self.usage = RequestCounter(self.clock)
         self.ids = Ids(settings.seed)
-        self.jobs = Jobs(self.clock, self.ids)
+        self.jobs = Jobs(self.clock, self.ids, settings.jobs_max_count)
         self.webhooks = Webhooks(settings, self.clock, self.journal)
         self.renderer = Renderer(settings.image_cache_mib * MIB)  # a cache, so a reset keeps it
 

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 
 from PIL import Image, UnidentifiedImageError
 
-FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "GIF": "image/gif"}
+# MPO is a JPEG with extra pictures appended (phone cameras write them); Pillow names it apart.
+FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "MPO": "image/jpeg", "WEBP": "image/webp", "GIF": "image/gif"}
+ACCEPTED = "PNG, JPEG, WEBP, GIF"
 
 
 class UploadError(ValueError):
@@ -30,7 +32,7 @@ class Upload:
 
 def read_image(content: bytes, max_bytes: int, max_pixels: int) -> Upload:
     if len(content) > max_bytes:
-        raise UploadError(f"is {len(content)} bytes; the limit is {max_bytes}")
+        raise UploadError(too_large(max_bytes))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -38,9 +40,9 @@ def read_image(content: bytes, max_bytes: int, max_pixels: int) -> Upload:
     except Image.DecompressionBombError:
         raise UploadError(f"has more pixels than the limit of {max_pixels}") from None
     except (UnidentifiedImageError, OSError, ValueError):
-        raise UploadError(f"is not an image ({', '.join(FORMATS)} are accepted)") from None
+        raise UploadError(f"is not an image ({ACCEPTED} are accepted)") from None
     if image.format not in FORMATS:
-        raise UploadError(f"is {image.format}, not one of {', '.join(FORMATS)}")
+        raise UploadError(f"is {image.format}, not one of {ACCEPTED}")
     width, height = image.size
     if width * height > max_pixels:
         raise UploadError(f"is {width}x{height} pixels; the limit is {max_pixels} pixels")
@@ -50,3 +52,7 @@ def read_image(content: bytes, max_bytes: int, max_pixels: int) -> Upload:
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
         raise UploadError("is truncated or corrupt") from None
     return Upload(content, FORMATS[image.format], width, height, mean)  # type: ignore[arg-type]
+
+
+def too_large(max_bytes: int) -> str:
+    return f"is larger than the limit of {max_bytes} bytes"

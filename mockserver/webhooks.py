@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -41,6 +42,14 @@ class Delivery:
 
 class WebhookError(ValueError):
     """A webhook URL the mock will not call; the message says why."""
+
+
+def without_credentials(url: str) -> str:
+    """The URL with any user:password in it replaced, for the journal."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return parts._replace(netloc="[redacted]@" + parts.netloc.rpartition("@")[2]).geturl()
 
 
 class Signer:
@@ -83,21 +92,28 @@ class Webhooks:
         return self._urls.get(api_key)
 
     def check(self, url: str) -> None:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        """Refuse a URL the mock could not or may not call, so that no delivery fails for its URL."""
+        try:
+            parsed = httpx.URL(url)
+            host, port = parsed.host, parsed.port
+        except (httpx.InvalidURL, ValueError, TypeError):
+            raise WebhookError("a webhook URL must be an absolute http or https URL") from None
+        if parsed.scheme not in ("http", "https") or not host or not 0 < (port or 80) < 65536:
             raise WebhookError("a webhook URL must be an absolute http or https URL")
-        if not is_loopback(parts.hostname) and parts.hostname.lower() not in self._allowed_hosts:
+        if not is_loopback(host) and host.lower() not in self._allowed_hosts:
             raise WebhookError(
-                f"the mock only calls loopback hosts, and {parts.hostname} is not one; "
-                "name it in --webhook-hosts to allow it"
+                f"the mock only calls loopback hosts, and {host} is not one; name it in --webhook-hosts to allow it"
             )
 
-    def send(self, api_key: str, profile: str, event: dict[str, Any]) -> None:
-        """Deliver `event` to the account's URL, if it registered one, in the background."""
+    def send(self, api_key: str, profile: str, event: Callable[[], dict[str, Any]]) -> None:
+        """Deliver the event to the account's URL, if it registered one, in the background.
+
+        `event` makes the event only when there is somewhere to send it.
+        """
         url = self._urls.get(api_key)
         if url is None:
             return
-        body = json.dumps(event, ensure_ascii=False).encode("utf-8", errors="backslashreplace")
+        body = json.dumps(event(), ensure_ascii=False).encode("utf-8", errors="backslashreplace")
         headers = {"Content-Type": "application/json", "x-signature": self.signer.sign(body)}
         task = asyncio.get_running_loop().create_task(self._deliver(Delivery(url, body, headers, profile, api_key)))
         self._deliveries.add(task)
@@ -115,19 +131,19 @@ class Webhooks:
                 await asyncio.sleep(self._backoff * 2 ** (attempt - 1))
             started = time.perf_counter()
             try:
-                async with httpx.AsyncClient(timeout=DELIVERY_TIMEOUT_SECONDS) as client:
-                    answer = await client.post(delivery.url, content=delivery.body, headers=delivery.headers)
-                status, reply = (
-                    answer.status_code,
-                    describe_body(
-                        answer.headers.get("content-type", ""), answer.content, len(answer.content), self._body_limit
-                    ),
-                )
-            except httpx.HTTPError as error:
+                status, reply = await self._post(delivery)
+            except Exception as error:  # whatever goes wrong is journalled and retried, never lost
                 status, reply = 0, f"{type(error).__name__}: {error}"
             self._record(delivery, status, reply, started)
             if 200 <= status < 300:
                 return
+
+    async def _post(self, delivery: Delivery) -> tuple[int, Any]:
+        # trust_env=False: no proxy from the environment may carry a delivery off this machine
+        async with httpx.AsyncClient(timeout=DELIVERY_TIMEOUT_SECONDS, trust_env=False) as client:
+            answer = await client.post(delivery.url, content=delivery.body, headers=delivery.headers)
+        content_type = answer.headers.get("content-type", "")
+        return answer.status_code, describe_body(content_type, answer.content, len(answer.content), self._body_limit)
 
     def _record(self, delivery: Delivery, status: int, reply: Any, started: float) -> None:
         self._journal.add(
@@ -136,7 +152,7 @@ class Webhooks:
                 time=iso(self._clock.now()),
                 profile=delivery.profile,
                 method="POST",
-                path=delivery.url,
+                path=without_credentials(delivery.url),
                 endpoint="webhook",
                 query={},
                 headers={k.lower(): v for k, v in delivery.headers.items()},

@@ -11,9 +11,10 @@ from breaking import (
     patching,
     rewriting_json,
     squaring_images,
+    state_of,
     vague_dates,
 )
-from starlette.types import Scope
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from conformance.runner import BUNDLED_KEY
 
@@ -22,6 +23,26 @@ def falling_percentages(scope: Scope, status: int, body: dict) -> tuple[int, dic
     if body.get("status") == 1:
         return status, {**body, "status_percentage": 100 - body["status_percentage"]}
     return status, body
+
+
+def undocumented_final_status(scope: Scope, status: int, body: dict) -> tuple[int, dict]:
+    return status, ({**body, "status": 7} if body.get("status") in (2, 3) else body)
+
+
+def charging_refused_generations(app: ASGIApp) -> ASGIApp:
+    """Break the ledger: a generation the service refuses as invalid still costs a credit."""
+
+    async def broken(scope: Scope, receive: Receive, send: Send) -> None:
+        async def charging(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 422:
+                api_key = dict(scope["headers"]).get(b"x-api-key", b"").decode()
+                if api_key:
+                    state_of(app).ledger.charge(api_key, 1)
+            await send(message)
+
+        await app(scope, receive, charging if scope["type"] == "http" else send)
+
+    return broken
 
 
 def overstated_file_size(scope: Scope, status: int, body: dict) -> tuple[int, dict]:
@@ -44,6 +65,11 @@ def validation_as_400(scope: Scope, status: int, body: dict) -> tuple[int, dict]
 
 BREAKAGES = {
     "percentage falls": (rewriting_json(falling_percentages), {"job-lifecycle"}),
+    "jobs end in an undocumented status": (
+        rewriting_json(undocumented_final_status),
+        {"job-lifecycle", "completed-job-serves-its-images", "failed-job-reports-and-refunds", "contract"},
+    ),
+    "refused uploads cost a credit": (charging_refused_generations, {"reference-must-be-an-image"}),
     "never refunds": (patching(never_refunding), {"failed-job-reports-and-refunds"}),
     "square images": (patching(squaring_images), {"completed-job-serves-its-images"}),
     "file_size off by one": (rewriting_json(overstated_file_size), {"completed-job-serves-its-images"}),

@@ -77,7 +77,8 @@ def test_the_seed_example_starts_a_job_with_every_documented_field(client):
     assert credits(client) == 990
 
 
-def test_a_job_progresses_with_the_clock_and_completes(client):
+def test_a_job_progresses_with_the_clock_and_completes(serve):
+    client = serve(frozen_clock=True)  # exact percentages, however slow the machine
     uuid = generate(client).json()["uuid"]
     seen = []
     for _ in range(5):
@@ -120,6 +121,15 @@ def test_a_completed_job_serves_a_jpeg_of_the_models_size_and_its_thumbnail(clie
     assert (picture.format, picture.size) == ("JPEG", pixels[ratio])
     assert done["file_size"] == len(served.content)
     assert thumbnail.format == "JPEG" and max(thumbnail.size) == 256
+
+
+def test_the_clock_moves_at_most_a_hundred_years_in_all(client):
+    assert client.post("/_mock/clock", json={"advance_seconds": 99 * 365 * 86_400}).status_code == 200
+    refused = client.post("/_mock/clock", json={"advance_seconds": 2 * 365 * 86_400})
+
+    assert refused.status_code == 400
+    assert generate(client).status_code == 200
+    assert credits(client) == 990
 
 
 def test_result_urls_expire_after_thirty_days(client):
@@ -297,6 +307,25 @@ def test_a_reference_that_is_not_a_usable_image_is_a_422(client, content, messag
     assert response.status_code == 422
     assert response.json()["detail"]["message"].startswith(f"Invalid input field: ('body', 'files', 0), {message}")
     assert credits(client) == 1000
+
+
+def test_a_reference_over_the_byte_limit_is_refused_unread(serve):
+    client = serve(upload_max_mib=0.001)
+
+    response = generate(client, files={"files": ("big.png", noise_png(), "image/png")})
+
+    assert response.status_code == 422
+    assert "The file is larger than the limit of 1048 bytes" in response.json()["detail"]["message"]
+
+
+def test_a_camera_jpeg_with_extra_pictures_is_a_jpeg(client):
+    out = io.BytesIO()
+    first, second = Image.new("RGB", (16, 12), (200, 10, 10)), Image.new("RGB", (16, 12), (10, 10, 200))
+    first.save(out, "MPO", save_all=True, append_images=[second])
+
+    response = generate(client, files={"files": ("camera.jpg", out.getvalue(), "image/jpeg")})
+
+    assert response.status_code == 200
 
 
 def test_too_many_references_is_a_400(client):

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import pytest
+
 from mockserver.clock import Clock
 from mockserver.ids import Ids
-from mockserver.jobs import COMPLETED, FAILED, PROCESSING, Jobs
+from mockserver.jobs import COMPLETED, FAILED, PROCESSING, Jobs, JobsReset
 
 
 def jobs_and_clock() -> tuple[Jobs, Clock, list[str]]:
-    clock = Clock()
-    return Jobs(clock, Ids(0)), clock, []
+    clock = Clock(frozen=True)  # exact progress, however slow the machine
+    return Jobs(clock, Ids(0), max_finished=100), clock, []
 
 
 def test_progress_rises_with_the_clock_and_finishing_happens_once():
@@ -62,3 +64,36 @@ def test_clear_forgets_everything():
 
     assert jobs.get(job.uuid) is None
     assert jobs.seconds_to_next() is None
+
+
+def test_only_so_many_finished_jobs_are_remembered_and_running_ones_never_forgotten():
+    clock = Clock(frozen=True)
+    jobs = Jobs(clock, Ids(0), max_finished=2)
+    finished = [jobs.start("k", 1.0, {}, lambda j: None) for _ in range(3)]
+    running = jobs.start("k", 100.0, {}, lambda j: None)
+
+    clock.advance(5)
+    jobs.settle()
+
+    assert [j.uuid for j in jobs.of_account("k")] == [running.uuid, finished[2].uuid, finished[1].uuid]
+
+
+def test_a_failing_finishing_step_does_not_stop_the_others():
+    jobs, clock, finished = jobs_and_clock()
+    jobs.start("k", 1.0, {}, lambda j: 1 / 0)
+    jobs.start("k", 2.0, {}, lambda j: finished.append("second"))
+
+    clock.advance(5)
+    jobs.settle()
+
+    assert finished == ["second"]
+
+
+def test_a_job_prepared_before_a_reset_does_not_start_after_it():
+    jobs, _, _ = jobs_and_clock()
+    generation = jobs.generation
+
+    jobs.clear()
+
+    with pytest.raises(JobsReset):
+        jobs.start("k", 1.0, {}, lambda j: None, generation=generation)

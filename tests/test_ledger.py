@@ -126,3 +126,14 @@ def test_concurrent_paid_requests_succeed_exactly_as_often_as_credits_allow(serv
     assert all(a.json()["creditsRemaining"] < price for a in answers if a.status_code == 402)
     account = httpx.get(f"{server.url}/_mock/accounts/{key}").json()
     assert (account["credits"], account["charged"], account["refunded"]) == (3, affordable * price, 0)
+
+
+def test_a_charge_taken_before_a_reset_is_not_refunded_after_it():
+    book = ledger(credits=10)
+    charge = book.charge("k", 4)
+
+    book.reset()
+    book.find_or_open("k")
+    book.refund(charge)
+
+    assert book.find("k").balance == 10

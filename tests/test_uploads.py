@@ -28,7 +28,7 @@ def test_accepted_formats_are_read_with_their_size_and_colour(fmt, media_type):
 
 
 def test_the_byte_limit_is_checked_first():
-    with pytest.raises(UploadError, match="bytes; the limit is 10"):
+    with pytest.raises(UploadError, match="is larger than the limit of 10 bytes"):
         read_image(encoded("PNG"), 10, 10_000)
 
 

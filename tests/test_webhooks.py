@@ -137,7 +137,19 @@ def test_delivery_never_holds_up_the_request_that_finished_the_job(serve):
         hook.wait_for(1)
 
 
-@pytest.mark.parametrize("url", ["https://example.com/hook", "http://10.0.0.8/hook", "ftp://127.0.0.1/x", "/hook"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://example.com/hook",
+        "http://10.0.0.8/hook",
+        "ftp://127.0.0.1/x",
+        "/hook",
+        "http://localhost:abc/",
+        "http://127.0.0.1:99999/",
+        "http://[::1",
+        "http://127.0.0.1/\x00",
+    ],
+)
 def test_only_loopback_hosts_are_called_by_default(client, url):
     response = client.put(f"/_mock/accounts/{KEY}", json={"webhook_url": url})
 
@@ -163,3 +175,57 @@ def test_null_unregisters_and_reset_forgets(client, receiver):
     register(client, url)
     client.post("/_mock/reset")
     assert client.put(f"/_mock/accounts/{KEY}", json={"credits": 5}).json()["webhook_url"] is None
+
+
+def test_a_refused_change_changes_nothing(client, receiver):
+    _, url = receiver
+
+    bad_credits = client.put(f"/_mock/accounts/{KEY}", json={"webhook_url": url, "credits": -1})
+
+    assert bad_credits.status_code == 400
+    assert client.get(f"/_mock/accounts/{KEY}").status_code == 404
+
+
+def test_proxies_from_the_environment_are_never_used(serve, receiver, monkeypatch):
+    client = serve(sync_jobs=True)  # made before the variables are set: httpx reads them when a client is made
+    hook, url = receiver
+    register(client, url)
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "all_proxy"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+
+    client.post("/uapi/v1/generate_image", headers={"x-api-key": KEY}, data=FORM)
+
+    hook.wait_for(1)
+
+
+def test_credentials_in_a_webhook_url_are_not_journalled(serve, receiver):
+    client = serve(sync_jobs=True)
+    hook, url = receiver
+    register(client, url.replace("http://", "http://user:secret@"))
+
+    client.post("/uapi/v1/generate_image", headers={"x-api-key": KEY}, data=FORM)
+    hook.wait_for(1)
+
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not (hooks := [e for e in client.get("/_mock/requests").json()["requests"] if e["kind"] == "webhook"]):
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert "secret" not in hooks[0]["path"]
+    assert hooks[0]["path"].startswith("http://[redacted]@127.0.0.1:")
+
+
+def test_a_reset_stops_deliveries_under_way(serve):
+    client = serve(sync_jobs=True, webhook_backoff_seconds=0.05, webhook_retries=50)
+    hook = Receiver(statuses=[500] * 100)
+    with BackgroundServer(hook.app) as receiving:
+        register(client, f"{receiving.url}/hook")
+        client.post("/uapi/v1/generate_image", headers={"x-api-key": KEY}, data=FORM)
+        hook.wait_for(2)
+
+        client.post("/_mock/reset")
+        attempts = len(hook.received)
+        time.sleep(0.3)  # six backoff periods: a delivery still under way would have tried again
+
+        assert len(hook.received) <= attempts + 1  # at most the attempt already in flight

@@ -10,6 +10,7 @@ and list jobs with `GET /uapi/v1/histories`. Errors look like FastAPI's:
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from functools import partial
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
@@ -26,14 +28,15 @@ from ..clock import iso
 from ..endpoints import Call, Reject, service_route
 from ..files import StoredFile, file_url
 from ..images import ImageSpec
-from ..jobs import COMPLETED, FAILED, PROCESSING, Job
+from ..jobs import COMPLETED, FAILED, PROCESSING, Job, JobsReset
 from ..jsonio import JSONResponse
 from ..ledger import InsufficientCredits
 from ..sizes import GEMINI_25_FLASH, IMAGEN
-from ..uploads import Upload, UploadError, read_image
+from ..uploads import Upload, UploadError, read_image, too_large
 
 if TYPE_CHECKING:
     from ..profiles import Profile
+    from ..settings import Settings
     from ..state import State
 
 GENERATE = "/uapi/v1/generate_image"
@@ -62,21 +65,21 @@ RETENTION_SECONDS = 30 * 86_400
 RETRY_AFTER_SECONDS = 60
 STATUS_CODES = {PROCESSING: 1, COMPLETED: 2, FAILED: 3}
 
-# Every error the service answers, with its HTTP status. The research gives the codes and some messages;
-# the statuses are those a FastAPI service sends, as contracts/geminigen.yaml states.
+# Every error the service answers: (HTTP status, error_code, message). The research gives the codes and
+# some messages; the statuses are those a FastAPI service sends, as contracts/geminigen.yaml states.
 ERRORS = {
-    "API_KEY_REQUIRED": (401, "Api key is required"),
-    "API_KEY_NOT_FOUND": (401, "Api key is not found"),
-    "NOT_ENOUGH_CREDIT": (402, "You do not have enough credits to perform the current action"),
-    "HISTORY_NOT_FOUND": (404, "History not found"),
-    "VALIDATION_ERROR": (422, "Invalid input"),
-    "GEMINI_RATE_LIMIT": (429, "Rate limit exceeded, please try again later"),
-    "SYSTEM_ERROR": (500, "System error, please try again later"),
+    "missing-key": (401, "API_KEY_REQUIRED", "Api key is required"),
+    "unknown-key": (401, "API_KEY_NOT_FOUND", "Api key is not found"),
+    "credits": (402, "NOT_ENOUGH_CREDIT", "You do not have enough credits to perform the current action"),
+    "no-history": (404, "HISTORY_NOT_FOUND", "History not found"),
+    "unparsable": (400, "VALIDATION_ERROR", "There was an error parsing the body"),
+    "invalid": (422, "VALIDATION_ERROR", "Invalid input"),
+    "rate-limit": (429, "GEMINI_RATE_LIMIT", "Rate limit exceeded, please try again later"),
+    "system": (500, "SYSTEM_ERROR", "System error, please try again later"),
+    "timeout": (504, "SYSTEM_ERROR", "The request timed out"),
 }
-CODE_BY_STATUS = {status: code for code, (status, _) in reversed(ERRORS.items())} | {
-    400: "VALIDATION_ERROR",
-    504: "SYSTEM_ERROR",
-}
+# The error_code of an error met outside any handler (a mock control header, a crash in the mock).
+CODE_BY_STATUS = {400: "VALIDATION_ERROR", 500: "SYSTEM_ERROR"}
 
 # How a job fails when a failure is forced on it: its error_code and error_message.
 JOB_FAILURES = {
@@ -95,13 +98,9 @@ def error(profile: Profile, status: int, message: str, headers: dict[str, str] |
     return JSONResponse({"detail": {"error_code": code, "message": message}}, status, headers=headers)
 
 
-def fail(code: str, message: str | None = None, headers: dict[str, str] | None = None) -> Response:
-    status, default = ERRORS[code]
+def fail(kind: str, message: str | None = None, headers: dict[str, str] | None = None) -> Response:
+    status, code, default = ERRORS[kind]
     return JSONResponse({"detail": {"error_code": code, "message": message or default}}, status, headers=headers)
-
-
-def timed_out() -> Response:
-    return JSONResponse({"detail": {"error_code": "SYSTEM_ERROR", "message": "The request timed out"}}, 504)
 
 
 def routes(profile: Profile, state: State) -> list[BaseRoute]:
@@ -116,27 +115,27 @@ def routes(profile: Profile, state: State) -> list[BaseRoute]:
 def authenticate(call: Call) -> str:
     api_key = call.request.headers.get("x-api-key", "").strip()
     if not api_key:
-        raise Reject(fail("API_KEY_REQUIRED"))
+        raise Reject(fail("missing-key"))
     if call.state.ledger.find_or_open(api_key) is None:
-        raise Reject(fail("API_KEY_NOT_FOUND"))
+        raise Reject(fail("unknown-key"))
     return api_key
 
 
 def rate_limited() -> Response:
-    return fail("GEMINI_RATE_LIMIT", headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+    return fail("rate-limit", headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
 # Forced faults answered before a job exists. On a generation, content-policy and server-error instead
 # make the job itself fail (JOB_FAILURES).
 SUBMIT_ANSWERS: dict[str, Callable[[], Response]] = {
     "rate-limit": rate_limited,
-    "insufficient-credits": lambda: fail("NOT_ENOUGH_CREDIT"),
-    "timeout": timed_out,
+    "insufficient-credits": lambda: fail("credits"),
+    "timeout": lambda: fail("timeout"),
 }
 READ_ANSWERS: dict[str, Callable[[], Response]] = {
     "rate-limit": rate_limited,
-    "server-error": lambda: fail("SYSTEM_ERROR"),
-    "timeout": timed_out,
+    "server-error": lambda: fail("system"),
+    "timeout": lambda: fail("timeout"),
 }
 
 
@@ -153,38 +152,52 @@ class Generation:
     references: tuple[Upload, ...]
 
     @property
-    def described(self) -> dict[str, Any]:
-        """What the job's record needs to know of the request, without the uploaded bytes."""
-        return {
-            "prompt": self.prompt,
-            "model": self.model,
-            "price": self.price,
-            "references": len(self.references),
-        }
-
-    @property
     def price(self) -> int:
         return PRICES[self.model] * (STABLE_PRICE_FACTOR if self.service_mode == "stable" else 1)
 
 
+@dataclass
+class JobRecord:
+    """What a job keeps to describe itself, and the files it publishes when it completes."""
+
+    prompt: str
+    model: str
+    price: int
+    references: int
+    base_url: str
+    user_id: int
+    resolution: str
+    file_size: int
+    files: list[tuple[str, bytes, str]]  # (name pattern, content, media type); dropped once published
+
+
 async def generate(call: Call) -> Response:
     api_key = authenticate(call)
+    generation_of_jobs = call.state.jobs.generation
     generation = await generation_request(call)
     await call.fail_if_forced(SUBMIT_ANSWERS)
     try:
         charge = call.state.ledger.charge(api_key, generation.price)
     except InsufficientCredits:
-        return fail("NOT_ENOUGH_CREDIT")
+        return fail("credits")
     failure = JOB_FAILURES.get(call.take_fault(*JOB_FAILURES) or "")
+    settings = call.state.settings
+    duration = 0.0 if settings.sync_jobs else job_seconds(settings)[generation.service_mode]
     try:
-        data = await job_data(call, api_key, generation, failure)
+        described = await job_record(call, api_key, generation, failure)
+        job = call.state.jobs.start(
+            api_key, duration, described, finisher(call, charge), failure, generation=generation_of_jobs
+        )
+    except JobsReset:
+        return fail("system", "The mock was reset while this request ran")
     except BaseException:
         call.state.ledger.refund(charge)
         raise
-    settings = call.state.settings
-    duration = 0.0 if settings.sync_jobs else getattr(settings, f"job_seconds_{generation.service_mode}")
-    job = call.state.jobs.start(api_key, duration, data, finisher(call, charge), failure)
     return JSONResponse(record(job, call.state.clock.now()))
+
+
+def job_seconds(settings: Settings) -> dict[str, float]:
+    return {"unstable": settings.job_seconds_unstable, "stable": settings.job_seconds_stable}
 
 
 async def generation_request(call: Call) -> Generation:
@@ -215,7 +228,7 @@ async def read_form(call: Call) -> FormData:
     try:
         return await call.request.form(max_files=MAX_FILES, max_fields=64)
     except HTTPException as problem:  # Starlette's word for a form it cannot parse
-        raise Reject(error(call.profile, 400, f"There was an error parsing the body: {problem.detail}")) from None
+        raise Reject(fail("unparsable", f"There was an error parsing the body: {problem.detail}")) from None
 
 
 def text_field(form: FormData, name: str, choices: tuple[str, ...] = (), default: str | None = None) -> str:
@@ -234,33 +247,39 @@ def text_field(form: FormData, name: str, choices: tuple[str, ...] = (), default
 
 async def reference(call: Call, upload: UploadFile, index: int) -> Upload:
     settings = call.state.settings
+    max_bytes = int(settings.upload_max_mib * 1024 * 1024)
     try:
-        return read_image(await upload.read(), int(settings.upload_max_mib * 1024 * 1024), settings.upload_max_pixels)
+        if upload.size is not None and upload.size > max_bytes:  # refused before it is read into memory
+            raise UploadError(too_large(max_bytes))
+        content = await upload.read(max_bytes + 1)
+        return await run_in_threadpool(read_image, content, max_bytes, settings.upload_max_pixels)
     except UploadError as problem:
         raise invalid(("body", "files", index), f"The file {problem}") from None
 
 
 def invalid(location: tuple[str | int, ...], message: str) -> Reject:
-    return Reject(fail("VALIDATION_ERROR", f"Invalid input field: {location!r}, {message}"))
+    return Reject(fail("invalid", f"Invalid input field: {location!r}, {message}"))
 
 
-async def job_data(call: Call, api_key: str, generation: Generation, failure: tuple[str, str] | None) -> dict:
+async def job_record(call: Call, api_key: str, generation: Generation, failure: tuple[str, str] | None) -> JobRecord:
     """What the job's record shows, and the files its completion publishes (none if it is to fail)."""
     width, height = MODELS[generation.model][generation.aspect_ratio]
     label = generation.model if generation.style == "None" else f"{generation.model}, {generation.style}"
     tint = generation.references[0].mean_colour if generation.references else None
     spec = ImageSpec(generation.prompt, width, height, label, call.profile.name, call.state.settings.seed, "jpeg", tint)
-    user_id = int(call.state.ledger.find_or_open(api_key).id[5:11], 16) % 1_000_000  # type: ignore[union-attr]
     files = [] if failure else await result_files(call, spec)
     uploads = [(f"references/{{uuid}}_{i}", u.content, u.media_type) for i, u in enumerate(generation.references)]
-    return {
-        **generation.described,
-        "base_url": str(call.request.base_url),
-        "user_id": user_id,
-        "resolution": f"{width}x{height}",
-        "file_size": len(files[0][1]) if files else 0,
-        "files": files + uploads,  # published when the job completes, then dropped from the job
-    }
+    return JobRecord(
+        prompt=generation.prompt,
+        model=generation.model,
+        price=generation.price,
+        references=len(generation.references),
+        base_url=str(call.request.base_url),
+        user_id=int(hashlib.sha256(api_key.encode()).hexdigest()[:8], 16) % 1_000_000,
+        resolution=f"{width}x{height}",
+        file_size=len(files[0][1]) if files else 0,
+        files=files + uploads,
+    )
 
 
 async def result_files(call: Call, spec: ImageSpec) -> list[tuple[str, bytes, str]]:
@@ -276,15 +295,14 @@ def finisher(call: Call, charge: Any) -> Callable[[Job], None]:
     state, profile = call.state, call.profile
 
     def finish(job: Job) -> None:
-        files = job.data.pop("files")
+        files, job.data.files = job.data.files, []
         if job.failure:
             state.ledger.refund(charge)
         else:
             expires = job.created_at + RETENTION_SECONDS
             for name, content, media_type in files:
                 state.files.put(StoredFile(file_name(job, name), content, media_type, job.created_at, expires))
-        event = "IMAGE_GENERATION_FAILED" if job.failure else "IMAGE_GENERATION_COMPLETED"
-        state.webhooks.send(job.api_key, profile.name, webhook_event(job, event, state.clock.now()))
+        state.webhooks.send(job.api_key, profile.name, lambda: webhook_event(job, state.clock.now()))
 
     return finish
 
@@ -293,7 +311,8 @@ def file_name(job: Job, pattern: str) -> str:
     return "geminigen/" + pattern.format(uuid=job.uuid)
 
 
-def webhook_event(job: Job, event: str, now: float) -> dict[str, Any]:
+def webhook_event(job: Job, now: float) -> dict[str, Any]:
+    event = "IMAGE_GENERATION_FAILED" if job.failure else "IMAGE_GENERATION_COMPLETED"
     described = record(job, now)
     data = {**described, "media_url": described["generate_result"], "thumbnail_url": described["thumbnail_small"]}
     return {"event": event, "uuid": job.uuid, "data": data}
@@ -306,19 +325,19 @@ def record(job: Job, now: float, history: bool = False) -> dict[str, Any]:
     """The job as the service describes it; the history endpoints add the generated and reference images."""
     done = job.status == COMPLETED
     url = partial(result_url, job) if done else lambda pattern: ""
-    references = [url(f"references/{{uuid}}_{i}") for i in range(job.data["references"])]
+    references = [url(f"references/{{uuid}}_{i}") for i in range(job.data.references)]
     error_code, error_message = job.failure if job.status == FAILED else ("", "")
     described = {
         "id": job.id,
         "uuid": job.uuid,
-        "user_id": job.data["user_id"],
-        "model_name": job.data["model"],
-        "input_text": job.data["prompt"],
+        "user_id": job.data.user_id,
+        "model_name": job.data.model,
+        "input_text": job.data.prompt,
         "negative_prompt": "",
         "generate_result": url("images/{uuid}.jpg"),
         "input_file_path": references[0] if references else "",
         "type": "image_generation",
-        "used_credit": 0 if job.status == FAILED else job.data["price"],
+        "used_credit": 0 if job.status == FAILED else job.data.price,
         "status": STATUS_CODES[job.status],
         "status_desc": job.status,
         "status_percentage": job.progress(now),
@@ -329,11 +348,11 @@ def record(job: Job, now: float, history: bool = False) -> dict[str, Any]:
         "custom_prompt": "",
         "created_at": iso(job.created_at),
         "updated_at": iso(job.finished_at or job.created_at),
-        "file_size": job.data["file_size"] if done else 0,
+        "file_size": job.data.file_size if done else 0,
         "expired_at": iso(job.created_at + RETENTION_SECONDS),
         "inference_type": "image_to_image" if references else "text_to_image",
-        "name": title(job.data["prompt"]),
-        "created_by": f"user_{job.data['user_id']}",
+        "name": title(job.data.prompt),
+        "created_by": f"user_{job.data.user_id}",
         "thumbnail_small": url("thumbnails/{uuid}_small.jpg"),
     }
     if history and done:
@@ -344,7 +363,7 @@ def record(job: Job, now: float, history: bool = False) -> dict[str, Any]:
 
 
 def result_url(job: Job, pattern: str) -> str:
-    return file_url(job.data["base_url"], file_name(job, pattern))
+    return file_url(job.data.base_url, file_name(job, pattern))
 
 
 def generated_image(job: Job, described: dict[str, Any]) -> dict[str, Any]:
@@ -355,7 +374,7 @@ def generated_image(job: Job, described: dict[str, Any]) -> dict[str, Any]:
         "image_uri": file_name(job, "images/{uuid}.jpg"),
         "status": STATUS_CODES[COMPLETED],
         "model": described["model_name"],
-        "resolution": job.data["resolution"],
+        "resolution": job.data.resolution,
     }
 
 
@@ -378,7 +397,7 @@ async def history(call: Call) -> Response:
     await call.fail_if_forced(READ_ANSWERS)
     job = call.state.jobs.get(call.request.path_params["uuid"])
     if job is None or job.api_key != api_key:
-        return fail("HISTORY_NOT_FOUND")
+        return fail("no-history")
     return JSONResponse(record(job, call.state.clock.now(), history=True))
 
 
