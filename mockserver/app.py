@@ -30,7 +30,10 @@ TICK_SECONDS = 1.0
 def create_app(settings: Settings | None = None) -> Starlette:
     state = State(settings or Settings())
     root_routes: list[tuple[BaseRoute, str]] = [
-        (route, profile.name) for profile in PROFILES.values() for route in profile.dialect.routes(profile, state)
+        (route, profile.name)
+        for profile in PROFILES.values()
+        if profile.at_root
+        for route in profile.dialect.routes(profile, state)
     ]
 
     namespaces = {namespace(route.path): profile for route, profile in root_routes}  # type: ignore[attr-defined]
@@ -45,19 +48,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 return profile, path
         return namespaces.get(namespace(path)), path
 
+    mounted = {p.name: p.dialect.routes(p, state) for p in PROFILES.values()}
     endpoints = {
-        profile: {
-            route.path: route.faults
-            for route, owner in root_routes
-            if owner == profile and isinstance(route, ServiceRoute)
-        }
-        for profile in PROFILES
+        profile: {route.documented: route.faults for route in routes if isinstance(route, ServiceRoute)}
+        for profile, routes in mounted.items()
     }
     app = Starlette(
         routes=[
             Mount("/_mock", app=create_admin(state, endpoints)),
             Route(FILES_PREFIX + "{name:path}", serve_file, methods=["GET"]),
-            *(Mount(f"/{p.name}", routes=p.dialect.routes(p, state)) for p in PROFILES.values()),
+            *(Mount(f"/{name}", routes=routes) for name, routes in mounted.items()),
             *(route for route, _ in root_routes),
         ],
         middleware=[Middleware(JournalMiddleware, state=state, route_of=route_of)],

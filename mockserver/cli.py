@@ -103,14 +103,13 @@ def banner(settings: Settings) -> str:
     host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
     base = f"http://{host}:{settings.port}"
     keys = "only the config file's keys" if settings.strict_keys else f"any key, {settings.credits} credits each"
+    at_root = ", ".join(name for name, profile in PROFILES.items() if profile.at_root)
     lines = [
         f"imagegen-mock {version('imagegen-mock')} listening on {base}  (seed {settings.seed}; {keys})",
         "",
-        "Profiles (base URL; the documented paths also answer at the root):",
+        f"Profiles (base URL; the paths of {at_root} also answer at the root):",
     ]
-    lines += [
-        f"  {name:<12} {base}/{name}    {p.title}, seed document {p.seed_document}" for name, p in PROFILES.items()
-    ]
+    lines += [f"  {name:<12} {base}/{name:<12} {p.title} ({p.source})" for name, p in PROFILES.items()]
     lines += ["", f"  {'admin':<12} {base}/_mock/", "", "Press Ctrl-C to stop."]
     return "\n".join(lines)
 

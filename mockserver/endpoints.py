@@ -68,17 +68,28 @@ Handler = Callable[[Call], Awaitable[Response]]
 
 
 class ServiceRoute(Route):
-    """A documented endpoint of a service, with the faults it can be made to show."""
+    """A route to a documented endpoint of a service, with the faults it can be made to show."""
 
-    def __init__(self, path: str, endpoint: Callable, method: str, name: str, faults: Collection[str]) -> None:
+    def __init__(
+        self, path: str, endpoint: Callable, method: str, name: str, documented: str, faults: Collection[str]
+    ) -> None:
         super().__init__(path, endpoint, methods=[method], name=name)
+        self.documented = documented
         self.faults = frozenset(faults)
 
 
 def service_route(
-    profile: Profile, state: State, method: str, path: str, handler: Handler, faults: Collection[str] = ()
+    profile: Profile,
+    state: State,
+    method: str,
+    path: str,
+    handler: Handler,
+    faults: Collection[str] = (),
+    documented: str | None = None,
 ) -> ServiceRoute:
-    label = f"{method} {path}"
+    """A route at `path` to the endpoint the service documents as `documented` (by default, `path` itself)."""
+    documented = documented or path
+    label = f"{method} {documented}"
     faults = frozenset(faults)
 
     async def endpoint(request: Request) -> Response:
@@ -87,7 +98,7 @@ def service_route(
             delay = delay_seconds(request.headers, state.settings.latency)
             if delay:
                 await asyncio.sleep(delay)
-            return await handler(Call(request, state, profile, path, faults, requested))
+            return await handler(Call(request, state, profile, documented, faults, requested))
         except MockUsageError as error:
             return profile.error(400, str(error))
         except Reject as rejection:
@@ -96,4 +107,4 @@ def service_route(
             log.exception("%s failed inside the mock", label)
             return profile.error(500, f"The mock failed while handling {label}; see its log.")
 
-    return ServiceRoute(path, endpoint, method, f"{profile.name}:{label}", faults)
+    return ServiceRoute(path, endpoint, method, f"{profile.name}:{method} {path}", documented, faults)

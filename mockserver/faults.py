@@ -15,7 +15,10 @@ from typing import Any
 
 FAULTS = {
     "content-policy": "the service refuses the prompt or the result (its content filter)",
+    "blocked-prompt": "the service refuses the prompt itself, before generating anything",
+    "no-image": "the model answers without the image it was asked for",
     "server-error": "the service fails with an internal error",
+    "overloaded": "the service is overloaded and asks to try again later",
     "rate-limit": "the service says the caller sent too many requests",
     "insufficient-credits": "the account has too few credits",
     "timeout": "the service takes too long and gives up",

@@ -14,7 +14,7 @@ import unicodedata
 from dataclasses import dataclass
 from functools import cache
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFont, ImageOps
 from starlette.concurrency import run_in_threadpool
 
 from .bounded import BoundedMap
@@ -33,6 +33,7 @@ class ImageSpec:
     seed: int = 0
     format: str = "png"
     tint: tuple[int, int, int] | None = None  # a colour from the client's reference image, on top
+    base: bytes | None = None  # an image to edit: the result is drawn from it instead of a gradient
 
     @property
     def media_type(self) -> str:
@@ -69,6 +70,10 @@ def palette(spec: ImageSpec) -> list[tuple[int, int, int]]:
 
 
 def draw(spec: ImageSpec) -> Image.Image:
+    if spec.base is not None:
+        image = edited(spec.base, spec.width, spec.height)
+        caption(image, spec)
+        return image
     top, bottom, *shapes = palette(spec)
     image = gradient(spec.width, spec.height, top, bottom)
     pen = ImageDraw.Draw(image)
@@ -79,6 +84,12 @@ def draw(spec: ImageSpec) -> Image.Image:
         pen.ellipse((cx - radius, cy - radius, cx + radius, cy + radius), outline=colour, width=max(1, radius // 8))
     caption(image, spec)
     return image
+
+
+def edited(base: bytes, width: int, height: int) -> Image.Image:
+    """The base image, scaled to cover width x height and cropped to it around its centre."""
+    with Image.open(io.BytesIO(base)) as original:
+        return ImageOps.fit(original.convert("RGB"), (width, height), Image.Resampling.BICUBIC)
 
 
 def gradient(width: int, height: int, top: tuple[int, ...], bottom: tuple[int, ...]) -> Image.Image:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from .dialects import geminigen, vydra
+from .dialects import gemini, geminigen, vydra
+from .dialects.gemini import GeminiQuirks
 
 if TYPE_CHECKING:
     from .state import State
@@ -29,8 +30,10 @@ class Dialect(Protocol):
 class Profile:
     name: str
     title: str
-    seed_document: str
+    source: str  # the documentation it follows
     dialect: Dialect
+    quirks: Any = None  # what sets it apart from other profiles of its dialect
+    at_root: bool = True  # its paths also answer at the root (one profile per path there)
 
     @property
     def contract(self) -> str:
@@ -41,20 +44,43 @@ class Profile:
         return self.dialect.error(self, status, message, headers)
 
 
+ANY_KEY_PLACE = frozenset({"header", "query", "bearer"})
+
 PROFILES: dict[str, Profile] = {
     profile.name: profile
     for profile in (
+        Profile(name="geminigen", title="GeminiGen.AI", source="seed 000", dialect=geminigen),
+        Profile(name="vydra", title="Vydra", source="seed 001", dialect=vydra),
         Profile(
-            name="geminigen",
-            title="GeminiGen.AI",
-            seed_document="000",
-            dialect=geminigen,
+            name="gemini",
+            title="Gemini generateContent, any of its services",
+            source="seeds 002 and 004, Google's API",
+            dialect=gemini,
+            quirks=GeminiQuirks(ANY_KEY_PLACE, False, False, True, False, None),
         ),
         Profile(
-            name="vydra",
-            title="Vydra",
-            seed_document="001",
-            dialect=vydra,
+            name="google",
+            title="Google Gemini API (strict)",
+            source="Google's API",
+            dialect=gemini,
+            quirks=GeminiQuirks(frozenset({"header", "query"}), True, True, False, False, None),
+            at_root=False,
+        ),
+        Profile(
+            name="vastnum",
+            title="vastnum, a new-api gateway",
+            source="seed 002",
+            dialect=gemini,
+            quirks=GeminiQuirks(ANY_KEY_PLACE, False, False, True, True, "new-api"),
+            at_root=False,
+        ),
+        Profile(
+            name="crazyrouter",
+            title="Crazyrouter",
+            source="seed 004",
+            dialect=gemini,
+            quirks=GeminiQuirks(ANY_KEY_PLACE, False, False, True, False, "crazyrouter"),
+            at_root=False,
         ),
     )
 }

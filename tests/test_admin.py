@@ -80,7 +80,10 @@ def test_queue_list_and_clear_faults(client):
     }
     listed = client.get("/_mock/faults").json()
     assert [f["fault"] for f in listed["faults"]] == ["rate-limit"]
-    assert set(listed["known"]) == {"content-policy", "server-error", "rate-limit", "insufficient-credits", "timeout"}
+    assert set(listed["known"]) == {
+        "content-policy", "blocked-prompt", "no-image", "server-error", "overloaded", "rate-limit",
+        "insufficient-credits", "timeout",
+    }  # fmt: skip
     assert client.delete("/_mock/faults").json()["faults"] == []
 
 
@@ -113,14 +116,16 @@ def test_bad_json_and_unknown_admin_paths_answer_in_json(client):
     assert all("error" in r.json() for r in (bad, missing, wrong))
 
 
-def test_contracts_are_served_as_yaml_and_json(client):
+@pytest.mark.parametrize("name", ["vydra", "google"])
+def test_contracts_are_served_whole_as_yaml_and_json(client, name):
     listed = client.get("/_mock/contracts").json()["contracts"]
-    as_yaml = client.get("/_mock/contracts/vydra")
-    as_json = client.get("/_mock/contracts/vydra", params={"format": "json"})
+    as_yaml = client.get(f"/_mock/contracts/{name}")
+    as_json = client.get(f"/_mock/contracts/{name}", params={"format": "json"})
 
-    assert set(listed) == {"admin", "geminigen", "vydra"}
+    assert set(listed) == {"admin", "crazyrouter", "gemini", "geminigen", "google", "vastnum", "vydra"}
     assert as_yaml.headers["content-type"].startswith("application/yaml")
     assert yaml.safe_load(as_yaml.text) == as_json.json()
+    assert "x-extends" not in as_json.json() and "paths" in as_json.json()
     assert client.get("/_mock/contracts/nothing").status_code == 404
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import schemathesis
 from openapi_spec_validator import validate
 
@@ -16,7 +17,7 @@ SEED_RATIOS = ["1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", 
 
 
 def test_every_contract_is_valid_openapi_3_1():
-    assert contracts.names() == ["admin", "geminigen", "vydra"]
+    assert contracts.names() == ["admin", "crazyrouter", "gemini", "geminigen", "google", "vastnum", "vydra"]
     for name in contracts.names():
         document = contracts.load(name)
         assert document["openapi"] == "3.1.0"
@@ -67,6 +68,38 @@ admin.app = create_app(Settings())
 @admin.parametrize()
 def test_the_admin_api_obeys_its_contract(case):
     case.call_and_validate()
+
+
+def test_a_merge_patch_merges_objects_removes_nulls_and_replaces_the_rest():
+    base = {"a": {"b": 1, "c": [1, 2]}, "d": 4, "e": {"f": 5}}
+    patch = {"a": {"b": 9, "c": [3]}, "d": None, "g": 7}
+
+    assert contracts.merge_patch(base, patch) == {"a": {"b": 9, "c": [3]}, "e": {"f": 5}, "g": 7}
+    assert base == {"a": {"b": 1, "c": [1, 2]}, "d": 4, "e": {"f": 5}}
+
+
+def test_gemini_pixel_tables_are_googles():
+    sizes = contracts.load("gemini")["x-image-sizes"]
+
+    assert sizes["flash-image"]["1K"]["21:9"] == [1536, 672]
+    assert sizes["pro-image"]["1K"]["9:16"] == [768, 1376]
+    assert sizes["pro-image"]["2K"]["4:5"] == [1856, 2304]
+    assert sizes["pro-image"]["4K"]["16:9"] == [5504, 3072]
+    assert sizes["pro-image"]["4K"]["21:9"] == [6336, 2688]
+
+
+@pytest.mark.parametrize("name", ["gemini", "google", "vastnum", "crazyrouter"])
+def test_each_gemini_profile_behaves_as_its_contract_says(name):
+    contract = contracts.load(name)
+    quirks = PROFILES[name].quirks
+    schemes = {"ApiKeyHeader": "header", "ApiKeyQuery": "query", "BearerAuth": "bearer"}
+    documented = {schemes[next(iter(option))] for option in contract["security"]}
+    config = contract["components"]["schemas"]["GenerationConfig"]
+
+    assert documented == quirks.key_places
+    assert (config.get("additionalProperties") is False) == quirks.strict_fields
+    assert ("imageGenerationConfig" in config["properties"]) == quirks.image_generation_config
+    assert ("gemini-2-5-flash-image" in contract["x-models"]) == (name in ("gemini", "crazyrouter"))
 
 
 def test_the_admin_contract_names_every_profile_and_fault():
