@@ -21,6 +21,10 @@ class Behaviour:
     needs_control: bool = False
 
 
+class NotApplicable(Exception):
+    """Raised by a check that cannot judge this target (say, a mock that accepts any key); the message says why."""
+
+
 class Catalogue:
     """The behaviours of one profile, in the order they run."""
 
@@ -32,7 +36,10 @@ class Catalogue:
         self, name: str, summary: str, source: str, *, paid: bool = False, needs_control: bool = False
     ) -> Callable[[Check], Check]:
         def register(check: Check) -> Check:
-            self.behaviours.append(Behaviour(name, summary, source, check, paid, needs_control))
+            self.add(Behaviour(name, summary, source, check, paid, needs_control))
             return check
 
         return register
+
+    def add(self, behaviour: Behaviour) -> None:
+        self.behaviours.append(behaviour)

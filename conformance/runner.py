@@ -9,13 +9,13 @@ from dataclasses import dataclass
 
 import httpx
 
-from . import geminigen, vydra
-from .behaviours import Behaviour
+from . import gemini, geminigen, vydra
+from .behaviours import Behaviour, NotApplicable
 from .schema import contract_behaviour
 from .session import Session
 from .target import Target
 
-CATALOGUES = {catalogue.profile: catalogue for catalogue in (geminigen.CATALOGUE, vydra.CATALOGUE)}
+CATALOGUES = {catalogue.profile: catalogue for catalogue in (geminigen.CATALOGUE, vydra.CATALOGUE, *gemini.CATALOGUES)}
 BUNDLED_KEY = "imagegen-mock-check"
 BUNDLED_CREDITS = 10**9
 
@@ -77,6 +77,8 @@ def judge(behaviour: Behaviour, session: Session, free_only: bool = False) -> Ve
     started = time.perf_counter()
     try:
         note = behaviour.check(session)
+    except NotApplicable as reason:
+        return Verdict(behaviour, "skip", str(reason), time.perf_counter() - started)
     except httpx.HTTPError as error:
         detail = f"could not talk to {session.target}: {error!r}"
         return Verdict(behaviour, "error", detail, time.perf_counter() - started)

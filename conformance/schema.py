@@ -3,6 +3,7 @@ profile's contract, and every answer must match it."""
 
 from __future__ import annotations
 
+import base64
 import io
 from typing import Any
 
@@ -37,6 +38,8 @@ for _media_type, _pil_format in {
     "image/gif": "GIF",
 }.items():
     schemathesis.openapi.media_type(_media_type, st.just(tiny_image(_pil_format)))
+# A contract's base64 image in JSON (Gemini's inlineData) is `format: image-base64`.
+schemathesis.openapi.format("image-base64", st.just(base64.b64encode(tiny_image("PNG")).decode()))
 
 
 def contract_behaviour(profile: str) -> Behaviour:
@@ -50,7 +53,7 @@ def contract_behaviour(profile: str) -> Behaviour:
 
 
 OPEN_KEYS_NOTE = (
-    "not checked: that unknown keys are refused (ignored_auth), because this mock accepts any key; "
+    "that unknown keys are refused (ignored_auth), because this mock accepts any key; "
     "start it with --strict-keys to check that too"
 )
 
@@ -70,7 +73,14 @@ def check_contract(session: Session) -> str | None:
         shown = problems[:MAX_REPORTED]
         more = f"\n… and {len(problems) - len(shown)} more" if len(problems) > len(shown) else ""
         raise AssertionError(f"{len(problems)} contract violation(s):\n" + "\n".join(shown) + more)
-    return OPEN_KEYS_NOTE if session.accepts_any_key else None
+    left_out = [f"{check} ({why})" for check, why in excluded_checks(contract).items()]
+    left_out += [OPEN_KEYS_NOTE] if session.accepts_any_key and "ignored_auth" not in excluded_checks(contract) else []
+    return "not checked: " + "; ".join(left_out) if left_out else None
+
+
+def excluded_checks(contract: dict[str, Any]) -> dict[str, str]:
+    """The Schemathesis checks the contract says do not apply to its service, with why."""
+    return contract.get("x-schemathesis", {}).get("exclude-checks", {})
 
 
 def schemathesis_config(session: Session, contract: dict[str, Any]) -> schemathesis.Config:
@@ -78,26 +88,47 @@ def schemathesis_config(session: Session, contract: dict[str, Any]) -> schemathe
     auth = {name: credentials(scheme, session.target.api_key) for name, scheme in schemes.items()}
     # Against a real service only the contract's own examples are sent: every generated request may cost.
     off = {"enabled": False}
-    phases = {} if session.target.loopback else {"coverage": off, "fuzzing": off, "stateful": off}
+    # Stateful runs follow only the links a contract declares: inferring them from the schema makes
+    # hundreds of scenarios that each may render images.
+    phases = {"stateful": {"inference": {"algorithms": []}}}
+    if not session.target.loopback:
+        phases = {"coverage": off, "fuzzing": off, "stateful": off}
+    settings = contract_settings(contract)
+    settings["checks"]["ignored_auth"] = {"enabled": "ignored_auth" not in excluded_checks(contract)
+                                          and not session.accepts_any_key}  # fmt: skip
     return schemathesis.Config.from_dict(
         {
-            "operations": [
-                {"include-name": name, "phases": {"coverage": {"enabled": False}}}
-                for name in multipart_operations(contract)
-            ],
+            **settings,
             "base-url": session.target.base_url,
             "headers": {"User-Agent": USER_AGENT},
             "seed": session.seed,
             "auth": {"openapi": auth},
             "generation": {"max-examples": session.examples, "database": "none"},
-            "checks": {
-                "positive_data_acceptance": {"expected-statuses": ACCEPTABLE_STATUSES},
-                "ignored_auth": {"enabled": not session.accepts_any_key},
-            },
             "phases": phases,
             "output": {"sanitization": {"enabled": True}},
         }
     )
+
+
+def contract_settings(contract: dict[str, Any]) -> dict[str, Any]:
+    """The Schemathesis settings a contract asks for in `x-schemathesis`: checks that do not apply to its
+    service, and operations that may rightly refuse a valid-looking request with 400 (a rule across fields,
+    or state, that a schema cannot state); plus what every multipart operation needs."""
+    hints = contract.get("x-schemathesis", {})
+    refusing = {"positive_data_acceptance": {"expected-statuses": [*ACCEPTABLE_STATUSES, "400"]}}
+    return {
+        "checks": {
+            "positive_data_acceptance": {"expected-statuses": ACCEPTABLE_STATUSES},
+            **{check: {"enabled": False} for check in excluded_checks(contract)},
+        },
+        "operations": [
+            *({"include-name": name, "checks": refusing} for name in hints.get("may-refuse", {})),
+            *(
+                {"include-name": name, "phases": {"coverage": {"enabled": False}}}
+                for name in multipart_operations(contract)
+            ),
+        ],
+    }
 
 
 def multipart_operations(contract: dict[str, Any]) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -17,7 +18,8 @@ from mockserver.state import State
 
 EXAMPLES = 10
 
-JsonRewrite = Callable[[Scope, int, dict], tuple[int, dict]]
+JsonRewrite = Callable[[Scope, int, Any], tuple[int, Any]]
+BodyRewrite = Callable[[Scope, int, bytes], tuple[int, bytes]]
 Breakage = Callable[[ASGIApp], ASGIApp]
 
 
@@ -41,8 +43,8 @@ def failing_checks(profile: str, app: ASGIApp, **options) -> set[str]:
 # Ways to break a server. Each takes the mock's app and returns a broken one.
 
 
-def rewriting_json(rewrite: JsonRewrite) -> Callable[[ASGIApp], ASGIApp]:
-    """Break the answers: pass every JSON response through `rewrite(scope, status, body)`."""
+def rewriting_answers(media_type: bytes, rewrite: BodyRewrite) -> Breakage:
+    """Break the answers: pass every response of `media_type` through `rewrite(scope, status, content)`."""
 
     def wrap(app: ASGIApp) -> ASGIApp:
         async def broken(scope: Scope, receive: Receive, send: Send) -> None:
@@ -60,9 +62,8 @@ def rewriting_json(rewrite: JsonRewrite) -> Callable[[ASGIApp], ASGIApp]:
                     return
                 headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
                 status, content = start["status"], bytes(body)
-                if dict(headers).get(b"content-type", b"").startswith(b"application/json"):
-                    status, changed = rewrite(scope, status, json.loads(content))
-                    content = json.dumps(changed).encode()
+                if dict(headers).get(b"content-type", b"").startswith(media_type):
+                    status, content = rewrite(scope, status, content)
                 headers.append((b"content-length", str(len(content)).encode()))
                 await send({**start, "status": status, "headers": headers})
                 await send({"type": "http.response.body", "body": content})
@@ -72,6 +73,16 @@ def rewriting_json(rewrite: JsonRewrite) -> Callable[[ASGIApp], ASGIApp]:
         return broken
 
     return wrap
+
+
+def rewriting_json(rewrite: JsonRewrite) -> Breakage:
+    """Break the answers: pass every JSON response through `rewrite(scope, status, body)`."""
+
+    def rewrite_content(scope: Scope, status: int, content: bytes) -> tuple[int, bytes]:
+        status, changed = rewrite(scope, status, json.loads(content))
+        return status, json.dumps(changed).encode()
+
+    return rewriting_answers(b"application/json", rewrite_content)
 
 
 def rewriting_request(rewrite: Callable[[dict], dict]) -> Callable[[ASGIApp], ASGIApp]:
@@ -208,3 +219,24 @@ def doubling_charges(state: State) -> None:
     ledger: Ledger = state.ledger
     charge = ledger.charge
     ledger.charge = lambda api_key, amount: charge(api_key, 2 * amount)
+
+
+def rewriting_scope(rewrite: Callable[[Scope], Scope]) -> Breakage:
+    """Break the reading of requests: change the path, query or headers before the server sees them."""
+
+    def wrap(app: ASGIApp) -> ASGIApp:
+        async def broken(scope: Scope, receive: Receive, send: Send) -> None:
+            await app(rewrite(scope) if scope["type"] == "http" else scope, receive, send)
+
+        return broken
+
+    return wrap
+
+
+def widening_images(state: State) -> None:
+    render = state.renderer.render
+
+    async def wider(spec) -> bytes:
+        return await render(replace(spec, width=spec.width + 8))
+
+    state.renderer.render = wider

@@ -1,0 +1,592 @@
+"""Gemini generateContent's documented behaviour (seeds 002 and 004, Google's API), as properties.
+
+One list of behaviours serves the four profiles that speak the format; each profile's contract says
+which apply and what to expect: its models and their pixel tables, where keys go, how it refuses,
+whether unknown fields are refused and whether `imageGenerationConfig` is understood.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import httpx
+from hypothesis import given
+from hypothesis import strategies as st
+from PIL import Image
+
+import contracts
+
+from .behaviours import Behaviour, Catalogue, Check, NotApplicable
+from .pictures import assert_shaped_like, decode
+from .session import FAULT_HEADER, Session, describe
+
+PROFILES = ("gemini", "google", "vastnum", "crazyrouter")
+KEY_PLACES = {"ApiKeyHeader": "header", "ApiKeyQuery": "query", "BearerAuth": "bearer"}
+MIME_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
+
+prompts = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=40)
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What a profile's contract says, in the shape the checks need."""
+
+    models: dict[str, dict[str, Any]]  # every model id (aliases resolved to their model's entry)
+    sizes: dict[str, dict[str, dict[str, list[int]]]]  # family -> image size -> ratio -> [width, height]
+    ratios: list[str]
+    image_sizes: list[str]
+    key_places: list[str]  # in the contract's order of preference
+    refusals: dict[str, dict[str, Any]]
+    strict: bool
+    image_generation_config: bool
+
+    @property
+    def image_models(self) -> list[str]:
+        return [name for name, entry in self.models.items() if "sizes" in entry]
+
+    @property
+    def text_models(self) -> list[str]:
+        return [name for name, entry in self.models.items() if "sizes" not in entry]
+
+    def pixels(self, model: str, ratio: str, size: str | None) -> tuple[int, int]:
+        """The documented output size: the size asked for, if the model makes it, else its smallest."""
+        table = self.sizes[self.models[model]["sizes"]]
+        made = size if size in table else next(iter(table))
+        width, height = table[made][ratio]
+        return width, height
+
+    def image_tokens(self, model: str, size: str | None) -> int:
+        tokens = self.models[model]["imageTokens"]
+        return tokens.get(size, next(iter(tokens.values())))
+
+
+@cache
+def facts(profile: str) -> Facts:
+    contract = contracts.load(profile)
+    entries = contract["x-models"]
+    schemas = contract["components"]["schemas"]
+    config = schemas["GenerationConfig"]
+    return Facts(
+        models={name: entries[entry.get("aliasOf", name)] for name, entry in entries.items()},
+        sizes=contract["x-image-sizes"],
+        ratios=schemas["AspectRatio"]["enum"],
+        image_sizes=schemas["ImageConfig"]["properties"]["imageSize"]["enum"],
+        key_places=[KEY_PLACES[next(iter(option))] for option in contract["security"]],
+        refusals=contract["x-refusals"],
+        strict=config.get("additionalProperties") is False,
+        image_generation_config="imageGenerationConfig" in config["properties"],
+    )
+
+
+# Requests.
+
+
+def keyed(session: Session, place: str | None = None, key: str | None = None) -> tuple[dict[str, str], dict[str, str]]:
+    """Headers and query that carry `key` (the target's by default), in `place` or the contract's first."""
+    place = place or facts(session.target.profile).key_places[0]
+    key = key or session.target.api_key
+    return {
+        "header": ({"x-goog-api-key": key}, {}),
+        "query": ({}, {"key": key}),
+        "bearer": ({"Authorization": f"Bearer {key}"}, {}),
+    }[place]
+
+
+def call(session: Session, model: str, body: Any, method: str = "generateContent", **extra: Any) -> httpx.Response:
+    headers, params = keyed(session)
+    headers = {**headers, **extra.pop("headers", {})}
+    return session.http.post(f"/v1beta/models/{model}:{method}", headers=headers, params={**params, **extra}, json=body)
+
+
+def ask(prompt: str, **config: Any) -> dict[str, Any]:
+    return {"contents": [{"role": "user", "parts": [{"text": prompt}]}], "generationConfig": config}
+
+
+def answered(response: httpx.Response) -> dict[str, Any]:
+    assert response.status_code == 200, describe(response)
+    return response.json()
+
+
+def parts(body: dict[str, Any]) -> list[dict[str, Any]]:
+    return [part for candidate in body.get("candidates", []) for part in candidate.get("content", {}).get("parts", [])]
+
+
+def pictures(body: dict[str, Any]) -> list[tuple[str, Image.Image]]:
+    """(mimeType, decoded image) of every inlineData part."""
+    found = []
+    for part in parts(body):
+        if "inlineData" in part:
+            blob = part["inlineData"]
+            found.append((blob["mimeType"], decode(base64.b64decode(blob["data"]), "an inlineData part")))
+    return found
+
+
+def assert_refused(response: httpx.Response, refusal: dict[str, Any]) -> None:
+    """The documented status, in the documented envelope."""
+    assert response.status_code == refusal["status"], describe(response)
+    error = response.json().get("error")
+    assert isinstance(error, dict), describe(response)
+    if refusal["envelope"] == "google":
+        assert error.get("code") == refusal["status"] and isinstance(error.get("status"), str), describe(response)
+    else:
+        assert isinstance(error.get("type"), str) and isinstance(error.get("message"), str), describe(response)
+
+
+# The behaviours, each with the profiles it applies to.
+
+BEHAVIOURS: list[tuple[Behaviour, Callable[[Facts], bool]]] = []
+
+
+def behaviour(
+    name: str, summary: str, source: str, *, paid: bool = False, needs_control: bool = False,
+    applies: Callable[[Facts], bool] = lambda facts: True,
+) -> Callable[[Check], Check]:  # fmt: skip
+    def register(check: Check) -> Check:
+        BEHAVIOURS.append((Behaviour(name, summary, source, check, paid, needs_control), applies))
+        return check
+
+    return register
+
+
+def generations(f: Facts) -> st.SearchStrategy[tuple[str, str, str | None]]:
+    """(model, aspect ratio, image size or None) of an image generation."""
+    return st.tuples(
+        st.sampled_from(f.image_models), st.sampled_from(f.ratios), st.none() | st.sampled_from(f.image_sizes)
+    )
+
+
+@behaviour(
+    "pixel-size-matches-the-table",
+    "Each image has the pixel size the documentation's table gives for its model, aspect ratio and image size",
+    "research/apis.md §1.9; contract x-image-sizes",
+    paid=True,
+)
+def pixel_size_matches_the_table(session: Session) -> None:
+    f = facts(session.target.profile)
+
+    @given(generation=generations(f), prompt=prompts)
+    def check(generation: tuple[str, str, str | None], prompt: str) -> None:
+        model, ratio, size = generation
+        config = {"aspectRatio": ratio} | ({"imageSize": size} if size else {})
+        body = answered(call(session, model, ask(prompt, responseModalities=["IMAGE"], imageConfig=config)))
+        found = pictures(body)
+        assert found, f"no image in the answer of {model}"
+        expected = f.pixels(model, ratio, size)
+        got = [image.size for _, image in found]
+        assert got == [expected] * len(found), f"{model} {ratio} {size}: got {got}, the table says {expected}"
+
+    session.run(check)
+
+
+@behaviour(
+    "mime-type-matches-the-bytes",
+    "Every inlineData part's mimeType names the format its bytes really are",
+    "research/apis.md §1.2 Blob; seed 002 response",
+    paid=True,
+)
+def mime_type_matches_the_bytes(session: Session) -> None:
+    f = facts(session.target.profile)
+
+    @given(model=st.sampled_from(f.image_models), prompt=prompts)
+    def check(model: str, prompt: str) -> None:
+        found = pictures(answered(call(session, model, ask(prompt))))
+        assert found, f"no image in the answer of {model}"
+        for mime_type, image in found:
+            assert MIME_TYPES.get(image.format) == mime_type, f"mimeType {mime_type} for {image.format} bytes"
+
+    session.run(check)
+
+
+@behaviour(
+    "usage-adds-up",
+    "totalTokenCount is promptTokenCount plus candidatesTokenCount (and thoughts); each image counts its tokens",
+    "research/apis.md §1.4 UsageMetadata, §6 (1290 tokens per 2.5 Flash image, 1120/2000 for 3 Pro)",
+    paid=True,
+)
+def usage_adds_up(session: Session) -> None:
+    f = facts(session.target.profile)
+
+    @given(generation=generations(f), prompt=prompts)
+    def check(generation: tuple[str, str, str | None], prompt: str) -> None:
+        model, ratio, size = generation
+        config = {"aspectRatio": ratio} | ({"imageSize": size} if size else {})
+        body = answered(call(session, model, ask(prompt, imageConfig=config)))
+        usage = body.get("usageMetadata", {})
+        total = (
+            usage.get("promptTokenCount", 0) + usage.get("candidatesTokenCount", 0) + usage.get("thoughtsTokenCount", 0)
+        )
+        assert usage.get("totalTokenCount") == total, f"usage does not add up: {usage}"
+        images = len(pictures(body))
+        counted = sum(d["tokenCount"] for d in usage.get("candidatesTokensDetails", []) if d.get("modality") == "IMAGE")
+        assert counted == images * f.image_tokens(model, size), f"{images} image(s) of {model} {size}: {usage}"
+
+    session.run(check)
+
+
+@behaviour(
+    "no-image-without-IMAGE",
+    "Without IMAGE in responseModalities there is no image part; with only IMAGE there is one",
+    "seed 002, responseModalities: include IMAGE to enable image generation; seed 004",
+    paid=True,
+)
+def no_image_without_image(session: Session) -> None:
+    f = facts(session.target.profile)
+
+    @given(model=st.sampled_from(f.image_models), text_case=st.sampled_from(["TEXT", "text", "Text"]), prompt=prompts)
+    def check(model: str, text_case: str, prompt: str) -> None:
+        text_only = answered(call(session, model, ask(prompt, responseModalities=[text_case])))
+        assert not pictures(text_only), f"an image came back for responseModalities [{text_case}]"
+        image_only = answered(call(session, model, ask(prompt, responseModalities=["IMAGE"])))
+        assert pictures(image_only), "no image came back for responseModalities [IMAGE]"
+
+    session.run(check)
+
+
+@behaviour(
+    "number-of-images-honoured",
+    "imageGenerationConfig.numberOfImages n gives n images",
+    "seed 004, Image Count Control",
+    paid=True,
+    applies=lambda f: f.image_generation_config,
+)
+def number_of_images_honoured(session: Session) -> None:
+    f = facts(session.target.profile)
+
+    @given(model=st.sampled_from(f.image_models), count=st.integers(1, 4), ratio=st.sampled_from(f.ratios))
+    def check(model: str, count: int, ratio: str) -> None:
+        config = {"numberOfImages": count, "aspectRatio": ratio}
+        found = pictures(answered(call(session, model, ask("a lighthouse", imageGenerationConfig=config))))
+        assert len(found) == count, f"asked for {count} images, got {len(found)}"
+        assert {image.size for _, image in found} == {f.pixels(model, ratio, None)}
+
+    session.run(check, examples=min(session.examples, 4))
+
+
+@behaviour(
+    "image-generation-config-refused",
+    "imageGenerationConfig is an unknown field: 400 INVALID_ARGUMENT, Unknown name ... at 'generation_config'",
+    "research/apis.md §1.8, §1.11",
+    applies=lambda f: not f.image_generation_config,
+)
+def image_generation_config_refused(session: Session) -> None:
+    f = facts(session.target.profile)
+    expected = (
+        "Invalid JSON payload received. Unknown name \"imageGenerationConfig\" at 'generation_config': "
+        "Cannot find field."
+    )
+
+    @given(model=st.sampled_from(f.image_models), count=st.integers(1, 4))
+    def check(model: str, count: int) -> None:
+        response = call(session, model, ask("a fox", imageGenerationConfig={"numberOfImages": count}))
+        assert response.status_code == 400, describe(response)
+        assert response.json().get("error", {}).get("message") == expected, describe(response)
+
+    session.run(check)
+
+
+def unknown_names() -> st.SearchStrategy[str]:
+    known = {"contents", "systemInstruction", "system_instruction", "tools", "toolConfig", "tool_config",
+             "safetySettings", "safety_settings", "cachedContent", "cached_content", "generationConfig",
+             "generation_config"}  # fmt: skip
+    return st.from_regex(r"[a-z][a-zA-Z]{2,12}", fullmatch=True).filter(lambda name: name not in known)
+
+
+@behaviour(
+    "unknown-fields-refused",
+    "An unknown field gets 400 INVALID_ARGUMENT naming it, with a BadRequest field violation",
+    'research/apis.md §1.8: Unknown name "...": Cannot find field.',
+    applies=lambda f: f.strict,
+)
+def unknown_fields_refused(session: Session) -> None:
+    f = facts(session.target.profile)
+
+    @given(name=unknown_names(), model=st.sampled_from(f.image_models))
+    def check(name: str, model: str) -> None:
+        response = call(session, model, {**ask("a fox"), name: 1})
+        assert response.status_code == 400, describe(response)
+        error = response.json().get("error", {})
+        assert f'Unknown name "{name}"' in error.get("message", ""), describe(response)
+        violations = [v for d in error.get("details", []) for v in d.get("fieldViolations", [])]
+        assert violations, f"no BadRequest field violation: {describe(response)}"
+
+    session.run(check)
+
+
+@behaviour(
+    "unknown-fields-ignored",
+    "A gateway drops fields it does not know and answers the request",
+    "research/apis.md §1.10: new-api parses the request into its own structure",
+    paid=True,
+    applies=lambda f: not f.strict,
+)
+def unknown_fields_ignored(session: Session) -> None:
+    f = facts(session.target.profile)
+
+    @given(name=unknown_names(), model=st.sampled_from(f.image_models))
+    def check(name: str, model: str) -> None:
+        answered(call(session, model, {**ask("a fox"), name: 1}))
+
+    session.run(check, examples=min(session.examples, 3))
+
+
+def shaped(width: int, height: int) -> str:
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (40, 90, 200)).save(out, "PNG")
+    return base64.b64encode(out.getvalue()).decode()
+
+
+@behaviour(
+    "edit-keeps-the-input-ratio",
+    "An edit without an aspect ratio answers an image shaped like its input",
+    "research/apis.md §1.3: the output matches the input image's size, or else is 1:1",
+    paid=True,
+)
+def edit_keeps_the_input_ratio(session: Session) -> None:
+    f = facts(session.target.profile)
+
+    @given(model=st.sampled_from(f.image_models), ratio=st.sampled_from(f.ratios))
+    def check(model: str, ratio: str) -> None:
+        width, height = (int(side) * 40 for side in ratio.split(":"))
+        edit = {"contents": [{"role": "user", "parts": [
+            {"text": "make it brighter"}, {"inlineData": {"mimeType": "image/png", "data": shaped(width, height)}}
+        ]}]}  # fmt: skip
+        found = pictures(answered(call(session, model, edit)))
+        assert found, "the edit answered no image"
+        assert_shaped_like(found[0][1], ratio, f.ratios, f"the edit of a {width}x{height} image")
+
+    session.run(check, examples=min(session.examples, 4))
+
+
+@behaviour(
+    "streaming-sse",
+    "streamGenerateContent?alt=sse sends whole responses as data: events, the last with finishReason and usage",
+    "research/apis.md §1.6",
+    paid=True,
+)
+def streaming_sse(session: Session) -> None:
+    f = facts(session.target.profile)
+
+    @given(model=st.sampled_from(f.image_models), prompt=prompts)
+    def check(model: str, prompt: str) -> None:
+        response = call(
+            session, model, ask(prompt, responseModalities=["TEXT", "IMAGE"]), "streamGenerateContent", alt="sse"
+        )
+        assert response.status_code == 200, describe(response)
+        assert response.headers.get("content-type", "").startswith("text/event-stream"), response.headers
+        lines = [line for line in response.text.splitlines() if line]
+        assert lines and all(line.startswith("data: ") for line in lines), f"not all lines are data: {lines[:3]}"
+        chunks = [event_json(line.removeprefix("data: ")) for line in lines]
+        assert chunks[-1]["candidates"][0].get("finishReason") == "STOP", chunks[-1]
+        assert "totalTokenCount" in chunks[-1].get("usageMetadata", {}), chunks[-1]
+        assert len({chunk.get("responseId") for chunk in chunks}) == 1, "the chunks name different responses"
+        assert any("inlineData" in part for chunk in chunks for part in parts(chunk)), "no image was streamed"
+
+    session.run(check, examples=min(session.examples, 4))
+
+
+def event_json(data: str) -> dict[str, Any]:
+    try:
+        chunk = json.loads(data)
+    except ValueError:
+        raise AssertionError(f"an event that is not a JSON response: {data[:80]!r}") from None
+    assert isinstance(chunk, dict), f"an event that is not a JSON object: {data[:80]!r}"
+    return chunk
+
+
+@behaviour(
+    "unknown-model-404",
+    "A model that does not exist gets 404 NOT_FOUND",
+    "research/apis.md §1.8",
+)
+def unknown_model_404(session: Session) -> None:
+    f = facts(session.target.profile)
+
+    @given(name=st.from_regex(r"gemini-[a-z0-9.-]{1,20}", fullmatch=True).filter(lambda n: n not in f.models))
+    def check(name: str) -> None:
+        response = call(session, name, ask("a fox"))
+        assert response.status_code == 404, describe(response)
+        assert response.json().get("error", {}).get("status") == "NOT_FOUND", describe(response)
+
+    session.run(check)
+
+
+@behaviour(
+    "invalid-image-size-400",
+    "An imageSize other than 1K, 2K or 4K (lower case included) gets 400 INVALID_ARGUMENT",
+    "research/apis.md §1.3: Lowercase parameters (e.g., 1k) will be rejected",
+)
+def invalid_image_size_400(session: Session) -> None:
+    f = facts(session.target.profile)
+
+    @given(
+        model=st.sampled_from(f.image_models),
+        size=st.sampled_from(["1k", "2k", "4k", "8K", "512px"]) | st.text(max_size=4),
+    )
+    def check(model: str, size: str) -> None:
+        if size in f.image_sizes:
+            return
+        response = call(session, model, ask("a fox", imageConfig={"imageSize": size}))
+        assert response.status_code == 400, describe(response)
+        assert response.json().get("error", {}).get("status") == "INVALID_ARGUMENT", describe(response)
+
+    session.run(check)
+
+
+@behaviour(
+    "key-places",
+    "The API key is accepted in every place the service documents",
+    "research/apis.md §1.1, §1.10, §1.11; seeds 002 and 004",
+)
+def key_places(session: Session) -> None:
+    f = facts(session.target.profile)
+
+    @given(place=st.sampled_from(f.key_places))
+    def check(place: str) -> None:
+        headers, params = keyed(session, place)
+        response = session.http.get("/v1beta/models", headers=headers, params=params)
+        assert response.status_code == 200, f"the key in {place}: {describe(response)}"
+
+    session.run(check, examples=len(f.key_places) * 2)
+
+
+@behaviour(
+    "missing-key-refused",
+    "A request without a key is refused with the documented status, in the documented envelope",
+    "research/apis.md §1.8 (Google: 403 PERMISSION_DENIED), §1.10, §1.11 (gateways: 401)",
+)
+def missing_key_refused(session: Session) -> None:
+    f = facts(session.target.profile)
+
+    @given(model=st.sampled_from(f.image_models))
+    def check(model: str) -> None:
+        assert_refused(
+            session.http.post(f"/v1beta/models/{model}:generateContent", json=ask("a fox")), f.refusals["missing-key"]
+        )
+
+    session.run(check)
+
+
+@behaviour(
+    "bearer-key-refused",
+    "An API key sent as Authorization: Bearer gets 401 UNAUTHENTICATED: Google expects an OAuth token there",
+    "research/apis.md §1.1",
+    applies=lambda f: "bearer-key" in f.refusals,
+)
+def bearer_key_refused(session: Session) -> None:
+    f = facts(session.target.profile)
+
+    @given(model=st.sampled_from(f.image_models))
+    def check(model: str) -> None:
+        headers = {"Authorization": f"Bearer {session.target.api_key}"}
+        response = session.http.post(f"/v1beta/models/{model}:generateContent", headers=headers, json=ask("a fox"))
+        assert_refused(response, f.refusals["bearer-key"])
+        assert response.json()["error"].get("status") == "UNAUTHENTICATED", describe(response)
+
+    session.run(check)
+
+
+@behaviour(
+    "unknown-key-refused",
+    "An unknown API key is refused with the documented status (Google: 400 API_KEY_INVALID), in its envelope",
+    "research/apis.md §1.8: API key not valid, reason API_KEY_INVALID",
+)
+def unknown_key_refused(session: Session) -> None:
+    if session.accepts_any_key:
+        raise NotApplicable("this mock accepts any key; start it with --strict-keys to check refusals of unknown keys")
+    f = facts(session.target.profile)
+
+    @given(key=st.from_regex(r"[A-Za-z0-9_-]{20,39}", fullmatch=True), model=st.sampled_from(f.image_models))
+    def check(key: str, model: str) -> None:
+        if key == session.target.api_key:
+            return
+        headers, params = keyed(session, key=key)
+        response = session.http.post(
+            f"/v1beta/models/{model}:generateContent", headers=headers, params=params, json=ask("x")
+        )
+        assert_refused(response, f.refusals["unknown-key"])
+
+    session.run(check)
+
+
+@behaviour(
+    "content-failures-answer-without-an-image",
+    "A refused image (IMAGE_SAFETY), a blocked prompt (promptFeedback.blockReason) and NO_IMAGE answer 200 "
+    "without an image",
+    "research/apis.md §1.4, §1.5 FinishReason and BlockedReason",
+    paid=True,  # the prompt's tokens are billed even when nothing is drawn
+    needs_control=True,
+)
+def content_failures(session: Session) -> None:
+    f = facts(session.target.profile)
+
+    @given(
+        model=st.sampled_from(f.image_models), fault=st.sampled_from(["content-policy", "blocked-prompt", "no-image"])
+    )
+    def check(model: str, fault: str) -> None:
+        body = answered(call(session, model, ask("a fox"), headers={FAULT_HEADER: fault}))
+        assert not pictures(body), f"an image came back despite {fault}"
+        if fault == "blocked-prompt":
+            assert body.get("promptFeedback", {}).get("blockReason"), body
+            assert not body.get("candidates"), body
+        else:
+            expected = {"content-policy": "IMAGE_SAFETY", "no-image": "NO_IMAGE"}[fault]
+            assert body["candidates"][0].get("finishReason") == expected, body
+
+    session.run(check)
+
+
+@behaviour(
+    "rate-limit-refusal",
+    "Too many requests are refused with the documented status and envelope (Google's with RetryInfo)",
+    "research/apis.md §1.8: 429 RESOURCE_EXHAUSTED with QuotaFailure and RetryInfo; §1.11",
+    needs_control=True,
+)
+def rate_limit_refusal(session: Session) -> None:
+    f = facts(session.target.profile)
+
+    @given(model=st.sampled_from(f.image_models))
+    def check(model: str) -> None:
+        before = session.mock_balance()
+        response = call(session, model, ask("a fox"), headers={FAULT_HEADER: "rate-limit"})
+        assert_refused(response, f.refusals["rate-limit"])
+        if f.refusals["rate-limit"]["envelope"] == "google":
+            kinds = {d.get("@type", "") for d in response.json()["error"].get("details", [])}
+            assert any(k.endswith("google.rpc.RetryInfo") for k in kinds), f"no RetryInfo: {describe(response)}"
+        assert session.mock_balance() == before
+
+    session.run(check)
+
+
+@behaviour(
+    "quota-refusal",
+    "An account without credits is refused with the documented status and envelope, and charged nothing",
+    "research/apis.md §1.8 (RESOURCE_EXHAUSTED), §1.10, §1.11 (403 insufficient quota)",
+    needs_control=True,
+)
+def quota_refusal(session: Session) -> None:
+    f = facts(session.target.profile)
+
+    @given(model=st.sampled_from(f.image_models), prompt=prompts)
+    def check(model: str, prompt: str) -> None:
+        with session.credits_set_to(0):
+            assert_refused(call(session, model, ask(prompt)), f.refusals["quota"])
+            assert session.mock_balance() == 0
+
+    session.run(check)
+
+
+def catalogue(profile: str) -> Catalogue:
+    listed = Catalogue(profile)
+    for item, applies in BEHAVIOURS:
+        if applies(facts(profile)):
+            listed.add(item)
+    return listed
+
+
+CATALOGUES = [catalogue(profile) for profile in PROFILES]

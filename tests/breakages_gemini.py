@@ -1,0 +1,244 @@
+"""The Gemini profiles' servers, broken once for each check of the kit."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from urllib.parse import parse_qsl, urlencode
+
+from breaking import (
+    patching,
+    rewriting_answers,
+    rewriting_json,
+    rewriting_request,
+    rewriting_scope,
+    serving_jpeg,
+    widening_images,
+)
+from PIL import Image
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from conformance.runner import BUNDLED_KEY
+
+TINY_PNG = io.BytesIO()
+Image.new("RGB", (2, 2)).save(TINY_PNG, "PNG")
+IMAGE_PART = {"inlineData": {"mimeType": "image/png", "data": base64.b64encode(TINY_PNG.getvalue()).decode()}}
+KNOWN_TOP_LEVEL = {"contents", "generationConfig", "systemInstruction", "safetySettings", "tools", "toolConfig"}
+
+
+def headers_of(scope: Scope) -> dict[bytes, bytes]:
+    return dict(scope["headers"])
+
+
+def with_headers(scope: Scope, headers: dict[bytes, bytes]) -> Scope:
+    return {**scope, "headers": list(headers.items())}
+
+
+def with_query(scope: Scope, query: dict[str, str]) -> Scope:
+    return {**scope, "query_string": urlencode(query).encode()}
+
+
+def query_of(scope: Scope) -> dict[str, str]:
+    return dict(parse_qsl(scope["query_string"].decode()))
+
+
+# Answers.
+
+
+def miscounted_image_tokens(scope: Scope, status: int, body: object) -> tuple[int, object]:
+    if isinstance(body, dict):
+        for detail in body.get("usageMetadata", {}).get("candidatesTokensDetails", []):
+            if detail.get("modality") == "IMAGE":
+                detail["tokenCount"] += 1
+    return status, body
+
+
+def images_for_text(scope: Scope, status: int, body: object) -> tuple[int, object]:
+    """An image in every complete answer that has none, asked for or not."""
+    if isinstance(body, dict) and body.get("candidates"):
+        candidate = body["candidates"][0]
+        parts = candidate.get("content", {}).get("parts", [])
+        if candidate.get("finishReason") == "STOP" and not any("inlineData" in part for part in parts):
+            candidate["content"]["parts"] = [*parts, IMAGE_PART]
+    return status, body
+
+
+def images_despite_refusals(scope: Scope, status: int, body: object) -> tuple[int, object]:
+    if isinstance(body, dict) and body.get("candidates"):
+        candidate = body["candidates"][0]
+        if candidate.get("finishReason") in ("IMAGE_SAFETY", "NO_IMAGE"):
+            candidate["content"] = {"role": "model", "parts": [*candidate["content"].get("parts", []), IMAGE_PART]}
+    return status, body
+
+
+def done_sentinel(scope: Scope, status: int, content: bytes) -> tuple[int, bytes]:
+    return status, content + b"data: [DONE]\r\n\r\n"
+
+
+def without_model_version(scope: Scope, status: int, body: object) -> tuple[int, object]:
+    if isinstance(body, dict):
+        body.pop("modelVersion", None)
+    return status, body
+
+
+def missing_key_as_401(scope: Scope, status: int, body: object) -> tuple[int, object]:
+    if status == 403 and isinstance(body, dict) and body.get("error", {}).get("status") == "PERMISSION_DENIED":
+        body["error"].update(code=401, status="UNAUTHENTICATED")
+        return 401, body
+    return status, body
+
+
+def quota_without_retry_info(scope: Scope, status: int, body: object) -> tuple[int, object]:
+    if status == 429 and isinstance(body, dict) and "error" in body:
+        body["error"].pop("details", None)
+    return status, body
+
+
+def quota_as_402(scope: Scope, status: int, body: object) -> tuple[int, object]:
+    return (402 if status == 403 else status), body
+
+
+# Requests.
+
+
+def square_edits(body: dict) -> dict:
+    has_image = any("inlineData" in part for content in body.get("contents", []) for part in content.get("parts", []))
+    if has_image and not body.get("generationConfig", {}).get("imageConfig", {}).get("aspectRatio"):
+        config = body.setdefault("generationConfig", {})
+        config.setdefault("imageConfig", {})["aspectRatio"] = "1:1"
+    return body
+
+
+def upper_case_sizes(body: dict) -> dict:
+    image_config = body.get("generationConfig", {}).get("imageConfig", {})
+    if isinstance(image_config.get("imageSize"), str):
+        image_config["imageSize"] = image_config["imageSize"].upper()
+    return body
+
+
+def without_image_generation_config(body: dict) -> dict:
+    body.get("generationConfig", {}).pop("imageGenerationConfig", None)
+    return body
+
+
+def without_unknown_fields(body: dict) -> dict:
+    return {key: value for key, value in body.items() if key in KNOWN_TOP_LEVEL}
+
+
+def without_number_of_images(body: dict) -> dict:
+    body.get("generationConfig", {}).get("imageGenerationConfig", {}).pop("numberOfImages", None)
+    return body
+
+
+def known_model(scope: Scope) -> Scope:
+    """Any model the path names becomes one the service has."""
+    prefix, _, rest = scope["path"].partition("/models/")
+    if (
+        rest
+        and ":" in rest
+        and not rest.startswith(("gemini-2.5-flash-image", "gemini-3-pro", "gemini-2.0", "gemini-2-5"))
+    ):
+        method = rest.partition(":")[2]
+        scope = {**scope, "path": f"{prefix}/models/gemini-2.5-flash-image:{method}"}
+    return scope
+
+
+def bearer_as_api_key(scope: Scope) -> Scope:
+    headers = headers_of(scope)
+    authorization = headers.pop(b"authorization", b"")
+    if authorization.lower().startswith(b"bearer "):
+        headers[b"x-goog-api-key"] = authorization[7:]
+    return with_headers(scope, headers)
+
+
+def any_key_is_the_bundled_one(scope: Scope) -> Scope:
+    headers, query = headers_of(scope), query_of(scope)
+    if b"x-goog-api-key" in headers:
+        headers[b"x-goog-api-key"] = BUNDLED_KEY.encode()
+    if "key" in query:
+        query["key"] = BUNDLED_KEY
+    return with_query(with_headers(scope, headers), query)
+
+
+def no_goog_header(scope: Scope) -> Scope:
+    headers = headers_of(scope)
+    headers.pop(b"x-goog-api-key", None)
+    return with_headers(scope, headers)
+
+
+def refusing_unknown_fields(app: ASGIApp) -> ASGIApp:
+    """A gateway that refuses fields it does not know, unlike new-api."""
+
+    async def broken(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            return await app(scope, receive, send)
+        message = await receive()
+        try:
+            unknown = set(json.loads(message.get("body", b"{}"))) - KNOWN_TOP_LEVEL
+        except (ValueError, TypeError):
+            unknown = set()
+        if unknown:
+            await send(
+                {"type": "http.response.start", "status": 400, "headers": [(b"content-type", b"application/json")]}
+            )
+            await send(
+                {
+                    "type": "http.response.body",
+                    "body": b'{"error": {"code": 400, "message": "unknown", "status": "INVALID_ARGUMENT"}}',
+                }
+            )
+            return
+        replayed = False
+
+        async def replay():
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return message
+            return await receive()
+
+        await app(scope, replay, send)
+
+    return broken
+
+
+BREAKAGES = {
+    "gemini": {
+        "images 8 pixels too wide": (
+            patching(widening_images),
+            {"pixel-size-matches-the-table", "number-of-images-honoured"},
+        ),
+        "JPEG labelled PNG": (patching(serving_jpeg), {"mime-type-matches-the-bytes"}),
+        "image tokens miscounted": (rewriting_json(miscounted_image_tokens), {"usage-adds-up"}),
+        "images without IMAGE": (rewriting_json(images_for_text), {"no-image-without-IMAGE"}),
+        "edits come out square": (rewriting_request(square_edits), {"edit-keeps-the-input-ratio"}),
+        "streams end with [DONE]": (rewriting_answers(b"text/event-stream", done_sentinel), {"streaming-sse"}),
+        "unknown models answer": (rewriting_scope(known_model), {"unknown-model-404"}),
+        "lower-case sizes accepted": (rewriting_request(upper_case_sizes), {"invalid-image-size-400"}),
+        "refusals still draw": (
+            rewriting_json(images_despite_refusals),
+            {"content-failures-answer-without-an-image"},
+        ),
+        "no modelVersion": (rewriting_json(without_model_version), {"contract"}),
+    },
+    "google": {
+        "takes imageGenerationConfig": (
+            rewriting_request(without_image_generation_config),
+            {"image-generation-config-refused"},
+        ),
+        "ignores unknown fields": (rewriting_request(without_unknown_fields), {"unknown-fields-refused"}),
+        "a missing key is 401": (rewriting_json(missing_key_as_401), {"missing-key-refused"}),
+        "takes a Bearer key": (rewriting_scope(bearer_as_api_key), {"bearer-key-refused"}),
+        "takes unknown keys": (rewriting_scope(any_key_is_the_bundled_one), {"unknown-key-refused"}),
+        "429 without RetryInfo": (rewriting_json(quota_without_retry_info), {"rate-limit-refusal"}),
+    },
+    "vastnum": {
+        "no x-goog-api-key": (rewriting_scope(no_goog_header), {"key-places"}),
+        "refuses unknown fields": (refusing_unknown_fields, {"unknown-fields-ignored"}),
+        "quota refused with 402": (rewriting_json(quota_as_402), {"quota-refusal"}),
+    },
+    "crazyrouter": {
+        "numberOfImages ignored": (rewriting_request(without_number_of_images), {"number-of-images-honoured"}),
+    },
+}
