@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import re
 import shlex
 from pathlib import Path
+
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -57,7 +61,7 @@ def test_the_readmes_geminigen_example_starts_a_faithful_job(client):
 def parse_curl(command: str) -> tuple[str, str, dict[str, str], bytes | dict[str, str]]:
     """The request a curl command sends: method, URL, headers, and its body or form fields."""
     words = shlex.split(command)[1:]
-    method, url, headers, body, form = "GET", "", {}, b"", {}
+    method, url, headers, body, form = "", "", {}, b"", {}
     while words:
         word = words.pop(0)
         if word == "-X":
@@ -72,4 +76,43 @@ def parse_curl(command: str) -> tuple[str, str, dict[str, str], bytes | dict[str
             form[name] = value
         else:
             url = word
-    return method, url, headers, form or body
+    return method or ("POST" if body or form else "GET"), url, headers, form or body
+
+
+def gemini_example(seed: str) -> str:
+    return next(block for block in shell_blocks() if "generateContent" in block and seed in block)
+
+
+def test_the_readmes_vastnum_example_gets_seed_002s_4k_image(client):
+    method, url, headers, body = parse_curl(gemini_example("draw a cat").replace("\\\n", " "))
+
+    response = client.request(method, url.replace("http://127.0.0.1:8000", ""), headers=headers, content=body)
+
+    assert response.status_code == 200
+    parts = response.json()["candidates"][0]["content"]["parts"]
+    assert [next(iter(part)) for part in parts] == ["text", "inlineData"]
+    assert [(image.format, image.size) for image in images_in(parts)] == [("PNG", (5504, 3072))]
+
+
+def test_the_readmes_crazyrouter_example_gets_a_16_9_image(client):
+    method, url, headers, body = parse_curl(gemini_example("widescreen").replace("\\\n", " "))
+
+    response = client.request(method, url.replace("http://127.0.0.1:8000", ""), headers=headers, content=body)
+
+    assert response.status_code == 200
+    parts = response.json()["candidates"][0]["content"]["parts"]
+    assert [image.size for image in images_in(parts)] == [(1344, 768)]
+
+
+def images_in(parts: list[dict]) -> list[Image.Image]:
+    blobs = [part["inlineData"]["data"] for part in parts if "inlineData" in part]
+    return [Image.open(io.BytesIO(base64.b64decode(blob))) for blob in blobs]
+
+
+def test_the_readmes_sdk_example_prints_what_it_says(server, capsys):
+    (example,) = re.findall(r"```python\n(.*?)```", README, flags=re.DOTALL)
+    promised = re.search(r"# (.*)$", example.strip()).group(1)
+
+    exec(example.replace("http://127.0.0.1:8000", server.url), {})
+
+    assert capsys.readouterr().out.strip() == promised
