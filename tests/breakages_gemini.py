@@ -9,6 +9,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from breaking import (
     patching,
+    replaying,
     rewriting_answers,
     rewriting_json,
     rewriting_request,
@@ -189,16 +190,7 @@ def refusing_unknown_fields(app: ASGIApp) -> ASGIApp:
                 }
             )
             return
-        replayed = False
-
-        async def replay():
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return message
-            return await receive()
-
-        await app(scope, replay, send)
+        await app(scope, replaying(message, receive), send)
 
     return broken
 

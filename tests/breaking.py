@@ -99,20 +99,25 @@ def rewriting_request(rewrite: Callable[[dict], dict]) -> Callable[[ASGIApp], AS
                     message = {**message, "body": json.dumps(rewrite(body)).encode()}
             except ValueError:
                 pass
-            sent = False
-
-            async def replay() -> Message:
-                nonlocal sent
-                if not sent:
-                    sent = True
-                    return message
-                return await receive()
-
-            await app(scope, replay, send)
+            await app(scope, replaying(message, receive), send)
 
         return broken
 
     return wrap
+
+
+def replaying(first: Message, receive: Receive) -> Receive:
+    """A receive that gives `first` (a request message already read) once, then the rest of the request."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return first
+        return await receive()
+
+    return replay
 
 
 def adding_header(name: bytes, value: Callable[[Scope], bytes | None]) -> Callable[[ASGIApp], ASGIApp]:
