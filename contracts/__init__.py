@@ -38,6 +38,13 @@ def load(name: str) -> dict:
     return copy.deepcopy(_resolved(name))
 
 
+def image_sizes(name: str) -> dict:
+    """The contract's pixel tables (family -> image size -> ratio -> [width, height]): its own
+    `x-image-sizes`, or those of the contract its `x-image-sizes-of` names."""
+    borrowed = _resolved(name).get("x-image-sizes-of")
+    return load(borrowed or name)["x-image-sizes"]
+
+
 def _written(name: str) -> str:
     if name not in names():
         raise KeyError(name)

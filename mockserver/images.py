@@ -11,7 +11,7 @@ import hashlib
 import io
 import textwrap
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 
 from PIL import Image, ImageDraw, ImageFont, ImageOps
@@ -21,6 +21,8 @@ from .bounded import BoundedMap
 
 MEDIA_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 PROMPT_LINES = 4
+DEFAULT_QUALITY = 90  # of JPEG and WebP
+EDIT_STRENGTH = 0.2  # how much of the prompt's own picture an edit lays over the image it starts from
 
 
 @dataclass(frozen=True)
@@ -34,10 +36,18 @@ class ImageSpec:
     format: str = "png"
     tint: tuple[int, int, int] | None = None  # a colour from the client's reference image, on top
     base: bytes | None = None  # an image to edit: the result is drawn from it instead of a gradient
+    mask: bytes | None = None  # of an edit: only where its alpha is 0 does the result differ from `base`
+    transparent: bool = False  # a real alpha channel: the corners, outside the subject, are see-through
+    quality: int | None = None  # of JPEG and WebP, 0-100; None for the encoder's default
 
     @property
     def media_type(self) -> str:
         return MEDIA_TYPES[self.format]
+
+
+def variants(spec: ImageSpec, count: int) -> list[ImageSpec]:
+    """`count` distinct images for one request: the second and later say which of them they are."""
+    return [spec] + [replace(spec, prompt=f"{spec.prompt} ({i} of {count})") for i in range(2, count + 1)]
 
 
 class Renderer:
@@ -49,7 +59,7 @@ class Renderer:
     async def render(self, spec: ImageSpec) -> bytes:
         cached = self._cache.get(spec)
         if cached is None:
-            cached = await run_in_threadpool(encode, draw(spec), spec.format)
+            cached = await run_in_threadpool(encode, draw(spec), spec.format, spec.quality)
             self._cache.put(spec, cached)
         return cached
 
@@ -70,10 +80,20 @@ def palette(spec: ImageSpec) -> list[tuple[int, int, int]]:
 
 
 def draw(spec: ImageSpec) -> Image.Image:
-    if spec.base is not None:
-        image = edited(spec.base, spec.width, spec.height)
-        caption(image, spec)
-        return image
+    if spec.base is None:
+        image = generated(spec)
+    else:
+        original = fitted(spec.base, spec.width, spec.height)
+        image = Image.blend(original, generated(spec), EDIT_STRENGTH)
+    caption(image, spec)
+    if spec.transparent:
+        image = cut_out(image)
+    if spec.base is not None and spec.mask is not None:
+        image = Image.composite(image, original.convert(image.mode), editable_region(spec.mask, image.size))
+    return image
+
+
+def generated(spec: ImageSpec) -> Image.Image:
     top, bottom, *shapes = palette(spec)
     image = gradient(spec.width, spec.height, top, bottom)
     pen = ImageDraw.Draw(image)
@@ -82,14 +102,33 @@ def draw(spec: ImageSpec) -> Image.Image:
         cx, cy = (colour[0] * w) // 255, (colour[1] * h) // 255
         radius = max(2, min(w, h) // (4 + i * 2))
         pen.ellipse((cx - radius, cy - radius, cx + radius, cy + radius), outline=colour, width=max(1, radius // 8))
-    caption(image, spec)
     return image
 
 
-def edited(base: bytes, width: int, height: int) -> Image.Image:
-    """The base image, scaled to cover width x height and cropped to it around its centre."""
-    with Image.open(io.BytesIO(base)) as original:
-        return ImageOps.fit(original.convert("RGB"), (width, height), Image.Resampling.BICUBIC)
+def fitted(content: bytes, width: int, height: int, resample: int = Image.Resampling.BICUBIC) -> Image.Image:
+    """An image scaled to cover width x height and cropped to it around its centre."""
+    with Image.open(io.BytesIO(content)) as original:
+        mode = "RGBA" if resample == Image.Resampling.NEAREST else "RGB"
+        return ImageOps.fit(original.convert(mode), (width, height), resample)
+
+
+def editable_region(mask: bytes, size: tuple[int, int]) -> Image.Image:
+    """Where an edit may change the picture: the mask's fully transparent pixels (white in the result)."""
+    alpha = fitted(mask, *size, resample=Image.Resampling.NEAREST).getchannel("A")
+    return alpha.point(lambda value: 255 if value == 0 else 0)
+
+
+def cut_out(image: Image.Image) -> Image.Image:
+    """The picture with a see-through background: only the subject (an inscribed ellipse) and the caption
+    band stay opaque."""
+    alpha = Image.new("L", image.size, 0)
+    pen = ImageDraw.Draw(alpha)
+    pen.ellipse((0, 0, image.width - 1, image.height - 1), fill=255)
+    band_top = image.height - caption_height(image.width, image.height)
+    pen.rectangle((0, band_top, image.width, image.height), fill=255)
+    cut = image.convert("RGBA")
+    cut.putalpha(alpha)
+    return cut
 
 
 def gradient(width: int, height: int, top: tuple[int, ...], bottom: tuple[int, ...]) -> Image.Image:
@@ -101,13 +140,13 @@ def gradient(width: int, height: int, top: tuple[int, ...], bottom: tuple[int, .
 
 def caption(image: Image.Image, spec: ImageSpec) -> None:
     """Write the prompt excerpt and the facts of the image on a dark band at the bottom."""
-    size = max(8, min(spec.width, spec.height) // 24)
+    size = font_size(spec.width, spec.height)
     font = font_of(size)
     margin = size // 2
     per_line = max(8, int((spec.width - 2 * margin) / (size * 0.55)))
     lines = textwrap.wrap(printable(spec.prompt), per_line, max_lines=PROMPT_LINES, placeholder=" …") or ["(no prompt)"]
     lines += [f"{spec.width}x{spec.height}  {spec.format.upper()}  {spec.model}", f"{spec.profile}  seed {spec.seed}"]
-    band_height = min(spec.height, len(lines) * (size + margin // 2) + 2 * margin)
+    band_height = caption_height(spec.width, spec.height, len(lines))
     box = (0, spec.height - band_height, spec.width, spec.height)
     band = image.crop(box)
     image.paste(Image.blend(band, Image.new("RGB", band.size), 0.6), box)
@@ -116,6 +155,15 @@ def caption(image: Image.Image, spec: ImageSpec) -> None:
     for line in lines:
         pen.text((margin, y), line, fill=(255, 255, 255), font=font)
         y += size + margin // 2
+
+
+def caption_height(width: int, height: int, lines: int = PROMPT_LINES + 2) -> int:
+    margin = font_size(width, height) // 2
+    return min(height, lines * (2 * margin + margin // 2) + 2 * margin)
+
+
+def font_size(width: int, height: int) -> int:
+    return 2 * (max(8, min(width, height) // 24) // 2)  # even, so that margins split it exactly
 
 
 @cache
@@ -134,12 +182,12 @@ def shrink(content: bytes, side: int) -> bytes:
     return encode(image, "jpeg")
 
 
-def encode(image: Image.Image, fmt: str) -> bytes:
+def encode(image: Image.Image, fmt: str, quality: int | None = None) -> bytes:
     out = io.BytesIO()
     if fmt == "png":
         image.save(out, "PNG", compress_level=6)
     elif fmt == "jpeg":
-        image.convert("RGB").save(out, "JPEG", quality=90)
+        image.convert("RGB").save(out, "JPEG", quality=max(1, DEFAULT_QUALITY if quality is None else quality))
     else:
-        image.save(out, "WEBP", quality=90)
+        image.save(out, "WEBP", quality=DEFAULT_QUALITY if quality is None else quality)
     return out.getvalue()

@@ -9,7 +9,7 @@ SizeTable = dict[str, dict[str, dict[str, tuple[int, int]]]]
 
 
 def image_sizes(contract: str) -> SizeTable:
-    tables = contracts.load(contract)["x-image-sizes"]
+    tables = contracts.image_sizes(contract)
     return {
         family: {
             size: {ratio: (width, height) for ratio, (width, height) in ratios.items()}

@@ -10,7 +10,7 @@ import sys
 import pytest
 from PIL import Image, ImageChops
 
-from mockserver.images import ImageSpec, Renderer, draw, encode
+from mockserver.images import ImageSpec, Renderer, draw, encode, variants
 
 SPEC = ImageSpec("a red fox in the snow", 832, 1248, "gemini-2.5-flash-image", "vydra", seed=3)
 
@@ -76,3 +76,52 @@ def test_renderer_reuses_identical_renders():
 
     assert first is second
     assert first == render(SPEC)
+
+
+def png_of(image: Image.Image) -> bytes:
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
+BASE = Image.linear_gradient("L").resize((300, 200)).convert("RGB")
+
+
+def test_an_edit_starts_from_its_base():
+    picture = draw(ImageSpec("a hat", 300, 200, "m", "p", base=png_of(Image.new("RGB", (300, 200), (10, 200, 30)))))
+
+    red, green, blue = picture.getpixel((150, 20))
+    assert green > 150 and red < 80 and blue < 90
+
+
+def test_a_mask_keeps_every_pixel_outside_its_transparent_region():
+    mask = Image.new("RGBA", (300, 200), (0, 0, 0, 255))
+    mask.paste((0, 0, 0, 0), (0, 0, 100, 200))
+
+    picture = draw(ImageSpec("a hat", 600, 400, "m", "p", base=png_of(BASE), mask=png_of(mask)))
+
+    resized = BASE.resize((600, 400), Image.Resampling.BICUBIC)
+    assert picture.crop((200, 0, 600, 400)).tobytes() == resized.crop((200, 0, 600, 400)).tobytes()
+    assert picture.crop((0, 0, 200, 400)).tobytes() != resized.crop((0, 0, 200, 400)).tobytes()
+
+
+@pytest.mark.parametrize("fmt", ["png", "webp"])
+def test_a_transparent_background_is_a_real_alpha_channel(fmt):
+    picture = Image.open(io.BytesIO(render(ImageSpec("x", 200, 100, "m", "p", format=fmt, transparent=True))))
+
+    assert picture.mode == "RGBA"
+    assert picture.getpixel((0, 0))[3] == 0
+    assert picture.getpixel((100, 50))[3] == 255
+
+
+def test_quality_shrinks_jpeg_and_webp():
+    for fmt in ("jpeg", "webp"):
+        sizes = [len(encode(draw(SPEC), fmt, quality)) for quality in (10, 50, 95)]
+        assert sizes == sorted(sizes) and sizes[0] < sizes[-1]
+
+
+def test_variants_are_distinct_and_the_first_is_the_request_itself():
+    first, second, third = variants(SPEC, 3)
+
+    assert first == SPEC
+    assert len({render(first), render(second), render(third)}) == 3

@@ -28,7 +28,7 @@ import contracts
 
 from ..credentials import bearer_token
 from ..endpoints import Call, Reject, service_route
-from ..images import ImageSpec
+from ..images import ImageSpec, variants
 from ..jsonio import JSONResponse, parse_json
 from ..ledger import InsufficientCredits
 from ..sizes import image_sizes
@@ -597,15 +597,14 @@ async def respond(call: Call, streaming: bool) -> Response:
 async def answer_parts(call: Call, generation: Generation, answer: Answer) -> list[dict[str, Any]]:
     signature = bool(generation.model.entry.get("thoughtSignatures"))
     parts: list[dict[str, Any]] = [{"text": answer.text}] if answer.text else []
-    width, height = generation.model.sizes[generation.image_size][generation.aspect_ratio] if answer.images else (0, 0)
-    base = generation.base.content if generation.base else None
-    for index in range(answer.images):
-        label = generation.prompt if index == 0 else f"{generation.prompt} ({index + 1} of {answer.images})"
-        spec = ImageSpec(
-            label, width, height, generation.model.name, call.profile.name, call.state.settings.seed, base=base
-        )
-        encoded = base64.b64encode(await call.state.renderer.render(spec)).decode()
-        parts.append({"inlineData": {"mimeType": "image/png", "data": encoded}})
+    if answer.images:
+        width, height = generation.model.sizes[generation.image_size][generation.aspect_ratio]
+        base = generation.base.content if generation.base else None
+        first = ImageSpec(generation.prompt, width, height, generation.model.name, call.profile.name,
+                          call.state.settings.seed, base=base)  # fmt: skip
+        for spec in variants(first, answer.images):
+            encoded = base64.b64encode(await call.state.renderer.render(spec)).decode()
+            parts.append({"inlineData": {"mimeType": "image/png", "data": encoded}})
     if signature:  # Gemini 3 signs its answer's first text part and every image part
         for part in parts:
             if "inlineData" in part or part is parts[0]:
