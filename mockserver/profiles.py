@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from .dialects import gemini, geminigen, vydra
+from .dialects import gemini, geminigen, openai_images, vydra
 from .dialects.gemini import GeminiQuirks
 
 if TYPE_CHECKING:
@@ -51,6 +51,7 @@ PROFILES: dict[str, Profile] = {
     for profile in (
         Profile(name="geminigen", title="GeminiGen.AI", source="seed 000", dialect=geminigen),
         Profile(name="vydra", title="Vydra", source="seed 001", dialect=vydra),
+        Profile(name="llmgateway", title="LLM Gateway", source="seed 003", dialect=openai_images),
         Profile(
             name="gemini",
             title="Gemini generateContent, any of its services",

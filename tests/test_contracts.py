@@ -18,7 +18,9 @@ SEED_RATIOS = ["1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", 
 
 
 def test_every_contract_is_valid_openapi_3_1():
-    assert contracts.names() == ["admin", "crazyrouter", "gemini", "geminigen", "google", "vastnum", "vydra"]
+    assert contracts.names() == [
+        "admin", "crazyrouter", "gemini", "geminigen", "google", "llmgateway", "vastnum", "vydra"
+    ]  # fmt: skip
     for name in contracts.names():
         document = contracts.load(name)
         assert document["openapi"] == "3.1.0"
@@ -103,3 +105,21 @@ def test_the_admin_contract_names_every_profile_and_fault():
 
     assert schemas["ProfileName"]["enum"] == list(PROFILES)
     assert schemas["FaultName"]["enum"] == list(FAULTS)
+
+
+def test_llmgateway_lists_the_seeds_options():
+    schemas = contracts.load("llmgateway")["components"]["schemas"]
+    generation, edit = schemas["GenerationRequest"]["properties"], schemas["EditRequest"]["properties"]
+
+    assert generation["quality"]["enum"] == ["standard", "hd", "low", "medium", "high"]
+    assert generation["style"]["enum"] == ["vivid", "natural"]
+    assert generation["response_format"]["const"] == "b64_json"
+    assert (generation["n"]["minimum"], generation["n"]["maximum"]) == (1, 10)
+    assert edit["quality"]["enum"] == ["low", "medium", "high", "auto"]
+    assert edit["output_format"]["enum"] == ["png", "jpeg", "webp"]
+    assert (edit["images"]["minItems"], edit["images"]["maxItems"]) == (1, 16)
+    assert contracts.load("llmgateway")["x-models"]["auto"] == {"aliasOf": "gemini-3-pro-image-preview"}
+
+
+def test_llmgateway_borrows_googles_pixel_tables():
+    assert contracts.image_sizes("llmgateway") == contracts.load("gemini")["x-image-sizes"]
