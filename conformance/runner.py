@@ -9,15 +9,19 @@ from dataclasses import dataclass
 
 import httpx
 
-from . import gemini, geminigen, vydra
+from . import gemini, geminigen, llmgateway, vydra
 from .behaviours import Behaviour, NotApplicable
 from .schema import contract_behaviour
 from .session import Session
 from .target import Target
 
-CATALOGUES = {catalogue.profile: catalogue for catalogue in (geminigen.CATALOGUE, vydra.CATALOGUE, *gemini.CATALOGUES)}
+CATALOGUES = {
+    catalogue.profile: catalogue
+    for catalogue in (geminigen.CATALOGUE, vydra.CATALOGUE, llmgateway.CATALOGUE, *gemini.CATALOGUES)
+}
 BUNDLED_KEY = "imagegen-mock-check"
 BUNDLED_CREDITS = 10**9
+BUNDLED_TIMEOUT_SECONDS = 0.1  # a forced timeout needs its answer checked, not its wait
 
 
 @dataclass(frozen=True)
@@ -103,13 +107,19 @@ def explain(error: BaseException) -> str:
     return "\n".join(line for line in lines if line)
 
 
+def bundled_settings():
+    """The bundled mock's settings: strict keys, one funded key, short forced timeouts."""
+    from mockserver import Settings
+
+    return Settings(strict_keys=True, accounts={BUNDLED_KEY: BUNDLED_CREDITS}, timeout_seconds=BUNDLED_TIMEOUT_SECONDS)
+
+
 @contextmanager
 def bundled_mock(profile: str) -> Iterator[Target]:
     """The mock, served on a loopback port of this process, with strict keys and one funded key."""
-    from mockserver import Settings, create_app
+    from mockserver import create_app
     from mockserver.background import BackgroundServer
 
-    settings = Settings(strict_keys=True, accounts={BUNDLED_KEY: BUNDLED_CREDITS})
-    with BackgroundServer(create_app(settings)) as server:
+    with BackgroundServer(create_app(bundled_settings())) as server:
         base_url = f"{server.url}/{profile}"
         yield Target(profile, base_url, BUNDLED_KEY, description=f"the bundled mock at {base_url}")

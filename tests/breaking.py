@@ -10,8 +10,8 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from conformance import Target, run_check
-from conformance.runner import BUNDLED_CREDITS, BUNDLED_KEY
-from mockserver import Settings, create_app
+from conformance.runner import BUNDLED_KEY, bundled_settings
+from mockserver import create_app
 from mockserver.background import BackgroundServer
 from mockserver.ledger import Ledger
 from mockserver.state import State
@@ -24,7 +24,7 @@ Breakage = Callable[[ASGIApp], ASGIApp]
 
 
 def mock_app():
-    return create_app(Settings(strict_keys=True, accounts={BUNDLED_KEY: BUNDLED_CREDITS}))
+    return create_app(bundled_settings())
 
 
 def state_of(app) -> State:

@@ -8,6 +8,7 @@ import sys
 
 import breakages_gemini
 import breakages_geminigen
+import breakages_llmgateway
 import breakages_vydra
 import httpx
 import pytest
@@ -22,12 +23,13 @@ from mockserver.background import BackgroundServer
 BREAKAGES = {
     "geminigen": breakages_geminigen.BREAKAGES,
     "vydra": breakages_vydra.BREAKAGES,
+    "llmgateway": breakages_llmgateway.BREAKAGES,
     **breakages_gemini.BREAKAGES,
 }
 
 # Profiles that run one catalogue of checks, each with its own contract's facts: a check is proven once
 # some profile of its family breaks it.
-FAMILIES = {"gemini": gemini.PROFILES, "geminigen": ("geminigen",), "vydra": ("vydra",)}
+FAMILIES = {"gemini": gemini.PROFILES, "geminigen": ("geminigen",), "vydra": ("vydra",), "llmgateway": ("llmgateway",)}
 
 
 @pytest.mark.parametrize("profile", BREAKAGES)
