@@ -9,6 +9,7 @@ import re
 import shlex
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -109,10 +110,35 @@ def images_in(parts: list[dict]) -> list[Image.Image]:
     return [Image.open(io.BytesIO(base64.b64decode(blob))) for blob in blobs]
 
 
-def test_the_readmes_sdk_example_prints_what_it_says(server, capsys):
-    (example,) = re.findall(r"```python\n(.*?)```", README, flags=re.DOTALL)
+def python_examples() -> list[str]:
+    return re.findall(r"```python\n(.*?)```", README, flags=re.DOTALL)
+
+
+def test_the_readme_has_a_python_example_for_each_sdk():
+    assert [("from google import genai" in e, "from openai import OpenAI" in e) for e in python_examples()] == [
+        (True, False),
+        (False, True),
+    ]
+
+
+@pytest.mark.parametrize("index", range(len(python_examples())))
+def test_the_readmes_sdk_examples_print_what_they_say(server, capsys, index):
+    example = python_examples()[index]
     promised = re.search(r"# (.*)$", example.strip()).group(1)
 
     exec(example.replace("http://127.0.0.1:8000", server.url), {})
 
     assert capsys.readouterr().out.strip() == promised
+
+
+def test_the_readmes_llmgateway_example_gets_two_7_4_images(client):
+    command = next(block for block in shell_blocks() if "/v1/images/generations" in block)
+    method, url, headers, body = parse_curl(command.replace("\\\n", " "))
+
+    response = client.request(method, url.replace("http://127.0.0.1:8000", ""), headers=headers, content=body)
+
+    assert response.status_code == 200
+    data = response.json()["data"]
+    images = [Image.open(io.BytesIO(base64.b64decode(item["b64_json"]))) for item in data]
+    assert [(image.format, image.size) for image in images] == [("PNG", (1344, 768))] * 2
+    assert {item["revised_prompt"] for item in data} == {"A white siamese cat"}
