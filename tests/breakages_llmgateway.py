@@ -10,13 +10,13 @@ from breaking import (
     leaking_a_credit,
     never_refunding,
     patching,
-    replaying,
+    rewriting_body,
     rewriting_json,
     rewriting_request,
     rewriting_scope,
     serving_jpeg,
 )
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope
 
 from conformance.llmgateway import TEXT_MODELS
 from conformance.runner import BUNDLED_KEY
@@ -110,17 +110,9 @@ def any_image_url_is_https(body: dict) -> dict:
     return body
 
 
-def ignoring_image_brackets(app: ASGIApp) -> ASGIApp:
+def ignoring_image_brackets(body: bytes) -> bytes:
     """A gateway that reads only the field `image` of a multipart edit."""
-
-    async def broken(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST":
-            return await app(scope, receive, send)
-        message = await receive()
-        body = message.get("body", b"").replace(b'name="image[]"', b'name="ignored"')
-        await app(scope, replaying({**message, "body": body}, receive), send)
-
-    return broken
+    return body.replace(b'name="image[]"', b'name="ignored"')
 
 
 def without_x_api_key(scope: Scope) -> Scope:
@@ -162,7 +154,7 @@ BREAKAGES = {
     "the answer forgets output_format": (rewriting_json(no_output_format_in_the_answer), {"output-format-is-real"}),
     "transparent background ignored": (rewriting_request(without_background), {"transparent-background-has-alpha"}),
     "masks ignored": (patching(ignoring_masks), {"mask-preserves-the-rest"}),
-    "image[] not read": (ignoring_image_brackets, {"multipart-image-fields"}),
+    "image[] not read": (rewriting_body(ignoring_image_brackets), {"multipart-image-fields"}),
     "response_format url accepted": (
         rewriting_request(without_response_format),
         {"response-format-url-rejected", "contract"},

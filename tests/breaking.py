@@ -13,6 +13,7 @@ from conformance import Target, run_check
 from conformance.runner import BUNDLED_KEY, bundled_settings
 from mockserver import create_app
 from mockserver.background import BackgroundServer
+from mockserver.journal import read_whole_body
 from mockserver.ledger import Ledger
 from mockserver.state import State
 
@@ -85,25 +86,34 @@ def rewriting_json(rewrite: JsonRewrite) -> Breakage:
     return rewriting_answers(b"application/json", rewrite_content)
 
 
-def rewriting_request(rewrite: Callable[[dict], dict]) -> Callable[[ASGIApp], ASGIApp]:
-    """Break the reading of requests: pass every JSON object a client sends through `rewrite`."""
+def rewriting_body(rewrite: Callable[[bytes], bytes]) -> Breakage:
+    """Break the reading of requests: pass every POST body, read whole, through `rewrite`."""
 
     def wrap(app: ASGIApp) -> ASGIApp:
         async def broken(scope: Scope, receive: Receive, send: Send) -> None:
             if scope["type"] != "http" or scope["method"] != "POST":
                 return await app(scope, receive, send)
-            message = await receive()
-            try:
-                body = json.loads(message.get("body", b""))
-                if isinstance(body, dict):
-                    message = {**message, "body": json.dumps(rewrite(body)).encode()}
-            except ValueError:
-                pass
+            body, receive = await read_whole_body(receive)
+            await receive()  # the body, already read
+            message = {"type": "http.request", "body": rewrite(body), "more_body": False}
             await app(scope, replaying(message, receive), send)
 
         return broken
 
     return wrap
+
+
+def rewriting_request(rewrite: Callable[[dict], dict]) -> Breakage:
+    """Break the reading of requests: pass every JSON object a client sends through `rewrite`."""
+
+    def rewrite_json(body: bytes) -> bytes:
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            return body
+        return json.dumps(rewrite(parsed)).encode() if isinstance(parsed, dict) else body
+
+    return rewriting_body(rewrite_json)
 
 
 def replaying(first: Message, receive: Receive) -> Receive:
