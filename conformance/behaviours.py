@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from .session import Session
+if TYPE_CHECKING:
+    from .session import Session
 
 # A check raises AssertionError when the server deviates; it may return a note on what it left out.
-Check = Callable[[Session], str | None]
+Check = Callable[["Session"], str | None]
 
 
 @dataclass(frozen=True)
@@ -17,8 +19,14 @@ class Behaviour:
     summary: str
     source: str
     check: Check
-    paid: bool = False
-    needs_control: bool = False
+    paid: bool = False  # its requests may be billed; they count against the budget
+    needs_control: bool = False  # it forces failures through an imagegen-mock's control API
+    calls: int = 1  # billable requests per example, at most
+    examples: int | None = None  # at most this many examples, whatever the session allows
+
+    def paid_calls(self, examples: int) -> int:
+        """The billable requests it may send with `examples` examples allowed."""
+        return self.calls * min(examples, self.examples or examples) if self.paid else 0
 
 
 class NotApplicable(Exception):
@@ -32,11 +40,11 @@ class Catalogue:
         self.profile = profile
         self.behaviours: list[Behaviour] = []
 
-    def behaviour(
-        self, name: str, summary: str, source: str, *, paid: bool = False, needs_control: bool = False
-    ) -> Callable[[Check], Check]:
+    def behaviour(self, name: str, summary: str, source: str, **options: Any) -> Callable[[Check], Check]:
+        """Register a check as the behaviour `name`; `options` are Behaviour's (paid, calls, ...)."""
+
         def register(check: Check) -> Check:
-            self.add(Behaviour(name, summary, source, check, paid, needs_control))
+            self.add(Behaviour(name, summary, source, check, **options))
             return check
 
         return register

@@ -7,12 +7,15 @@ import os
 import sys
 from contextlib import AbstractContextManager, nullcontext
 
-from . import report
-from .runner import bundled_mock, run_check
+from . import report, reports
+from .runner import behaviours_of, bundled_mock, plan, run_check
 from .target import Target
 
 EXAMPLES_LOCAL = 10
 EXAMPLES_REMOTE = 1
+REMOTE_BUDGET = 3  # billable requests, against a server that is not on this machine
+REMOTE_RATE = 2.0  # requests a second
+KEY_VARIABLE = "API_KEY"  # what a reproducer calls the key when it was not given in a variable
 
 
 def run(args: argparse.Namespace) -> int:
@@ -23,17 +26,54 @@ def run(args: argparse.Namespace) -> int:
         return 2
     with targets as target:
         examples = args.examples or (EXAMPLES_LOCAL if target.loopback else EXAMPLES_REMOTE)
-        print(report.header(args.profile, target), flush=True)
+        budget = args.budget if args.budget is not None else (None if target.loopback else REMOTE_BUDGET)
+        rate = args.rate if args.rate is not None else (None if target.loopback else REMOTE_RATE)
+        if args.plan:
+            print(planned(args, target, examples, budget))
+            return 0
+        print(report.header(args.profile, target, budget), flush=True)
         result = run_check(
             target,
             examples=examples,
             seed=args.seed,
             schema=not args.no_schema,
             free_only=args.free_only,
-            on_verdict=lambda verdict: report.print_verdict(verdict, sys.stdout),
+            budget=budget,
+            rate=rate,
+            on_verdict=report.progress(len(behaviours_of(args.profile, not args.no_schema)), sys.stdout),
         )
         print(report.totals(result), flush=True)
+        reports.write(
+            result, key=target.api_key, key_variable=args.api_key_env or KEY_VARIABLE,
+            json_path=args.json, junit_path=args.junit_xml, html_path=args.html,
+        )  # fmt: skip
     return result.exit_code
+
+
+def planned(args: argparse.Namespace, target: Target, examples: int, budget: int | None) -> str:
+    """What a run would do: each behaviour, the paid requests it needs, and whether it would run."""
+    behaviours = behaviours_of(args.profile, not args.no_schema)
+    controllable = True if args.base_url is None else None  # a given server is not asked: the plan sends nothing
+    left_out = plan(behaviours, examples, budget, args.free_only, controllable)
+    lines = [f"imagegen-mock check --plan: {args.profile} against {target} ({examples} example(s) per behaviour, "
+             f"budget {'unlimited' if budget is None else budget}); nothing is sent"]  # fmt: skip
+    for b in behaviours:
+        cost = b.paid_calls(examples)
+        price = f"{cost} paid request(s)" if cost else "free"
+        if b.name in left_out:
+            verdict, why = "SKIP", left_out[b.name]
+        elif b.needs_control and controllable is None:
+            verdict, why = "RUN?", "only if the target is an imagegen-mock, which can force this failure"
+        else:
+            verdict, why = "RUN", ""
+        lines.append(f"  {verdict:<5} {b.name:<40} {price:<20} {why}".rstrip())
+    paid = sum(
+        b.paid_calls(examples)
+        for b in behaviours
+        if b.name not in left_out and not (b.needs_control and controllable is None)
+    )
+    lines.append(f"at most {paid} paid request(s) in all")
+    return "\n".join(lines)
 
 
 def target_of(args: argparse.Namespace) -> AbstractContextManager[Target]:

@@ -144,11 +144,10 @@ BEHAVIOURS: list[tuple[Behaviour, Callable[[Facts], bool]]] = []
 
 
 def behaviour(
-    name: str, summary: str, source: str, *, paid: bool = False, needs_control: bool = False,
-    applies: Callable[[Facts], bool] = lambda facts: True,
-) -> Callable[[Check], Check]:  # fmt: skip
+    name: str, summary: str, source: str, *, applies: Callable[[Facts], bool] = lambda facts: True, **options: Any
+) -> Callable[[Check], Check]:
     def register(check: Check) -> Check:
-        BEHAVIOURS.append((Behaviour(name, summary, source, check, paid, needs_control), applies))
+        BEHAVIOURS.append((Behaviour(name, summary, source, check, **options), applies))
         return check
 
     return register
@@ -234,6 +233,7 @@ def usage_adds_up(session: Session) -> None:
     "Without IMAGE in responseModalities there is no image part; with only IMAGE there is one",
     "seed 002, responseModalities: include IMAGE to enable image generation; seed 004",
     paid=True,
+    calls=2,
 )
 def no_image_without_image(session: Session) -> None:
     f = facts(session.target.profile)
@@ -254,6 +254,7 @@ def no_image_without_image(session: Session) -> None:
     "seed 004, Image Count Control",
     paid=True,
     applies=lambda f: f.image_generation_config,
+    examples=4,
 )
 def number_of_images_honoured(session: Session) -> None:
     f = facts(session.target.profile)
@@ -265,7 +266,7 @@ def number_of_images_honoured(session: Session) -> None:
         assert len(found) == count, f"asked for {count} images, got {len(found)}"
         assert {image.size for _, image in found} == {f.pixels(model, ratio, None)}
 
-    session.run(check, examples=min(session.examples, 4))
+    session.run(check)
 
 
 @behaviour(
@@ -324,6 +325,7 @@ def unknown_fields_refused(session: Session) -> None:
     "research/apis.md §1.10: new-api parses the request into its own structure",
     paid=True,
     applies=lambda f: not f.strict,
+    examples=3,
 )
 def unknown_fields_ignored(session: Session) -> None:
     f = facts(session.target.profile)
@@ -332,7 +334,7 @@ def unknown_fields_ignored(session: Session) -> None:
     def check(name: str, model: str) -> None:
         answered(call(session, model, {**ask("a fox"), name: 1}))
 
-    session.run(check, examples=min(session.examples, 3))
+    session.run(check)
 
 
 def shaped(width: int, height: int) -> str:
@@ -346,6 +348,7 @@ def shaped(width: int, height: int) -> str:
     "An edit without an aspect ratio answers an image shaped like its input",
     "research/apis.md §1.3: the output matches the input image's size, or else is 1:1",
     paid=True,
+    examples=4,
 )
 def edit_keeps_the_input_ratio(session: Session) -> None:
     f = facts(session.target.profile)
@@ -360,7 +363,7 @@ def edit_keeps_the_input_ratio(session: Session) -> None:
         assert found, "the edit answered no image"
         assert_shaped_like(found[0][1], ratio, f.ratios, f"the edit of a {width}x{height} image")
 
-    session.run(check, examples=min(session.examples, 4))
+    session.run(check)
 
 
 @behaviour(
@@ -368,6 +371,7 @@ def edit_keeps_the_input_ratio(session: Session) -> None:
     "streamGenerateContent?alt=sse sends whole responses as data: events, the last with finishReason and usage",
     "research/apis.md §1.6",
     paid=True,
+    examples=4,
 )
 def streaming_sse(session: Session) -> None:
     f = facts(session.target.profile)
@@ -387,7 +391,7 @@ def streaming_sse(session: Session) -> None:
         assert len({chunk.get("responseId") for chunk in chunks}) == 1, "the chunks name different responses"
         assert any("inlineData" in part for chunk in chunks for part in parts(chunk)), "no image was streamed"
 
-    session.run(check, examples=min(session.examples, 4))
+    session.run(check)
 
 
 def event_json(data: str) -> dict[str, Any]:

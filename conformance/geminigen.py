@@ -167,6 +167,7 @@ def job_lifecycle(session: Session) -> None:
     "and thumbnail_small a smaller image",
     "seed 000, Example Response and Response Fields",
     paid=True,
+    examples=4,
 )
 def completed_job_serves_its_images(session: Session) -> None:
     @given(form=forms)
@@ -185,7 +186,7 @@ def completed_job_serves_its_images(session: Session) -> None:
         assert small.width < picture.width and small.height < picture.height, f"thumbnail is {small.size}"
         assert [item.get("image_url") for item in done.get("generated_image", [])] == [done["generate_result"]], done
 
-    session.run(check, examples=min(session.examples, 4))
+    session.run(check)
 
 
 @CATALOGUE.behaviour(
@@ -193,6 +194,8 @@ def completed_job_serves_its_images(session: Session) -> None:
     "GET /uapi/v1/histories lists the key's jobs newest first; its pages cover them all once, and total counts them",
     "research/apis.md §4.1: histories?filter_by=&items_per_page=&page= -> {result, total}",
     paid=True,
+    examples=5,
+    calls=3,
 )
 def histories_page_through_every_job(session: Session) -> None:
     @given(per_page=st.integers(1, 4), jobs=st.integers(1, 3))
@@ -212,7 +215,7 @@ def histories_page_through_every_job(session: Session) -> None:
         )
         assert listed[:jobs] == started[::-1], "the newest jobs do not come first"
 
-    session.run(check, examples=min(session.examples, 5))
+    session.run(check)
 
 
 @CATALOGUE.behaviour(

@@ -107,6 +107,7 @@ def assert_refusal(response: httpx.Response, kind: str) -> None:
     "A generation answers exactly n distinct base64 images, each with revised_prompt echoing the prompt",
     "seed 003, Generate Multiple Images; research/apis.md §3.3 (images truncated to n, revised_prompt)",
     paid=True,
+    examples=4,
 )
 def exactly_n_images(session: Session) -> None:
     @given(model=cheap_models, count=st.integers(1, 4), prompt=prompts)
@@ -119,7 +120,7 @@ def exactly_n_images(session: Session) -> None:
         assert [item.get("revised_prompt") for item in body["data"]] == [prompt] * count, body["data"][0].keys()
         assert isinstance(body.get("created"), int), "no created timestamp"
 
-    session.run(check, examples=min(session.examples, 4))
+    session.run(check)
 
 
 @CATALOGUE.behaviour(
@@ -151,6 +152,7 @@ def size_and_aspect_ratio(session: Session) -> None:
     "An edit answers images really in output_format (png, jpeg, webp), and the answer names it",
     "seed 003, Image Edits: output_format",
     paid=True,
+    examples=6,
 )
 def output_format_is_real(session: Session) -> None:
     @given(model=cheap_models, fmt=st.sampled_from(sorted(FORMATS)), compression=st.none() | st.integers(0, 100))
@@ -163,7 +165,7 @@ def output_format_is_real(session: Session) -> None:
         assert formats == [FORMATS[fmt]], f"output_format {fmt}: got {formats}"
         assert body.get("output_format") == fmt, f"the answer says output_format {body.get('output_format')!r}"
 
-    session.run(check, examples=min(session.examples, 6))
+    session.run(check)
 
 
 @CATALOGUE.behaviour(
@@ -171,6 +173,7 @@ def output_format_is_real(session: Session) -> None:
     "background transparent gives an image with a real alpha channel: some pixels fully see-through",
     "seed 003, Image Edits: background (transparent, opaque, auto)",
     paid=True,
+    examples=4,
 )
 def transparent_background(session: Session) -> None:
     @given(model=cheap_models, fmt=st.sampled_from(["png", "webp"]))
@@ -183,7 +186,7 @@ def transparent_background(session: Session) -> None:
         assert alpha.getextrema()[0] == 0, "no pixel is transparent"
         assert body.get("background") == "transparent", "the answer does not say background: transparent"
 
-    session.run(check, examples=min(session.examples, 4))
+    session.run(check)
 
 
 def edit_request(model: str, **fields: Any) -> dict[str, Any]:
@@ -195,6 +198,7 @@ def edit_request(model: str, **fields: Any) -> dict[str, Any]:
     "A multipart edit with a mask changes only the mask's transparent pixels; elsewhere they equal the input's",
     "seed 003, Multipart Form Data: mask - mask image to specify areas to edit",
     paid=True,
+    examples=3,
 )
 def mask_preserves_the_rest(session: Session) -> None:
     @given(model=cheap_models, split=st.integers(20, 80))
@@ -222,7 +226,7 @@ def mask_preserves_the_rest(session: Session) -> None:
             "nothing changed inside the mask's transparent region"
         )
 
-    session.run(check, examples=min(session.examples, 3))
+    session.run(check)
 
 
 @CATALOGUE.behaviour(
@@ -230,6 +234,8 @@ def mask_preserves_the_rest(session: Session) -> None:
     "A multipart edit takes its image from image, image[] or file, and n as a string",
     "seed 003, Multipart Form Data: image, image[] (used by some clients), file",
     paid=True,
+    examples=2,
+    calls=3,
 )
 def multipart_image_fields(session: Session) -> None:
     @given(model=cheap_models, count=st.integers(2, 3))  # more than one, so that n is seen to be read
@@ -241,7 +247,7 @@ def multipart_image_fields(session: Session) -> None:
             assert len(found) == count, f"{field} with n={count}: {len(found)} images"
             assert {picture.size for picture in found} == {expected_pixels(model, "3:2")}, "the edit lost its shape"
 
-    session.run(check, examples=min(session.examples, 2))
+    session.run(check)
 
 
 @CATALOGUE.behaviour(
@@ -310,6 +316,7 @@ def invalid_json(session: Session) -> None:
     "text-model-rejected",
     "A model that makes no images is a 400 pointing to /v1/chat/completions",
     "seed 003, model: image generation models; research/apis.md §3.3: non-image models are rejected",
+    examples=4,
 )
 def text_model_rejected(session: Session) -> None:
     @given(model=st.sampled_from(TEXT_MODELS), path=st.sampled_from([GENERATIONS, EDITS]))
@@ -320,7 +327,7 @@ def text_model_rejected(session: Session) -> None:
         message = assert_error(session.http.post(path, headers=auth(session), json=request), 400)["message"]
         assert "/v1/chat/completions" in message, message
 
-    session.run(check, examples=min(session.examples, 4))
+    session.run(check)
 
 
 @CATALOGUE.behaviour(
@@ -362,6 +369,7 @@ def auth_401(session: Session) -> None:
     "The key works as Authorization: Bearer and as x-api-key",
     "seed 003, Authentication: Bearer token or x-api-key header",
     paid=True,
+    examples=2,
 )
 def key_places(session: Session) -> None:
     @given(place=st.sampled_from(["bearer", "header"]), model=cheap_models)
@@ -369,7 +377,7 @@ def key_places(session: Session) -> None:
         response = session.http.post(GENERATIONS, headers=auth(session, place), json={"prompt": "x", "model": model})
         assert response.status_code == 200, f"the key as {place}: {describe(response)}"
 
-    session.run(check, examples=min(session.examples, 2))
+    session.run(check)
 
 
 @CATALOGUE.behaviour(
@@ -394,6 +402,7 @@ def unknown_key(session: Session) -> None:
     "A prompt the content filter stops answers 200 with an empty data list, not an error, and costs nothing",
     "LLM Gateway docs, Gateway Content Filter: Images: HTTP 200 with an empty data array",
     needs_control=True,
+    examples=4,
 )
 def filtered_prompt(session: Session) -> None:
     @given(model=cheap_models, path=st.sampled_from([GENERATIONS, EDITS]))
@@ -406,7 +415,7 @@ def filtered_prompt(session: Session) -> None:
         assert body.get("data") == [], f"a filtered prompt answered {len(body.get('data', []))} images"
         assert session.mock_balance() == before, "a filtered prompt was charged"
 
-    session.run(check, examples=min(session.examples, 4))
+    session.run(check)
 
 
 @CATALOGUE.behaviour(
@@ -415,6 +424,7 @@ def filtered_prompt(session: Session) -> None:
     "contracts/llmgateway.yaml x-models prices; research/apis.md §3.5: 402 billing_error",
     paid=True,
     needs_control=True,
+    examples=5,
 )
 def credits_charged_per_image(session: Session) -> None:
     @given(model=cheap_models, count=st.integers(1, 3), short=st.integers(1, 5))
@@ -428,7 +438,7 @@ def credits_charged_per_image(session: Session) -> None:
             assert_refusal(session.http.post(GENERATIONS, headers=auth(session), json=request), "insufficient-credits")
             assert session.mock_balance() == max(0, price - short), "a refused request took credits"
 
-    session.run(check, examples=min(session.examples, 5))
+    session.run(check)
 
 
 @CATALOGUE.behaviour(
@@ -436,6 +446,7 @@ def credits_charged_per_image(session: Session) -> None:
     "Too many requests get 429 rate_limit_error with Retry-After and RateLimit-Remaining 0, and nothing is charged",
     "LLM Gateway docs, Rate Limits: 429 with Retry-After in seconds, zero remaining quota",
     needs_control=True,
+    examples=3,
 )
 def rate_limited(session: Session) -> None:
     @given(model=cheap_models)
@@ -448,7 +459,7 @@ def rate_limited(session: Session) -> None:
         assert response.headers.get("RateLimit-Remaining") == "0", response.headers
         assert session.mock_balance() == before
 
-    session.run(check, examples=min(session.examples, 3))
+    session.run(check)
 
 
 @CATALOGUE.behaviour(
@@ -457,6 +468,7 @@ def rate_limited(session: Session) -> None:
     "nothing",
     "seed 003, No Images Generated; research/apis.md §3.5 (500 api_error, 502 upstream_error, 504 upstream_timeout)",
     needs_control=True,
+    examples=6,
 )
 def upstream_failures_refunded(session: Session) -> None:
     @given(model=cheap_models, fault=st.sampled_from(["no-image", "server-error", "timeout"]))
@@ -467,4 +479,4 @@ def upstream_failures_refunded(session: Session) -> None:
         assert_refusal(response, fault)
         assert session.mock_balance() == before, f"{fault}: {before} -> {session.mock_balance()} credits"
 
-    session.run(check, examples=min(session.examples, 6))
+    session.run(check)

@@ -1,8 +1,10 @@
-"""The readable summary of a check: a line per behaviour as it finishes, then the totals."""
+"""The readable summary of a check: a line per behaviour as it finishes, with progress, then the totals."""
 
 from __future__ import annotations
 
+import itertools
 import textwrap
+from collections.abc import Callable
 from typing import TextIO
 
 from .runner import Report, Verdict
@@ -10,8 +12,9 @@ from .runner import Report, Verdict
 LABELS = {"pass": "PASS", "fail": "FAIL", "skip": "SKIP", "error": "ERROR"}
 
 
-def header(profile: str, target: object) -> str:
-    return f"imagegen-mock check: {profile} against {target}"
+def header(profile: str, target: object, budget: int | None = None) -> str:
+    spending = "" if budget is None else f" (budget: {budget} paid request(s))"
+    return f"imagegen-mock check: {profile} against {target}{spending}"
 
 
 def verdict_line(verdict: Verdict) -> str:
@@ -30,8 +33,18 @@ def totals(report: Report) -> str:
         for s, word in (("pass", "passed"), ("fail", "failed"), ("error", "errors"), ("skip", "skipped"))
         if report.count(s)
     )
-    return f"{counts} in {report.seconds:.1f}s"
+    budget = report.budget
+    spent = f"; {budget.spent} paid request(s) sent" if budget.spent or budget.limit is not None else ""
+    if budget.unexpected:
+        spent += f", {budget.unexpected} of them meant to be free but answered as if billed"
+    return f"{counts} in {report.seconds:.1f}s{spent}"
 
 
-def print_verdict(verdict: Verdict, out: TextIO) -> None:
-    print(verdict_line(verdict), file=out, flush=True)
+def progress(total: int, out: TextIO) -> Callable[[Verdict], None]:
+    """Prints each verdict as it comes, numbered: [3/19]."""
+    counter = itertools.count(1)
+
+    def show(verdict: Verdict) -> None:
+        print(f"[{next(counter)}/{total}]" + verdict_line(verdict), file=out, flush=True)
+
+    return show

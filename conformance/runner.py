@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 
@@ -14,11 +14,13 @@ from .behaviours import Behaviour, NotApplicable
 from .schema import contract_behaviour
 from .session import Session
 from .target import Target
+from .traffic import Budget, BudgetSpent, Exchange
 
 CATALOGUES = {
     catalogue.profile: catalogue
     for catalogue in (geminigen.CATALOGUE, vydra.CATALOGUE, llmgateway.CATALOGUE, *gemini.CATALOGUES)
 }
+PROFILES_CHECKED = list(CATALOGUES)
 BUNDLED_KEY = "imagegen-mock-check"
 BUNDLED_CREDITS = 10**9
 BUNDLED_TIMEOUT_SECONDS = 0.1  # a forced timeout needs its answer checked, not its wait
@@ -30,6 +32,8 @@ class Verdict:
     status: str  # pass, fail, skip or error
     detail: str = ""
     seconds: float = 0.0
+    exchanges: list[Exchange] = field(default_factory=list)  # what it sent and got, secrets redacted
+    images: list[bytes] = field(default_factory=list)  # some of the images it received
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,7 @@ class Report:
     target: Target
     verdicts: list[Verdict]
     seconds: float
+    budget: Budget = field(default_factory=lambda: Budget(None))
 
     def count(self, status: str) -> int:
         return sum(1 for v in self.verdicts if v.status == status)
@@ -57,39 +62,83 @@ def run_check(
     seed: int = 0,
     schema: bool = True,
     free_only: bool = False,
+    budget: int | None = None,
+    rate: float | None = None,
     only: Collection[str] | None = None,
     on_verdict: Callable[[Verdict], None] = lambda verdict: None,
 ) -> Report:
     started = time.perf_counter()
-    session = Session(target, examples, seed)
+    spending = Budget(budget)
+    session = Session(target, examples, seed, spending, rate)
+    chosen = [b for b in behaviours_of(target.profile, schema) if only is None or b.name in only]
+    left_out = plan(chosen, examples, budget, free_only, session.controllable)
     verdicts = []
     try:
-        for behaviour in behaviours_of(target.profile, schema):
-            if only is None or behaviour.name in only:
-                verdicts.append(judge(behaviour, session, free_only))
-                on_verdict(verdicts[-1])
+        for behaviour in chosen:
+            if behaviour.name in left_out:
+                verdicts.append(Verdict(behaviour, "skip", left_out[behaviour.name]))
+            else:
+                verdicts.append(judge(behaviour, session))
+            on_verdict(verdicts[-1])
     finally:
         session.close()
-    return Report(target, verdicts, time.perf_counter() - started)
+    return Report(target, verdicts, time.perf_counter() - started, spending)
 
 
-def judge(behaviour: Behaviour, session: Session, free_only: bool = False) -> Verdict:
-    if behaviour.paid and free_only:
-        return Verdict(behaviour, "skip", "sends requests that cost credits; left out by --free-only")
-    if behaviour.needs_control and not session.controllable:
-        return Verdict(behaviour, "skip", "needs an imagegen-mock to force this failure; the target is not one")
+def plan(
+    behaviours: list[Behaviour], examples: int, budget: int | None, free_only: bool, controllable: bool | None
+) -> dict[str, str]:
+    """The behaviours left out, with why: those that cost with --free-only, those that need a mock when the
+    target is not one, and the paid ones the budget cannot buy. The budget buys the cheapest first, so that
+    it covers as many behaviours as it can."""
+    left_out = {}
+    for b in behaviours:
+        if b.paid and free_only:
+            left_out[b.name] = "sends requests that cost credits; left out by --free-only"
+        elif b.needs_control and controllable is False:
+            left_out[b.name] = "needs an imagegen-mock to force this failure; the target is not one"
+    if budget is None:
+        return left_out
+    remaining = budget
+    # Where it is not known whether the target can force failures, the budget goes to those that need none.
+    candidates = [b for b in behaviours if b.paid and b.name not in left_out and (controllable or not b.needs_control)]
+    for b in sorted(candidates, key=lambda b: b.paid_calls(examples)):
+        cost = b.paid_calls(examples)
+        if cost <= remaining:
+            remaining -= cost
+        else:
+            left_out[b.name] = f"needs {cost} paid request(s); the budget of {budget} had {remaining} left"
+    return left_out
+
+
+def judge(behaviour: Behaviour, session: Session) -> Verdict:
+    recorder = session.begin(behaviour)
     started = time.perf_counter()
+
+    def verdict(status: str, detail: str) -> Verdict:
+        return Verdict(behaviour, status, detail, time.perf_counter() - started, recorder.exchanges, recorder.images)
+
     try:
         note = behaviour.check(session)
     except NotApplicable as reason:
-        return Verdict(behaviour, "skip", str(reason), time.perf_counter() - started)
+        return verdict("skip", str(reason))
     except httpx.HTTPError as error:
-        detail = f"could not talk to {session.target}: {error!r}"
-        return Verdict(behaviour, "error", detail, time.perf_counter() - started)
+        return verdict("error", f"could not talk to {session.target}: {error!r}")
     except Exception as error:  # a broken server must not stop the other checks
-        status = "fail" if is_assertion(error) else "error"
-        return Verdict(behaviour, status, explain(error), time.perf_counter() - started)
-    return Verdict(behaviour, "pass", note or "", time.perf_counter() - started)
+        if spent := budget_spent(error):
+            return verdict("skip", f"stopped: {spent}")
+        return verdict("fail" if is_assertion(error) else "error", explain(error))
+    return verdict("pass", note or "")
+
+
+def budget_spent(error: BaseException) -> str | None:
+    """Why the budget stopped a check, if it did (directly, or inside a group of failures)."""
+    if isinstance(error, BudgetSpent):
+        return str(error)
+    if isinstance(error, BaseExceptionGroup):
+        return next((spent for inner in error.exceptions if (spent := budget_spent(inner))), None)
+    cause = error.__cause__ or error.__context__
+    return budget_spent(cause) if cause is not None else None
 
 
 def is_assertion(error: BaseException) -> bool:

@@ -49,7 +49,30 @@ def contract_behaviour(profile: str) -> Behaviour:
         source=f"contracts/{profile}.yaml",
         check=check_contract,
         paid=True,
+        # On a budget, billable operations send only the contract's own examples, once each.
+        calls=len(billable_examples(contracts.load(profile))),
+        examples=1,
     )
+
+
+def billable_operations(contract: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The operations the service charges for (x-billable), by Schemathesis' name for them."""
+    return {
+        f"{method.upper()} {path}": operation
+        for path, operations in contract.get("paths", {}).items()
+        for method, operation in operations.items()
+        if method in HTTP_METHODS and operation.get("x-billable")
+    }
+
+
+def billable_examples(contract: dict[str, Any]) -> list[str]:
+    """One entry per request body example of a billable operation: what its examples phase sends."""
+    return [
+        name
+        for name, operation in billable_operations(contract).items()
+        for media in operation.get("requestBody", {}).get("content", {}).values()
+        for _ in ([media["example"]] if "example" in media else list(media.get("examples", {})))
+    ]
 
 
 OPEN_KEYS_NOTE = (
@@ -60,6 +83,9 @@ OPEN_KEYS_NOTE = (
 
 def check_contract(session: Session) -> str | None:
     contract = contracts.load(session.target.profile)
+    if on_a_budget(session):
+        for example in billable_examples(contract):
+            session.budget.spend(f"the contract's example of {example}")
     schema = schemathesis.openapi.from_dict(contract, config=schemathesis_config(session, contract))
     failures: dict[str, str] = {}
     errors: list[str] = []
@@ -86,19 +112,24 @@ def excluded_checks(contract: dict[str, Any]) -> dict[str, str]:
 def schemathesis_config(session: Session, contract: dict[str, Any]) -> schemathesis.Config:
     schemes = contract.get("components", {}).get("securitySchemes", {})
     auth = {name: credentials(scheme, session.target.api_key) for name, scheme in schemes.items()}
-    # Against a real service only the contract's own examples are sent: every generated request may cost.
     off = {"enabled": False}
     # Stateful runs follow only the links a contract declares: inferring them from the schema makes
     # hundreds of scenarios that each may render images.
-    phases = {"stateful": {"inference": {"algorithms": []}}}
-    if not session.target.loopback:
-        phases = {"coverage": off, "fuzzing": off, "stateful": off}
+    phases: dict[str, Any] = {"stateful": {"inference": {"algorithms": []}}}
     settings = contract_settings(contract)
+    if on_a_budget(session):
+        # Billable operations send only the contract's own examples; free ones are fuzzed too.
+        phases = {"coverage": off, "stateful": off}
+        settings["operations"] += [
+            {"include-name": name, "phases": {"fuzzing": off}} for name in billable_operations(contract)
+        ]
     settings["checks"]["ignored_auth"] = {"enabled": "ignored_auth" not in excluded_checks(contract)
                                           and not session.accepts_any_key}  # fmt: skip
+    pacing = {"rate-limit": f"{max(1, int(session.pacer.rate * 60))}/m"} if session.pacer.rate else {}
     return schemathesis.Config.from_dict(
         {
             **settings,
+            **pacing,
             "base-url": session.target.base_url,
             "headers": {"User-Agent": USER_AGENT},
             "seed": session.seed,
@@ -108,6 +139,11 @@ def schemathesis_config(session: Session, contract: dict[str, Any]) -> schemathe
             "output": {"sanitization": {"enabled": True}},
         }
     )
+
+
+def on_a_budget(session: Session) -> bool:
+    """Every generated request may cost: against a real service, or a mock given a budget."""
+    return not session.target.loopback or session.budget.limit is not None
 
 
 def contract_settings(contract: dict[str, Any]) -> dict[str, Any]:

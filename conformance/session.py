@@ -1,5 +1,5 @@
-"""A check's handle on the target: an HTTP client, Hypothesis settings, and (when the target is an
-imagegen-mock) the mock's control API."""
+"""A check's handle on the target: an HTTP client that keeps the budget, Hypothesis settings, and (when the
+target is an imagegen-mock) the mock's control API."""
 
 from __future__ import annotations
 
@@ -12,32 +12,57 @@ import hypothesis.core
 from hypothesis import HealthCheck, Phase, seed, settings
 from hypothesis.vendor import pretty
 
+from .behaviours import Behaviour
 from .target import Target
+from .traffic import FAULT_HEADER, Billing, Budget, KitTransport, Pacer, Recorder
 
 USER_AGENT = "imagegen-mock-check"
-FAULT_HEADER = "X-Mock-Fault"
+UNSEEN_KEY_CREDITS = 1000
+__all__ = ["FAULT_HEADER", "Session", "describe"]
 
 
 class Session:
-    def __init__(self, target: Target, examples: int, seed: int) -> None:
+    def __init__(
+        self, target: Target, examples: int, seed: int, budget: Budget | None = None, rate: float | None = None
+    ) -> None:
         self.target = target
         self.examples = examples
         self.seed = seed
-        self.http = httpx.Client(base_url=target.base_url, timeout=120, headers={"User-Agent": USER_AGENT})
+        self.budget = budget or Budget(None)
+        self.pacer = Pacer(rate)
+        self.behaviour: Behaviour | None = None  # the one being checked
+        self.recorder = Recorder()
+        transport = KitTransport(
+            httpx.HTTPTransport(),
+            Billing(target.profile, httpx.URL(target.base_url).path),
+            self.budget,
+            self.pacer,
+            paid_now=lambda: self.behaviour is not None and self.behaviour.paid,
+            recorder=lambda: self.recorder,
+        )
+        self.http = httpx.Client(
+            base_url=target.base_url, timeout=120, headers={"User-Agent": USER_AGENT}, transport=transport
+        )
         self._admin = httpx.Client(base_url=target.origin + "/_mock", timeout=30, headers={"User-Agent": USER_AGENT})
         mock = self._mock_health()
         self.controllable = mock is not None
         # An imagegen-mock without --strict-keys accepts any key, unlike the services it stands for.
         self.accepts_any_key = mock is not None and not mock.get("strict_keys", True)
 
+    def begin(self, behaviour: Behaviour) -> Recorder:
+        """Start checking `behaviour`: its requests are paid or not as it is, and recorded apart."""
+        self.behaviour, self.recorder = behaviour, Recorder()
+        return self.recorder
+
     def run(self, test: Callable[..., None], *, examples: int | None = None) -> None:
-        """Run a Hypothesis test with the session's seed and budget of examples.
+        """Run a Hypothesis test with the session's seed and number of examples (at most the behaviour's own).
 
         Against a real service failures are not shrunk: shrinking would spend more paid calls.
         """
         phases = [Phase.explicit, Phase.generate] + ([Phase.shrink] if self.target.loopback else [])
+        cap = self.behaviour.examples if self.behaviour else None
         configured = settings(
-            max_examples=examples or self.examples,
+            max_examples=examples or min(self.examples, cap or self.examples),
             deadline=None,
             database=None,
             phases=phases,
@@ -56,8 +81,13 @@ class Session:
         self.admin("PUT", f"/accounts/{self.target.api_key}", json={"credits": credits})
 
     def mock_balance(self) -> int:
-        """The key's credits as the mock's ledger holds them."""
-        return self.admin("GET", f"/accounts/{self.target.api_key}").json()["credits"]
+        """The key's credits as the mock's ledger holds them (a key it has not seen yet is given some)."""
+        response = self._admin.get(f"/accounts/{self.target.api_key}")
+        if response.status_code == 404:
+            self.set_credits(UNSEEN_KEY_CREDITS)
+            return UNSEEN_KEY_CREDITS
+        response.raise_for_status()
+        return response.json()["credits"]
 
     @contextmanager
     def credits_set_to(self, credits: int) -> Iterator[None]:

@@ -263,6 +263,8 @@ def rate_limited(session: Session) -> None:
     "seed 001, Cost and Insufficient Credits (402)",
     paid=True,
     needs_control=True,
+    examples=5,
+    calls=12,
 )
 def concurrent_charges_are_exact(session: Session) -> None:
     @given(affordable=st.integers(0, 6), spare=st.integers(0, PRICE - 1), extra=st.integers(1, 6))
@@ -273,7 +275,7 @@ def concurrent_charges_are_exact(session: Session) -> None:
             assert statuses.count(402) == extra, f"statuses {sorted(statuses)}"
             assert balance(session) == spare
 
-    session.run(check, examples=min(session.examples, 5))
+    session.run(check)
 
 
 async def concurrent_generations(session: Session, count: int) -> list[int]:

@@ -54,6 +54,18 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--seed", type=int, default=0, help="seed of the generated test data")
     check.add_argument("--no-schema", action="store_true", help="skip the Schemathesis schema conformance run")
     check.add_argument("--free-only", action="store_true", help="send only requests that cost no credits")
+    check.add_argument(
+        "--budget", type=int, metavar="N", help="at most N billable requests (default: 3 for a remote server, no limit "
+        "for a loopback one)"
+    )  # fmt: skip
+    check.add_argument("--rate", type=float, metavar="R", help="at most R requests a second (default: 2 for a remote "
+                       "server, no limit for a loopback one)")  # fmt: skip
+    check.add_argument(
+        "--plan", action="store_true", help="print the checks and the paid requests each needs; send nothing"
+    )
+    check.add_argument("--json", metavar="FILE", help="write the report as JSON")
+    check.add_argument("--junit-xml", metavar="FILE", help="write the report as JUnit XML")
+    check.add_argument("--html", metavar="FILE", help="write the report as one self-contained HTML page")
     check.set_defaults(run=run_check)
 
     listing = commands.add_parser("contracts", help="list the OpenAPI contracts, or print one")
