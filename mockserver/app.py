@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
+from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -20,6 +21,7 @@ from .files import FILES_PREFIX
 from .journal import JournalMiddleware
 from .jsonio import JSONResponse
 from .profiles import PROFILES
+from .recordings import ReplayMiddleware, load
 from .settings import Settings
 from .state import State
 
@@ -60,7 +62,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *(Mount(f"/{name}", routes=routes) for name, routes in mounted.items()),
             *(route for route, _ in root_routes),
         ],
-        middleware=[Middleware(JournalMiddleware, state=state, route_of=route_of)],
+        middleware=[
+            Middleware(JournalMiddleware, state=state, route_of=route_of),
+            *(
+                [Middleware(ReplayMiddleware, recordings=load(Path(state.settings.replay)))]
+                if state.settings.replay
+                else []
+            ),
+        ],
         exception_handlers={HTTPException: http_error},
         lifespan=partial(running_jobs, state),
     )

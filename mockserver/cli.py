@@ -68,6 +68,15 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--html", metavar="FILE", help="write the report as one self-contained HTML page")
     check.set_defaults(run=run_check)
 
+    proxy = commands.add_parser("proxy", help="forward to a real service, checking every exchange against a profile")
+    proxy.add_argument("--profile", required=True, choices=sorted(PROFILES), help="the service behind the upstream")
+    proxy.add_argument("--upstream", required=True, help="the real service's base URL, such as https://vydra.app")
+    proxy.add_argument("--host", default="127.0.0.1", help="address to listen on [default: 127.0.0.1]")
+    proxy.add_argument("--port", type=int, default=8001, help="port to listen on [default: 8001]")
+    proxy.add_argument("--record", metavar="DIR", help="save each exchange, secrets redacted, for serve --replay")
+    proxy.add_argument("--report", metavar="FILE", help="append each violation to this file, as JSON lines")
+    proxy.set_defaults(run=run_proxy)
+
     listing = commands.add_parser("contracts", help="list the OpenAPI contracts, or print one")
     listing.add_argument("name", nargs="?", choices=contracts.names(), help="the contract to print")
     listing.set_defaults(run=run_contracts)
@@ -130,6 +139,23 @@ def run_check(args: argparse.Namespace) -> int:
     from conformance.cli import run
 
     return run(args)
+
+
+def run_proxy(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from conformance.proxy import create_proxy
+
+    app = create_proxy(
+        args.profile,
+        args.upstream,
+        record=Path(args.record) if args.record else None,
+        report=Path(args.report) if args.report else None,
+    )
+    print(f"imagegen-mock proxy: {args.profile} at http://{args.host}:{args.port} -> {args.upstream}", flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
 
 
 def run_contracts(args: argparse.Namespace) -> int:

@@ -51,6 +51,7 @@ class Settings:
     webhook_hosts: str = option("", "hosts besides loopback that webhooks may go to, comma-separated")
     webhook_retries: int = option(3, "retries of a webhook delivery that failed")
     webhook_backoff_seconds: float = option(1.0, "wait before the first webhook retry; it doubles each time")
+    replay: str = option("", "a folder recorded by `imagegen-mock proxy --record`: matching requests get its answers")
     accounts: Mapping[str, int] = field(
         default_factory=dict,
         metadata={"help": "API keys and their starting balances (config file only)", "flag": False},
@@ -63,6 +64,8 @@ class Settings:
                 raise SettingsError(f"{f.name} must not be negative, got {value}")
         if self.port > 65535:
             raise SettingsError(f"port must be at most 65535, got {self.port}")
+        if self.replay and not Path(self.replay).is_dir():
+            raise SettingsError(f"replay: {self.replay} is not a folder of recordings")
         for key, credits in self.accounts.items():
             if not isinstance(key, str) or not key:
                 raise SettingsError(f"accounts: every API key must be a non-empty string, got {key!r}")
