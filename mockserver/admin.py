@@ -10,18 +10,22 @@ from starlette.applications import Starlette
 from starlette.endpoints import HTTPEndpoint
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 import contracts
 
 from .clock import iso
-from .faults import FAULTS, MockUsageError, check_fault_name
+from .dashboard import DASHBOARD
+from .faults import FAULTS, MAX_DELAY_MS, MockUsageError, check_fault_name
 from .jsonio import JSONResponse, parse_json
-from .ledger import Account
+from .ledger import Account, account_id
 from .profiles import PROFILES
+from .scenarios import CATALOGUE
 from .state import State
 from .webhooks import WebhookError
+
+THUMBNAIL_SIDE = 256
 
 
 class AdminError(Exception):
@@ -38,8 +42,15 @@ def create_admin(state: State, endpoints: Endpoints) -> Starlette:
     app = Starlette(
         routes=[
             Route("/health", health, methods=["GET"]),
+            Route("/", dashboard, methods=["GET"]),
             Route("/reset", reset, methods=["POST"]),
+            Route("/accounts", list_accounts, methods=["GET"]),
             Route("/accounts/{api_key:path}", Accounts),
+            Route("/latency", Latency),
+            Route("/jobs", list_jobs, methods=["GET"]),
+            Route("/images", list_images, methods=["GET"]),
+            Route("/images/{image_id:int}", get_image, methods=["GET"]),
+            Route("/scenarios", list_scenarios, methods=["GET"]),
             Route("/clock", Clock),
             Route("/webhooks/public-key", public_key, methods=["GET"]),
             Route("/faults", Faults),
@@ -111,6 +122,79 @@ class Accounts(HTTPEndpoint):
         if "webhook_url" in body:
             state.webhooks.register(api_key, url)
         return JSONResponse(account_json(state, api_key, account))
+
+
+async def list_accounts(request: Request) -> Response:
+    """Every account by its id (never its key), with its balance."""
+    state = state_of(request)
+    accounts = [
+        {k: v for k, v in account_json(state, None, account).items() if k != "webhook_url"}
+        for account in state.ledger.accounts()
+    ]
+    return JSONResponse({"accounts": accounts})
+
+
+class Latency(HTTPEndpoint):
+    """Latency added to every answer of a profile (or of all), without restarting the mock."""
+
+    async def get(self, request: Request) -> Response:
+        return latency_json(state_of(request))
+
+    async def put(self, request: Request) -> Response:
+        body = await json_object(request)
+        milliseconds, profile = whole_number(body.get("milliseconds")), body.get("profile")
+        if milliseconds is None or not 0 <= milliseconds <= MAX_DELAY_MS:
+            raise AdminError(400, f'"milliseconds" must be a whole number from 0 to {MAX_DELAY_MS}')
+        if profile is not None and (not isinstance(profile, str) or profile not in PROFILES):
+            raise AdminError(400, f'"profile" must be one of: {", ".join(PROFILES)}, or left out for every profile')
+        state = state_of(request)
+        state.latency[profile] = milliseconds
+        return latency_json(state)
+
+
+def latency_json(state: State) -> Response:
+    by_profile = {name: state.latency_ms(name) for name in PROFILES}
+    return JSONResponse({"default_milliseconds": state.settings.latency, "milliseconds": by_profile})
+
+
+async def list_jobs(request: Request) -> Response:
+    state = state_of(request)
+    now = state.clock.now()
+    jobs = [
+        {
+            "uuid": job.uuid, "account": account_id(job.api_key), "status": job.status,
+            "progress": job.progress(now), "created_at": iso(job.created_at), "due_at": iso(job.due_at),
+        }
+        for job in state.jobs.recent()
+    ]  # fmt: skip
+    return JSONResponse({"jobs": jobs})
+
+
+async def list_images(request: Request) -> Response:
+    shown = state_of(request).gallery.recent(request.query_params.get("profile"))
+    return JSONResponse({"images": [image.as_json() for image in shown]})
+
+
+async def get_image(request: Request) -> Response:
+    state = state_of(request)
+    shown = state.gallery.get(request.path_params["image_id"])
+    if shown is None:
+        raise AdminError(404, "no such image: the gallery keeps the latest ones only")
+    if request.query_params.get("thumbnail") == "true":
+        return Response(await state.renderer.thumbnail(shown.spec, THUMBNAIL_SIDE), media_type="image/jpeg")
+    return Response(shown.content, media_type=shown.spec.media_type)
+
+
+async def list_scenarios(request: Request) -> Response:
+    profile = request.query_params.get("profile")
+    if profile is not None and profile not in CATALOGUE:
+        raise AdminError(400, f'"profile" must be one of: {", ".join(CATALOGUE)}')
+    listed = [s for name, items in CATALOGUE.items() if profile in (None, name) for s in items]
+    return JSONResponse({"scenarios": [scenario.as_json() for scenario in listed]})
+
+
+async def dashboard(request: Request) -> Response:
+    return HTMLResponse(DASHBOARD)
 
 
 class Clock(HTTPEndpoint):
@@ -243,7 +327,7 @@ def whole_number_text(text: str) -> int | None:
         return None
 
 
-def account_json(state: State, api_key: str, account: Account) -> dict[str, Any]:
+def account_json(state: State, api_key: str | None, account: Account) -> dict[str, Any]:
     return {
         "id": account.id,
         "credits": account.balance,
@@ -251,7 +335,7 @@ def account_json(state: State, api_key: str, account: Account) -> dict[str, Any]
         "refunded": account.refunded,
         "created_at": account.created_at,
         "updated_at": account.updated_at,
-        "webhook_url": state.webhooks.url_of(api_key),
+        "webhook_url": state.webhooks.url_of(api_key) if api_key else None,
     }
 
 

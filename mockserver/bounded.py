@@ -43,6 +43,11 @@ class BoundedMap(Generic[K, V]):
                 _, dropped = self._items.popitem(last=False)
                 self._bytes -= self._size_of(dropped)
 
+    def values(self) -> list[V]:
+        """Every value, oldest first."""
+        with self._lock:
+            return list(self._items.values())
+
     def clear(self) -> None:
         with self._lock:
             self._items.clear()

@@ -95,7 +95,7 @@ def service_route(
     async def endpoint(request: Request) -> Response:
         try:
             requested = header_fault(request.headers, faults, label)
-            delay = delay_seconds(request.headers, state.settings.latency)
+            delay = delay_seconds(request.headers, state.latency_ms(profile.name))
             if delay:
                 await asyncio.sleep(delay)
             return await handler(Call(request, state, profile, documented, faults, requested))

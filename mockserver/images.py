@@ -18,6 +18,7 @@ from PIL import Image, ImageDraw, ImageFont, ImageOps
 from starlette.concurrency import run_in_threadpool
 
 from .bounded import BoundedMap
+from .gallery import Gallery
 
 MEDIA_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 PROMPT_LINES = 4
@@ -53,14 +54,18 @@ def variants(spec: ImageSpec, count: int) -> list[ImageSpec]:
 class Renderer:
     """Renders specs, keeping recent results so identical requests cost almost nothing."""
 
-    def __init__(self, cache_bytes: int) -> None:
+    def __init__(self, cache_bytes: int, gallery: Gallery | None = None) -> None:
         self._cache: BoundedMap[object, bytes] = BoundedMap(1_000_000, cache_bytes, len, lru=True)
+        self.gallery = gallery
 
-    async def render(self, spec: ImageSpec) -> bytes:
+    async def render(self, spec: ImageSpec, shown: bool = True) -> bytes:
+        """The spec's bytes; `shown` ones (not a stand-in for a client's input) go to the gallery too."""
         cached = self._cache.get(spec)
         if cached is None:
             cached = await run_in_threadpool(encode, draw(spec), spec.format, spec.quality)
             self._cache.put(spec, cached)
+        if shown and self.gallery is not None:
+            self.gallery.add(spec, cached)
         return cached
 
     async def thumbnail(self, spec: ImageSpec, side: int) -> bytes:
@@ -68,7 +73,7 @@ class Renderer:
         key = (spec, side)
         cached = self._cache.get(key)
         if cached is None:
-            cached = await run_in_threadpool(shrink, await self.render(spec), side)
+            cached = await run_in_threadpool(shrink, await self.render(spec, shown=False), side)
             self._cache.put(key, cached)
         return cached
 

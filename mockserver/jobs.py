@@ -94,6 +94,11 @@ class Jobs:
         with self._lock:
             return self._jobs.get(uuid)
 
+    def recent(self) -> list[Job]:
+        """Every job remembered, newest first."""
+        with self._lock:
+            return list(reversed(self._jobs.values()))
+
     def of_account(self, api_key: str) -> list[Job]:
         """The key's jobs, newest first."""
         self.settle()

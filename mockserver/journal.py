@@ -7,6 +7,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from email.parser import BytesParser
+from email.policy import default as default_policy
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
@@ -101,6 +103,8 @@ def describe_body(content_type: str, raw: bytes, size: int, limit: int) -> Any:
     """
     if not size:
         return None
+    if content_type.startswith("multipart/form-data") and len(raw) == size:
+        return form_fields(content_type, raw)
     if size > limit:
         return {"omitted_bytes": size, "content_type": content_type}
     if "json" in content_type:
@@ -113,6 +117,22 @@ def describe_body(content_type: str, raw: bytes, size: int, limit: int) -> Any:
     if content_type.startswith(("image/", "multipart/", "application/octet-stream")):
         return {"omitted_bytes": size, "content_type": content_type}
     return raw.decode("utf-8", errors="replace")
+
+
+def form_fields(content_type: str, raw: bytes) -> dict[str, Any]:
+    """A multipart form as a test wants to see it: its text fields, and each file described (not kept)."""
+    message = BytesParser(policy=default_policy).parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + raw)
+    fields: dict[str, Any] = {}
+    uploads = []
+    for part in message.iter_parts() if message.is_multipart() else []:
+        name = part.get_param("name", header="content-disposition") or ""
+        content = part.get_payload(decode=True) or b""
+        if part.get_filename() is None:
+            fields[name] = content.decode("utf-8", errors="replace")
+        else:
+            uploads.append({"field": name, "filename": part.get_filename(), "content_type": part.get_content_type(),
+                            "bytes": len(content)})  # fmt: skip
+    return {"fields": fields, "files": uploads}
 
 
 class JournalMiddleware:

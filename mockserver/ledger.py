@@ -73,6 +73,11 @@ class Ledger:
         with self._lock:
             return self._accounts.get(api_key)
 
+    def accounts(self) -> list[Account]:
+        """Every account, oldest first."""
+        with self._lock:
+            return sorted(self._accounts.values(), key=lambda account: account.created_at)
+
     def set_balance(self, api_key: str, credits: int) -> Account:
         with self._lock:
             now = self._clock.now()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from .clock import Clock
 from .faults import FaultQueue
 from .files import FileStore
+from .gallery import Gallery
 from .ids import Ids
 from .images import Renderer
 from .jobs import Jobs
@@ -15,6 +16,7 @@ from .usage import RequestCounter
 from .webhooks import Webhooks
 
 MIB = 1024 * 1024
+GALLERY_COUNT = 100  # images kept for the dashboard and for tests that ask what a client received
 
 
 class State:
@@ -29,7 +31,9 @@ class State:
         self.ids = Ids(settings.seed)
         self.jobs = Jobs(self.clock, self.ids, settings.jobs_max_count)
         self.webhooks = Webhooks(settings, self.clock, self.journal)
-        self.renderer = Renderer(settings.image_cache_mib * MIB)  # a cache, so a reset keeps it
+        self.gallery = Gallery(self.clock, GALLERY_COUNT, settings.image_cache_mib * MIB)
+        self.renderer = Renderer(settings.image_cache_mib * MIB, self.gallery)  # a cache, so a reset keeps it
+        self.latency: dict[str | None, int] = {}  # milliseconds added, by profile (None: every profile)
 
     def reset(self) -> None:
         """Back to how the server started: config-file accounts only, nothing recorded, queued, stored or
@@ -43,3 +47,9 @@ class State:
         self.ids.reset()
         self.jobs.clear()
         self.webhooks.clear()
+        self.gallery.clear()
+        self.latency.clear()
+
+    def latency_ms(self, profile: str) -> int:
+        """The latency added to the profile's answers: set through the control API, else --latency."""
+        return self.latency.get(profile, self.latency.get(None, self.settings.latency))

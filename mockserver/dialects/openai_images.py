@@ -358,7 +358,7 @@ async def input_image(call: Call, reference: str, index: int) -> Upload:
     if data_url is None:
         spec = ImageSpec(f"placeholder for {reference}", PLACEHOLDER_SIDE, PLACEHOLDER_SIDE, "image_url",
                          call.profile.name, settings.seed)  # fmt: skip
-        content = await call.state.renderer.render(spec)
+        content = await call.state.renderer.render(spec, shown=False)
     else:
         try:
             content = base64.b64decode(re.sub(r"\s", "", data_url[1]), validate=True)

@@ -1,0 +1,53 @@
+"""The images the mock handed out lately: for the dashboard, and for tests that ask what a client got."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .bounded import BoundedMap
+from .clock import Clock, iso
+
+if TYPE_CHECKING:
+    from .images import ImageSpec
+
+
+@dataclass(frozen=True)
+class Shown:
+    id: int
+    time: float
+    spec: ImageSpec
+    content: bytes
+
+    def as_json(self) -> dict[str, Any]:
+        s = self.spec
+        return {
+            "id": self.id, "time": iso(self.time), "profile": s.profile, "model": s.model, "prompt": s.prompt,
+            "width": s.width, "height": s.height, "format": s.format, "bytes": len(self.content),
+            "url": f"/_mock/images/{self.id}", "thumbnail": f"/_mock/images/{self.id}?thumbnail=true",
+        }  # fmt: skip
+
+
+class Gallery:
+    def __init__(self, clock: Clock, max_count: int, max_bytes: int) -> None:
+        self._clock = clock
+        self._shown: BoundedMap[int, Shown] = BoundedMap(max_count, max_bytes, lambda s: len(s.content))
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def add(self, spec: ImageSpec, content: bytes) -> None:
+        with self._lock:
+            shown = Shown(next(self._ids), self._clock.now(), spec, content)
+        self._shown.put(shown.id, shown)
+
+    def get(self, image_id: int) -> Shown | None:
+        return self._shown.get(image_id)
+
+    def recent(self, profile: str | None = None) -> list[Shown]:
+        """Newest first."""
+        return [s for s in reversed(self._shown.values()) if profile in (None, s.spec.profile)]
+
+    def clear(self) -> None:
+        self._shown.clear()
