@@ -77,6 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
     proxy.add_argument("--report", metavar="FILE", help="append each violation to this file, as JSON lines")
     proxy.set_defaults(run=run_proxy)
 
+    catalogue = commands.add_parser("scenarios", help="list the documented behaviours each profile can be made to show")
+    catalogue.add_argument("--profile", choices=sorted(PROFILES), help="only this profile's")
+    catalogue.add_argument("--markdown", action="store_true", help="the README's tables of forced faults")
+    catalogue.set_defaults(run=run_scenarios)
+
     listing = commands.add_parser("contracts", help="list the OpenAPI contracts, or print one")
     listing.add_argument("name", nargs="?", choices=contracts.names(), help="the contract to print")
     listing.set_defaults(run=run_contracts)
@@ -155,6 +160,20 @@ def run_proxy(args: argparse.Namespace) -> int:
     print(f"imagegen-mock proxy: {args.profile} at http://{args.host}:{args.port} -> {args.upstream}", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def run_scenarios(args: argparse.Namespace) -> int:
+    from .scenarios import CATALOGUE, README_TABLES, markdown
+
+    if args.markdown:
+        chosen = {args.profile: f"{args.profile} answers"} if args.profile else README_TABLES
+        print("\n\n".join(markdown(profile, heading) for profile, heading in chosen.items()))
+        return 0
+    for profile, listed in CATALOGUE.items():
+        for s in listed if args.profile in (None, profile) else []:
+            trigger = f"fault {s.fault}" if s.fault else ("balance " + str(s.credits) if s.credits is not None else "")
+            print(f"{s.id:<40} {s.status}  {trigger:<28} {s.answers}")
     return 0
 
 

@@ -1,0 +1,691 @@
+"""The scenario catalogue: every documented behaviour of every profile, as something a test can trigger and
+check — success, each documented error, refunds, a job's end, rate limits, content filters.
+
+One list serves three readers: the pytest plugin parametrises a client's tests with it, the kit runs each
+scenario against a server (behaviour `documented-scenarios`), and the README's failure tables are printed
+from it (`imagegen-mock scenarios --markdown`), so the three cannot drift apart. Over HTTP it is
+`GET /_mock/scenarios`.
+
+A scenario is one request (the key added where the service reads it), optionally with a fault forced on it
+or a balance set first, and optionally followed, after the mock's clock moves on, by a read of what the
+first answer started (a job's history). Its expectation is a status, a part of the JSON answer (every key
+given must be there with that value, recursively), headers that must be present, and whether credits are
+taken.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import httpx
+
+import contracts
+
+PLAY_CREDITS = 1000  # the balance a played scenario starts from, unless it sets its own
+
+# Where each profile's service reads the API key: ("header", name, prefix) or ("query", name, "").
+KEY_PLACES: dict[str, tuple[str, str, str]] = {
+    "vydra": ("header", "Authorization", "Bearer "),
+    "geminigen": ("header", "x-api-key", ""),
+    "llmgateway": ("header", "Authorization", "Bearer "),
+    "gemini": ("header", "x-goog-api-key", ""),
+    "google": ("header", "x-goog-api-key", ""),
+    "vastnum": ("header", "Authorization", "Bearer "),
+    "crazyrouter": ("query", "key", ""),
+}
+
+
+@dataclass(frozen=True)
+class Step:
+    method: str
+    path: str  # as the service documents it; {name} is filled from the first answer's field of that name
+    json: Any = None
+    form: Mapping[str, str] | None = None
+    keyed: bool = True  # whether the API key is sent
+
+
+@dataclass(frozen=True)
+class Scenario:
+    profile: str
+    name: str
+    answers: str  # what the service does, in words: the README's table cell
+    request: Step
+    fault: str | None = None
+    credits: int | None = None  # the balance to give the key first
+    status: int = 200
+    expect: Mapping[str, Any] = field(default_factory=dict)  # part of the JSON answer
+    headers: tuple[str, ...] = ()  # answer headers that must be present
+    charged: int | None = None  # credits the whole scenario takes (refunds counted); None: not stated
+    then: Step | None = None  # a later read of what the request started
+    advance_seconds: float = 0  # how far the mock's clock moves before `then`
+
+    @property
+    def id(self) -> str:
+        return f"{self.profile}:{self.name}"
+
+    def as_json(self) -> dict[str, Any]:
+        place, name, prefix = KEY_PLACES[self.profile]
+        return {"id": self.id, **asdict(self), "key": {"place": place, "name": name, "prefix": prefix}}
+
+
+def contains(answer: Any, expected: Any) -> bool:
+    """Whether `answer` holds `expected`: every key of a dict with a matching value, lists item by item."""
+    if isinstance(expected, dict):
+        return isinstance(answer, dict) and all(k in answer and contains(answer[k], v) for k, v in expected.items())
+    if isinstance(expected, list):
+        return isinstance(answer, list) and len(answer) == len(expected) and all(map(contains, answer, expected))
+    return answer == expected
+
+
+# Vydra (seed 001).
+
+VYDRA_GENERATE = "/api/v1/models/gemini/generate"
+VYDRA_ASK = {"prompt": "A cozy cabin in the mountains", "aspectRatio": "16:9"}
+VYDRA_FAILED = {"error": "Failed to generate image"}
+
+
+def vydra() -> list[Scenario]:
+    ask = Step("POST", VYDRA_GENERATE, VYDRA_ASK)
+    return [
+        Scenario(
+            "vydra",
+            "success",
+            "200 with `imageUrl` (a 1344x768 PNG) and `creditsCharged: 5`",
+            ask,
+            expect={"mimeType": "image/png", "creditsCharged": 5},
+            charged=5,
+        ),
+        Scenario(
+            "vydra",
+            "missing-prompt",
+            "400 `Missing required field: prompt (string)`",
+            Step("POST", VYDRA_GENERATE, {}),
+            status=400,
+            expect={"error": "Missing required field: prompt (string)"},
+            charged=0,
+        ),
+        Scenario(
+            "vydra",
+            "invalid-aspect-ratio",
+            "400 `INVALID_INPUT` naming the ten ratios",
+            Step("POST", VYDRA_GENERATE, {"prompt": "x", "aspectRatio": "7:5"}),
+            status=400,
+            expect={"code": "INVALID_INPUT"},
+            charged=0,
+        ),
+        Scenario(
+            "vydra",
+            "missing-key",
+            "401 `MISSING_AUTH`",
+            Step("POST", VYDRA_GENERATE, VYDRA_ASK, keyed=False),
+            status=401,
+            expect={"code": "MISSING_AUTH"},
+            charged=0,
+        ),
+        Scenario(
+            "vydra",
+            "too-few-credits",
+            "402 `Insufficient credits` with the balance; nothing charged",
+            ask,
+            credits=2,
+            status=402,
+            expect={"error": "Insufficient credits", "creditsRequired": 5, "creditsRemaining": 2},
+            charged=0,
+        ),
+        Scenario(
+            "vydra",
+            "content-policy",
+            "500 `Content policy violation`, credits refunded",
+            ask,
+            fault="content-policy",
+            status=500,
+            expect={**VYDRA_FAILED, "message": "Content policy violation"},
+            charged=0,
+        ),
+        Scenario(
+            "vydra",
+            "server-error",
+            "500 `Internal server error`, credits refunded",
+            ask,
+            fault="server-error",
+            status=500,
+            expect={**VYDRA_FAILED, "message": "Internal server error"},
+            charged=0,
+        ),
+        Scenario(
+            "vydra",
+            "timeout",
+            "holds the request `--timeout-seconds`, then 504 `Request timed out`; refunded",
+            ask,
+            fault="timeout",
+            status=504,
+            expect={**VYDRA_FAILED, "message": "Request timed out"},
+            charged=0,
+        ),
+        Scenario(
+            "vydra",
+            "rate-limit",
+            "429 `RATE_LIMIT_EXCEEDED` with `Retry-After: 30`; nothing charged",
+            ask,
+            fault="rate-limit",
+            status=429,
+            expect={"code": "RATE_LIMIT_EXCEEDED", "retryAfter": 30},
+            headers=("Retry-After",),
+            charged=0,
+        ),
+        Scenario(
+            "vydra",
+            "insufficient-credits",
+            "402 as if the balance were 0; nothing charged",
+            ask,
+            fault="insufficient-credits",
+            status=402,
+            expect={"creditsRemaining": 0},
+            charged=0,
+        ),
+    ]
+
+
+# GeminiGen (seed 000): a job starts at status 1 and ends, on the mock's clock, at 2 or 3.
+
+GEMINIGEN_GENERATE = "/uapi/v1/generate_image"
+GEMINIGEN_FORM = {
+    "prompt": "A beautiful sunset over mountains",
+    "model": "imagen-4",
+    "aspect_ratio": "16:9",
+    "style": "Photorealistic",
+    "service_mode": "unstable",
+}
+JOB_SECONDS = 12  # --job-seconds-unstable's default
+
+
+def geminigen() -> list[Scenario]:
+    ask = Step("POST", GEMINIGEN_GENERATE, form=GEMINIGEN_FORM)
+    history = Step("GET", "/uapi/v1/history/{uuid}")
+
+    def failure(code: str) -> dict[str, Any]:
+        return {"detail": {"error_code": code}}
+
+    return [
+        Scenario(
+            "geminigen",
+            "job-started",
+            "200, the generation record with `status: 1`; 10 credits taken",
+            ask,
+            expect={"status": 1, "used_credit": 10},
+            charged=10,
+        ),
+        Scenario(
+            "geminigen",
+            "job-completes",
+            "after the job's time, `status: 2`, 100 percent, a 1408x768 JPEG",
+            ask,
+            then=history,
+            advance_seconds=JOB_SECONDS,
+            expect={"status": 2, "status_percentage": 100},
+            charged=10,
+        ),
+        Scenario(
+            "geminigen",
+            "content-policy",
+            "the job fails: status 3, `error_code` `GEMINI_RAI_MEDIA_FILTERED`, credits refunded",
+            ask,
+            fault="content-policy",
+            then=history,
+            advance_seconds=JOB_SECONDS,
+            expect={"status": 3, "error_code": "GEMINI_RAI_MEDIA_FILTERED"},
+            charged=0,
+        ),
+        Scenario(
+            "geminigen",
+            "server-error",
+            "the job fails with `SYSTEM_ERROR`, credits refunded",
+            ask,
+            fault="server-error",
+            then=history,
+            advance_seconds=JOB_SECONDS,
+            expect={"status": 3, "error_code": "SYSTEM_ERROR"},
+            charged=0,
+        ),
+        Scenario(
+            "geminigen",
+            "rate-limit",
+            "429 `GEMINI_RATE_LIMIT` with `Retry-After: 60`; nothing charged",
+            ask,
+            fault="rate-limit",
+            status=429,
+            expect=failure("GEMINI_RATE_LIMIT"),
+            headers=("Retry-After",),
+            charged=0,
+        ),
+        Scenario(
+            "geminigen",
+            "insufficient-credits",
+            "402 `NOT_ENOUGH_CREDIT`; nothing charged",
+            ask,
+            fault="insufficient-credits",
+            status=402,
+            expect=failure("NOT_ENOUGH_CREDIT"),
+            charged=0,
+        ),
+        Scenario(
+            "geminigen",
+            "too-few-credits",
+            "402 `NOT_ENOUGH_CREDIT` when the balance is below the price",
+            ask,
+            credits=3,
+            status=402,
+            expect=failure("NOT_ENOUGH_CREDIT"),
+            charged=0,
+        ),
+        Scenario(
+            "geminigen",
+            "timeout",
+            "holds the request, then 504 `SYSTEM_ERROR`; nothing charged",
+            ask,
+            fault="timeout",
+            status=504,
+            expect=failure("SYSTEM_ERROR"),
+            charged=0,
+        ),
+        Scenario(
+            "geminigen",
+            "missing-key",
+            "401 `API_KEY_REQUIRED`",
+            Step("POST", GEMINIGEN_GENERATE, form=GEMINIGEN_FORM, keyed=False),
+            status=401,
+            expect=failure("API_KEY_REQUIRED"),
+            charged=0,
+        ),
+        Scenario(
+            "geminigen",
+            "invalid-form",
+            "422 `VALIDATION_ERROR` in FastAPI's words",
+            Step("POST", GEMINIGEN_GENERATE, form={"prompt": "x", "model": "imagen-9"}),
+            status=422,
+            expect=failure("VALIDATION_ERROR"),
+            charged=0,
+        ),
+    ]
+
+
+# LLM Gateway (seed 003).
+
+LLMGATEWAY_GENERATE = "/v1/images/generations"
+
+
+def llmgateway() -> list[Scenario]:
+    ask = Step("POST", LLMGATEWAY_GENERATE, {"prompt": "A white siamese cat", "model": "gemini-2.5-flash-image"})
+
+    def error(kind: str, code: str | None) -> dict[str, Any]:
+        return {"error": {"type": kind, "code": code}}
+
+    return [
+        Scenario(
+            "llmgateway",
+            "success",
+            "200 with `data`: `n` base64 PNGs, `revised_prompt` the prompt; 4 credits an image (2.5 Flash)",
+            Step(
+                "POST",
+                LLMGATEWAY_GENERATE,
+                {"prompt": "A white siamese cat", "model": "gemini-2.5-flash-image", "n": 2},
+            ),
+            expect={"data": [{}, {}]},
+            charged=8,
+        ),
+        Scenario(
+            "llmgateway",
+            "invalid-parameters",
+            "400 `Invalid request parameters: ...` in the validator's words",
+            Step("POST", LLMGATEWAY_GENERATE, {"prompt": "x", "n": 11}),
+            status=400,
+            expect=error("invalid_request_error", None),
+            charged=0,
+        ),
+        Scenario(
+            "llmgateway",
+            "url-response-format",
+            "400: only `b64_json` is supported",
+            Step("POST", LLMGATEWAY_GENERATE, {"prompt": "x", "response_format": "url"}),
+            status=400,
+            expect=error("invalid_request_error", None),
+            charged=0,
+        ),
+        Scenario(
+            "llmgateway",
+            "invalid-image-url",
+            "400 `images[0].image_url must be an https URL or a base64 data URL`",
+            Step("POST", "/v1/images/edits", {"prompt": "x", "images": [{"image_url": "http://example.com/a.png"}]}),
+            status=400,
+            expect={"error": {"message": "images[0].image_url must be an https URL or a base64 data URL"}},
+            charged=0,
+        ),
+        Scenario(
+            "llmgateway",
+            "missing-key",
+            "401 `invalid_api_key`",
+            Step("POST", LLMGATEWAY_GENERATE, {"prompt": "x"}, keyed=False),
+            status=401,
+            expect=error("invalid_request_error", "invalid_api_key"),
+            charged=0,
+        ),
+        Scenario(
+            "llmgateway",
+            "too-few-credits",
+            "402 `billing_error`; nothing charged",
+            ask,
+            credits=1,
+            status=402,
+            expect=error("invalid_request_error", "billing_error"),
+            charged=0,
+        ),
+        Scenario(
+            "llmgateway",
+            "content-policy",
+            '200 with `"data": []`, as its content filter does; nothing charged',
+            ask,
+            fault="content-policy",
+            expect={"data": []},
+            charged=0,
+        ),
+        Scenario(
+            "llmgateway",
+            "no-image",
+            '500 `api_error`, "The model did not generate any images. …" (the seed-era text); refunded',
+            ask,
+            fault="no-image",
+            status=500,
+            expect=error("api_error", None),
+            charged=0,
+        ),
+        Scenario(
+            "llmgateway",
+            "server-error",
+            "502 `upstream_error` / `all_providers_failed`; refunded",
+            ask,
+            fault="server-error",
+            status=502,
+            expect=error("upstream_error", "all_providers_failed"),
+            charged=0,
+        ),
+        Scenario(
+            "llmgateway",
+            "overloaded",
+            "529 `overloaded` with `Retry-After: 1`; refunded",
+            ask,
+            fault="overloaded",
+            status=529,
+            expect=error("overloaded", "overloaded"),
+            headers=("Retry-After",),
+            charged=0,
+        ),
+        Scenario(
+            "llmgateway",
+            "rate-limit",
+            "429 `rate_limit_error` with `Retry-After: 12` and `RateLimit-Remaining: 0`; nothing charged",
+            ask,
+            fault="rate-limit",
+            status=429,
+            expect=error("rate_limit_error", "rate_limit_exceeded"),
+            headers=("Retry-After", "RateLimit-Remaining"),
+            charged=0,
+        ),
+        Scenario(
+            "llmgateway",
+            "insufficient-credits",
+            "402 `billing_error`; nothing charged",
+            ask,
+            fault="insufficient-credits",
+            status=402,
+            expect=error("invalid_request_error", "billing_error"),
+            charged=0,
+        ),
+        Scenario(
+            "llmgateway",
+            "timeout",
+            "holds the request, then 504 `upstream_timeout`; refunded",
+            ask,
+            fault="timeout",
+            status=504,
+            expect=error("upstream_timeout", "timeout"),
+            charged=0,
+        ),
+    ]
+
+
+# The Gemini profiles (seeds 002 and 004, Google's API): how each refuses comes from its contract.
+
+GEMINI_MODEL = "gemini-2.5-flash-image"
+GOOGLE_STATUSES = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 429: "RESOURCE_EXHAUSTED"}
+GEMINI_ASK = {"contents": [{"parts": [{"text": "a lighthouse at dusk"}]}]}
+
+
+def gemini(profile: str) -> list[Scenario]:
+    generate = f"/v1beta/models/{GEMINI_MODEL}:generateContent"
+    ask = Step("POST", generate, GEMINI_ASK)
+    refusals = contracts.load(profile)["x-refusals"]
+
+    def refused(kind: str) -> dict[str, Any]:
+        refusal = refusals[kind]
+        return {"error": {"code": refusal["status"]}} if refusal["envelope"] == "google" else {"error": {}}
+
+    def refusal_words(kind: str, extra: str = "") -> str:
+        refusal = refusals[kind]
+        if refusal["envelope"] != "google":
+            return f"{refusal['status']} in the gateway's own envelope; nothing charged"
+        return f"{refusal['status']} `{GOOGLE_STATUSES[refusal['status']]}`{extra}; nothing charged"
+
+    def candidate(finish: str) -> dict[str, Any]:
+        return {"candidates": [{"finishReason": finish}]}
+
+    return [
+        Scenario(
+            profile,
+            "success",
+            "200: a text part and a 1024x1024 base64 PNG `inlineData` part, `finishReason: STOP`, `usageMetadata`",
+            ask,
+            expect=candidate("STOP"),
+        ),
+        Scenario(
+            profile,
+            "unknown-model",
+            "404 `NOT_FOUND`, Google's message",
+            Step("POST", "/v1beta/models/gemini-0-image:generateContent", GEMINI_ASK),
+            status=404,
+            expect={"error": {"status": "NOT_FOUND"}},
+            charged=0,
+        ),
+        Scenario(
+            profile,
+            "lower-case-image-size",
+            "400 `INVALID_ARGUMENT`: `1k` is refused as Google refuses it",
+            Step("POST", generate, {**GEMINI_ASK, "generationConfig": {"imageConfig": {"imageSize": "1k"}}}),
+            status=400,
+            expect={"error": {"status": "INVALID_ARGUMENT"}},
+            charged=0,
+        ),
+        Scenario(
+            profile,
+            "missing-key",
+            refusal_words("missing-key"),
+            Step("POST", generate, GEMINI_ASK, keyed=False),
+            status=refusals["missing-key"]["status"],
+            expect=refused("missing-key"),
+            charged=0,
+        ),
+        Scenario(
+            profile,
+            "content-policy",
+            '200, `finishReason: "IMAGE_SAFETY"`, no image; the prompt\'s tokens are charged',
+            ask,
+            fault="content-policy",
+            expect=candidate("IMAGE_SAFETY"),
+        ),
+        Scenario(
+            profile,
+            "blocked-prompt",
+            '200, `promptFeedback.blockReason: "PROHIBITED_CONTENT"`, no candidates',
+            ask,
+            fault="blocked-prompt",
+            expect={"promptFeedback": {"blockReason": "PROHIBITED_CONTENT"}},
+        ),
+        Scenario(
+            profile,
+            "no-image",
+            '200, `finishReason: "NO_IMAGE"`, no image',
+            ask,
+            fault="no-image",
+            expect=candidate("NO_IMAGE"),
+        ),
+        Scenario(
+            profile,
+            "server-error",
+            "500 `INTERNAL`; nothing charged",
+            ask,
+            fault="server-error",
+            status=500,
+            expect={"error": {"status": "INTERNAL"}},
+            charged=0,
+        ),
+        Scenario(
+            profile,
+            "overloaded",
+            "503 `UNAVAILABLE`; nothing charged",
+            ask,
+            fault="overloaded",
+            status=503,
+            expect={"error": {"status": "UNAVAILABLE"}},
+            charged=0,
+        ),
+        Scenario(
+            profile,
+            "rate-limit",
+            refusal_words("rate-limit", " with `QuotaFailure` and `RetryInfo`"),
+            ask,
+            fault="rate-limit",
+            status=refusals["rate-limit"]["status"],
+            expect=refused("rate-limit"),
+            charged=0,
+        ),
+        Scenario(
+            profile,
+            "insufficient-credits",
+            refusal_words("quota"),
+            ask,
+            fault="insufficient-credits",
+            status=refusals["quota"]["status"],
+            expect=refused("quota"),
+            charged=0,
+        ),
+        Scenario(
+            profile,
+            "timeout",
+            "holds the request, then 504 `DEADLINE_EXCEEDED`; nothing charged",
+            ask,
+            fault="timeout",
+            status=504,
+            expect={"error": {"status": "DEADLINE_EXCEEDED"}},
+            charged=0,
+        ),
+    ]
+
+
+CATALOGUE: dict[str, list[Scenario]] = {
+    "vydra": vydra(),
+    "geminigen": geminigen(),
+    "llmgateway": llmgateway(),
+    **{profile: gemini(profile) for profile in ("gemini", "google", "vastnum", "crazyrouter")},
+}
+
+
+def scenarios(profile: str) -> list[Scenario]:
+    """The profile's scenarios; KeyError for a profile the mock does not have."""
+    return CATALOGUE[profile]
+
+
+def markdown(profile: str, heading: str) -> str:
+    """The profile's failure table for the README: each forced fault and what the service answers."""
+    rows = [f"| `{s.fault}` | {s.answers} |" for s in scenarios(profile) if s.fault]
+    return "\n".join([f"| fault | {heading} |", "|---|---|", *rows])
+
+
+README_TABLES = {
+    "vydra": "Vydra answers",
+    "geminigen": "GeminiGen answers",
+    "gemini": "the Gemini profiles answer (each gateway refuses a key, quota and rate as its table above says)",
+    "llmgateway": "LLM Gateway answers",
+}
+
+
+# Playing a scenario against a served imagegen-mock: arm it, send it, check the answer.
+
+
+@dataclass(frozen=True)
+class Outcome:
+    scenario: Scenario
+    response: httpx.Response  # the answer checked: the `then` read's, if there is one
+    charged: int  # credits the key lost
+
+    def problems(self) -> list[str]:
+        """What differs from the catalogue, in words; empty when the scenario played as documented."""
+        s, response = self.scenario, self.response
+        found = []
+        if response.status_code != s.status:
+            found.append(f"status {response.status_code}, the catalogue says {s.status}")
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = None
+        if s.expect and not contains(answer, s.expect):
+            found.append(f"the answer {response.text[:300]} does not hold {json.dumps(s.expect)}")
+        found += [f"no {name} header" for name in s.headers if name not in response.headers]
+        if s.charged is not None and self.charged != s.charged:
+            found.append(f"{self.charged} credits taken, the catalogue says {s.charged}")
+        return found
+
+
+def arm(scenario: Scenario, admin: httpx.Client, api_key: str) -> None:
+    """Prepare a served mock (`admin`: a client of its /_mock/): the key's balance, if the scenario sets one,
+    and its fault, queued for the profile's next request that can show it."""
+    if scenario.credits is not None:
+        admin.put(f"/accounts/{api_key}", json={"credits": scenario.credits}).raise_for_status()
+    if scenario.fault:
+        admin.post("/faults", json={"profile": scenario.profile, "fault": scenario.fault}).raise_for_status()
+
+
+def request_args(scenario: Scenario, step: Step, api_key: str, fields: Mapping[str, Any] | None = None) -> dict:
+    """httpx.Client.request's arguments for a step, the key where the profile's service reads it."""
+    headers: dict[str, str] = {}
+    params: dict[str, str] = {}
+    if step.keyed:
+        place, name, prefix = KEY_PLACES[scenario.profile]
+        (headers if place == "header" else params)[name] = prefix + api_key
+    url = step.path.format(**(fields or {}))
+    return {"method": step.method, "url": url, "headers": headers, "params": params, "json": step.json,
+            "data": step.form}  # fmt: skip
+
+
+def play(scenario: Scenario, http: httpx.Client, admin: httpx.Client, api_key: str) -> Outcome:
+    """Play a scenario against a served mock: `http` a client of the profile's base URL, `admin` of /_mock/.
+    The key starts from PLAY_CREDITS (unless the scenario sets its balance) and gets its balance back after."""
+    kept = admin.get(f"/accounts/{api_key}")
+    admin.put(f"/accounts/{api_key}", json={"credits": PLAY_CREDITS}).raise_for_status()
+    try:
+        arm(scenario, admin, api_key)
+        before = balance(admin, api_key)
+        response = http.request(**request_args(scenario, scenario.request, api_key))
+        if scenario.then is not None:
+            admin.post("/clock", json={"advance_seconds": scenario.advance_seconds}).raise_for_status()
+            fields = response.json() if response.status_code == 200 else {}
+            response = http.request(**request_args(scenario, scenario.then, api_key, fields))
+        return Outcome(scenario, response, before - balance(admin, api_key))
+    finally:
+        if kept.status_code == 200:
+            admin.put(f"/accounts/{api_key}", json={"credits": kept.json()["credits"]}).raise_for_status()
+
+
+def balance(admin: httpx.Client, api_key: str) -> int:
+    return admin.get(f"/accounts/{api_key}").raise_for_status().json()["credits"]
