@@ -9,6 +9,8 @@ import pytest
 from mockserver import Settings, create_app
 from mockserver.background import BackgroundServer
 
+pytest_plugins = ["pytester"]
+
 # A forced 'timeout' holds a request this long in the tests, so they stay quick.
 TEST_TIMEOUT_SECONDS = 0.05
 

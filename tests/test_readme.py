@@ -5,8 +5,11 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import re
 import shlex
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -111,10 +114,11 @@ def images_in(parts: list[dict]) -> list[Image.Image]:
 
 
 def python_examples() -> list[str]:
-    return re.findall(r"```python\n(.*?)```", README, flags=re.DOTALL)
+    """The examples that print what they promise in their last line's comment."""
+    return [block for block in re.findall(r"```python\n(.*?)```", README, flags=re.DOTALL) if "print(" in block]
 
 
-def test_the_readme_has_a_python_example_for_each_sdk():
+def test_the_readme_has_a_printing_example_for_each_sdk():
     assert [("from google import genai" in e, "from openai import OpenAI" in e) for e in python_examples()] == [
         (True, False),
         (False, True),
@@ -131,6 +135,36 @@ def test_the_readmes_sdk_examples_print_what_they_say(server, capsys, index):
     assert capsys.readouterr().out.strip() == promised
 
 
+def test_the_readmes_client_tests_pass_as_shown(pytester):
+    from mockserver.scenarios import scenarios
+
+    (example,) = [b for b in re.findall(r"```python\n(.*?)```", README, flags=re.DOTALL) if "test_my_client" in b]
+    pytester.makepyfile(test_my_client=example)
+
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q")
+
+    tests = len(re.findall(r"^def test_", example, flags=re.MULTILINE))
+    result.assert_outcomes(passed=tests - 1 + len(scenarios("vydra")))
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
+def test_the_readmes_javascript_test_passes_as_shown(server, tmp_path):
+    (example,) = re.findall(r"```js\n(.*?)```", README, flags=re.DOTALL)
+    script = tmp_path / "client.test.mjs"
+    script.write_text(example)
+
+    result = subprocess.run(
+        ["node", str(script)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "IMAGEGEN_MOCK_URL": server.url},
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "client.test.mjs: ok"
+
+
 def test_the_readmes_llmgateway_example_gets_two_7_4_images(client):
     command = next(block for block in shell_blocks() if "/v1/images/generations" in block)
     method, url, headers, body = parse_curl(command.replace("\\\n", " "))
@@ -142,3 +176,10 @@ def test_the_readmes_llmgateway_example_gets_two_7_4_images(client):
     images = [Image.open(io.BytesIO(base64.b64decode(item["b64_json"]))) for item in data]
     assert [(image.format, image.size) for image in images] == [("PNG", (1344, 768))] * 2
     assert {item["revised_prompt"] for item in data} == {"A white siamese cat"}
+
+
+def test_the_readmes_fault_tables_are_the_scenario_catalogues():
+    from mockserver.scenarios import README_TABLES, markdown
+
+    for profile, heading in README_TABLES.items():
+        assert markdown(profile, heading) in README, f"the README's table for {profile} is not the catalogue's"
