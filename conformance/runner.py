@@ -11,6 +11,7 @@ import httpx
 
 from . import gemini, geminigen, llmgateway, vydra
 from .behaviours import Behaviour, NotApplicable
+from .scenarios import scenarios_behaviour
 from .schema import contract_behaviour
 from .session import Session
 from .target import Target
@@ -52,7 +53,11 @@ class Report:
 
 
 def behaviours_of(profile: str, schema: bool = True) -> list[Behaviour]:
-    return [*CATALOGUES[profile].behaviours, *([contract_behaviour(profile)] if schema else [])]
+    return [
+        *CATALOGUES[profile].behaviours,
+        scenarios_behaviour(profile),
+        *([contract_behaviour(profile)] if schema else []),
+    ]
 
 
 def run_check(

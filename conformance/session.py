@@ -77,6 +77,11 @@ class Session:
         response.raise_for_status()
         return response
 
+    @property
+    def control(self) -> httpx.Client:
+        """A client of the mock's control API (/_mock/)."""
+        return self._admin
+
     def set_credits(self, credits: int) -> None:
         self.admin("PUT", f"/accounts/{self.target.api_key}", json={"credits": credits})
 

@@ -24,6 +24,7 @@ import httpx
 
 import contracts
 
+FAULT_HEADER = "X-Mock-Fault"
 PLAY_CREDITS = 1000  # the balance a played scenario starts from, unless it sets its own
 
 # Where each profile's service reads the API key: ("header", name, prefix) or ("query", name, "").
@@ -647,12 +648,12 @@ class Outcome:
         return found
 
 
-def arm(scenario: Scenario, admin: httpx.Client, api_key: str) -> None:
+def arm(scenario: Scenario, admin: httpx.Client, api_key: str, queue_fault: bool = True) -> None:
     """Prepare a served mock (`admin`: a client of its /_mock/): the key's balance, if the scenario sets one,
     and its fault, queued for the profile's next request that can show it."""
     if scenario.credits is not None:
         admin.put(f"/accounts/{api_key}", json={"credits": scenario.credits}).raise_for_status()
-    if scenario.fault:
+    if scenario.fault and queue_fault:
         admin.post("/faults", json={"profile": scenario.profile, "fault": scenario.fault}).raise_for_status()
 
 
@@ -674,9 +675,12 @@ def play(scenario: Scenario, http: httpx.Client, admin: httpx.Client, api_key: s
     kept = admin.get(f"/accounts/{api_key}")
     admin.put(f"/accounts/{api_key}", json={"credits": PLAY_CREDITS}).raise_for_status()
     try:
-        arm(scenario, admin, api_key)
+        arm(scenario, admin, api_key, queue_fault=False)
         before = balance(admin, api_key)
-        response = http.request(**request_args(scenario, scenario.request, api_key))
+        asked = request_args(scenario, scenario.request, api_key)
+        if scenario.fault:  # asked for on the request itself, so that a client retrying after a 429 knows it
+            asked["headers"][FAULT_HEADER] = scenario.fault
+        response = http.request(**asked)
         if scenario.then is not None:
             admin.post("/clock", json={"advance_seconds": scenario.advance_seconds}).raise_for_status()
             fields = response.json() if response.status_code == 200 else {}

@@ -206,8 +206,11 @@ BREAKAGES = {
         "images without IMAGE": (rewriting_json(images_for_text), {"no-image-without-IMAGE"}),
         "edits come out square": (rewriting_request(square_edits), {"edit-keeps-the-input-ratio"}),
         "streams end with [DONE]": (rewriting_answers(b"text/event-stream", done_sentinel), {"streaming-sse"}),
-        "unknown models answer": (rewriting_scope(known_model), {"unknown-model-404"}),
-        "lower-case sizes accepted": (rewriting_request(upper_case_sizes), {"invalid-image-size-400"}),
+        "unknown models answer": (rewriting_scope(known_model), {"documented-scenarios", "unknown-model-404"}),
+        "lower-case sizes accepted": (
+            rewriting_request(upper_case_sizes),
+            {"documented-scenarios", "invalid-image-size-400"},
+        ),
         "refusals still draw": (
             rewriting_json(images_despite_refusals),
             {"content-failures-answer-without-an-image"},
@@ -220,7 +223,7 @@ BREAKAGES = {
             {"image-generation-config-refused"},
         ),
         "ignores unknown fields": (rewriting_request(without_unknown_fields), {"unknown-fields-refused"}),
-        "a missing key is 401": (rewriting_json(missing_key_as_401), {"missing-key-refused"}),
+        "a missing key is 401": (rewriting_json(missing_key_as_401), {"documented-scenarios", "missing-key-refused"}),
         "takes a Bearer key": (rewriting_scope(bearer_as_api_key), {"bearer-key-refused"}),
         "takes unknown keys": (rewriting_scope(any_key_is_the_bundled_one), {"unknown-key-refused"}),
         "429 without RetryInfo": (rewriting_json(quota_without_retry_info), {"rate-limit-refusal"}),
@@ -228,7 +231,7 @@ BREAKAGES = {
     "vastnum": {
         "no x-goog-api-key": (rewriting_scope(no_goog_header), {"key-places"}),
         "refuses unknown fields": (refusing_unknown_fields, {"unknown-fields-ignored"}),
-        "quota refused with 402": (rewriting_json(quota_as_402), {"quota-refusal"}),
+        "quota refused with 402": (rewriting_json(quota_as_402), {"documented-scenarios", "quota-refusal"}),
     },
     "crazyrouter": {
         "numberOfImages ignored": (rewriting_request(without_number_of_images), {"number-of-images-honoured"}),

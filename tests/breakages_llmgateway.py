@@ -133,8 +133,8 @@ def any_bearer_is_the_bundled_key(scope: Scope) -> Scope:
 def ignoring_masks(state: State) -> None:
     render = state.renderer.render
 
-    async def unmasked(spec) -> bytes:
-        return await render(replace(spec, mask=None))
+    async def unmasked(spec, **options) -> bytes:
+        return await render(replace(spec, mask=None), **options)
 
     state.renderer.render = unmasked
 
@@ -142,7 +142,7 @@ def ignoring_masks(state: State) -> None:
 BREAKAGES = {
     "answers one image whatever n": (
         rewriting_json(one_image_only),
-        {"exactly-n-images", "multipart-image-fields"},
+        {"documented-scenarios", "exactly-n-images", "multipart-image-fields"},
     ),
     "the same image n times": (rewriting_json(the_same_image_each_time), {"exactly-n-images"}),
     "size ignored": (rewriting_request(without_string_sizes), {"size-and-aspect-ratio"}),
@@ -157,7 +157,7 @@ BREAKAGES = {
     "image[] not read": (rewriting_body(ignoring_image_brackets), {"multipart-image-fields"}),
     "response_format url accepted": (
         rewriting_request(without_response_format),
-        {"response-format-url-rejected", "contract"},
+        {"documented-scenarios", "response-format-url-rejected", "contract"},
     ),
     "vague validation errors": (
         rewriting_json(vague_validation_errors),
@@ -165,23 +165,37 @@ BREAKAGES = {
     ),
     "500 on bad JSON": (rewriting_json(crashing_on_bad_json), {"invalid-json-400"}),
     "text models draw": (rewriting_request(text_models_draw), {"text-model-rejected"}),
-    "any image URL accepted": (rewriting_request(any_image_url_is_https), {"invalid-image-url-400"}),
+    "any image URL accepted": (
+        rewriting_request(any_image_url_is_https),
+        {"documented-scenarios", "invalid-image-url-400"},
+    ),
     "ignores missing auth": (
         adding_a_missing_key(b"authorization", f"Bearer {BUNDLED_KEY}".encode()),
-        {"auth-401", "contract"},
+        {"documented-scenarios", "auth-401", "contract"},
     ),
     "x-api-key not read": (rewriting_scope(without_x_api_key), {"key-places"}),
     "takes unknown keys": (rewriting_scope(any_bearer_is_the_bundled_key), {"unknown-key-401", "contract"}),
-    "a filtered prompt is an error": (rewriting_json(filtered_as_an_error), {"filtered-prompt-empty-list"}),
+    "a filtered prompt is an error": (
+        rewriting_json(filtered_as_an_error),
+        {"documented-scenarios", "filtered-prompt-empty-list"},
+    ),
     "never refunds": (
         patching(never_refunding),
-        {"filtered-prompt-empty-list", "upstream-failures-refunded"},
+        {"documented-scenarios", "filtered-prompt-empty-list", "upstream-failures-refunded"},
     ),
     "takes a credit too many": (
         patching(leaking_a_credit),
-        {"credits-charged-per-image", "filtered-prompt-empty-list", "upstream-failures-refunded"},
+        {
+            "documented-scenarios",
+            "credits-charged-per-image",
+            "filtered-prompt-empty-list",
+            "upstream-failures-refunded",
+        },
     ),
-    "no credits is a 403": (rewriting_json(billing_as_403), {"credits-charged-per-image"}),
-    "429 without Retry-After": (dropping_headers(b"retry-after"), {"rate-limit-429"}),
-    "failed providers are a 500": (rewriting_json(upstream_as_500), {"upstream-failures-refunded"}),
+    "no credits is a 403": (rewriting_json(billing_as_403), {"documented-scenarios", "credits-charged-per-image"}),
+    "429 without Retry-After": (dropping_headers(b"retry-after"), {"documented-scenarios", "rate-limit-429"}),
+    "failed providers are a 500": (
+        rewriting_json(upstream_as_500),
+        {"documented-scenarios", "upstream-failures-refunded"},
+    ),
 }

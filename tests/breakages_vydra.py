@@ -46,27 +46,36 @@ def ignoring_bad_ratios(body: dict) -> dict:
 
 
 BREAKAGES = {
-    "vague missing-prompt error": (rewriting_json(vague_missing_prompt), {"missing-prompt-400"}),
-    "accepts unknown ratios": (rewriting_request(ignoring_bad_ratios), {"invalid-aspect-ratio-400", "contract"}),
+    "vague missing-prompt error": (
+        rewriting_json(vague_missing_prompt),
+        {"documented-scenarios", "missing-prompt-400"},
+    ),
+    "accepts unknown ratios": (
+        rewriting_request(ignoring_bad_ratios),
+        {"documented-scenarios", "invalid-aspect-ratio-400", "contract"},
+    ),
     "500 on bad JSON": (rewriting_json(crashing_on_bad_json), {"invalid-json-400"}),
     "ignores missing auth": (
         adding_a_missing_key(b"authorization", f"Bearer {BUNDLED_KEY}".encode()),
-        {"auth-required-401", "contract"},
+        {"documented-scenarios", "auth-required-401", "contract"},
     ),
     "square images": (patching(squaring_images), {"image-url-serves-the-ratio"}),
     "JPEG labelled PNG": (patching(serving_jpeg), {"image-url-serves-the-ratio"}),
     "no durationMs": (rewriting_json(dropping_duration), {"image-url-serves-the-ratio", "contract"}),
     "takes a credit too many": (
         patching(leaking_a_credit),
-        {"credits-fall-by-the-charge", "concurrent-charges-are-exact", "refund-after-failure"},
+        {"documented-scenarios", "credits-fall-by-the-charge", "concurrent-charges-are-exact", "refund-after-failure"},
     ),
-    "never refunds": (patching(never_refunding), {"refund-after-failure"}),
-    "402 forgets the balance": (rewriting_json(forgetting_the_balance_in_402), {"insufficient-credits-402"}),
+    "never refunds": (patching(never_refunding), {"documented-scenarios", "refund-after-failure"}),
+    "402 forgets the balance": (
+        rewriting_json(forgetting_the_balance_in_402),
+        {"documented-scenarios", "insufficient-credits-402"},
+    ),
     "lets balances go negative": (
         patching(allowing_overdraft),
-        {"insufficient-credits-402", "concurrent-charges-are-exact"},
+        {"documented-scenarios", "insufficient-credits-402", "concurrent-charges-are-exact"},
     ),
-    "429 without Retry-After": (dropping_headers(b"retry-after"), {"rate-limit-429"}),
+    "429 without Retry-After": (dropping_headers(b"retry-after"), {"documented-scenarios", "rate-limit-429"}),
     "no rate-limit headers": (
         dropping_headers(b"x-ratelimit-limit", b"x-ratelimit-remaining", b"x-ratelimit-reset"),
         {"rate-limit-headers", "contract"},

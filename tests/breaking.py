@@ -176,8 +176,8 @@ def patching(patch: Callable[[State], None]) -> Callable[[ASGIApp], ASGIApp]:
 def squaring_images(state: State) -> None:
     render = state.renderer.render
 
-    async def square(spec) -> bytes:
-        return await render(replace(spec, width=1024, height=1024))
+    async def square(spec, **options) -> bytes:
+        return await render(replace(spec, width=1024, height=1024), **options)
 
     state.renderer.render = square
 
@@ -185,8 +185,8 @@ def squaring_images(state: State) -> None:
 def serving_jpeg(state: State) -> None:
     render = state.renderer.render
 
-    async def jpeg(spec) -> bytes:
-        return await render(replace(spec, format="jpeg"))
+    async def jpeg(spec, **options) -> bytes:
+        return await render(replace(spec, format="jpeg"), **options)
 
     state.renderer.render = jpeg
 
@@ -251,7 +251,7 @@ def rewriting_scope(rewrite: Callable[[Scope], Scope]) -> Breakage:
 def widening_images(state: State) -> None:
     render = state.renderer.render
 
-    async def wider(spec) -> bytes:
-        return await render(replace(spec, width=spec.width + 8))
+    async def wider(spec, **options) -> bytes:
+        return await render(replace(spec, width=spec.width + 8), **options)
 
     state.renderer.render = wider

@@ -136,7 +136,7 @@ def test_the_command_passes_on_the_mock_and_fails_on_a_broken_server(monkeypatch
         )
 
     assert passing.returncode == 0, passing.stdout + passing.stderr
-    assert "12 passed" in passing.stdout
+    assert "13 passed" in passing.stdout
     assert failing.returncode == 1, failing.stdout + failing.stderr
     assert "FAIL   refund-after-failure" in failing.stdout
     assert "after a failed generation" in failing.stdout

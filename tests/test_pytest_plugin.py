@@ -8,7 +8,7 @@ import pytest
 
 from mockserver.scenarios import CATALOGUE
 
-CLIENT_TESTS = '''
+CLIENT_TESTS = """
 import httpx
 import pytest
 
@@ -74,7 +74,7 @@ def test_every_documented_behaviour(imagegen_mock, imagegen_scenario):
     answer = httpx.request(**{**args, "url": imagegen_mock.url("llmgateway") + args["url"]})
 
     assert answer.status_code == imagegen_scenario.status
-'''
+"""
 
 
 @pytest.fixture
