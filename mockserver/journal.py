@@ -48,7 +48,7 @@ class Entry:
 
 class Journal:
     def __init__(self, size: int) -> None:
-        self._entries: deque[Entry] = deque(maxlen=size)
+        self._entries: deque[Entry | Recorded] = deque(maxlen=size)
         self._lock = threading.Lock()
         self._next_id = 1
 
@@ -57,11 +57,11 @@ class Journal:
             self._next_id += 1
             return self._next_id - 1
 
-    def add(self, entry: Entry) -> None:
+    def add(self, entry: Entry | Recorded) -> None:
         with self._lock:
             self._entries.append(entry)
 
-    def entries(self, profile: str | None = None, path: str | None = None) -> list[Entry]:
+    def entries(self, profile: str | None = None, path: str | None = None) -> list[Entry | Recorded]:
         with self._lock:
             found = list(self._entries)
         if profile is not None:
@@ -103,8 +103,6 @@ def describe_body(content_type: str, raw: bytes, size: int, limit: int) -> Any:
     """
     if not size:
         return None
-    if content_type.startswith("multipart/form-data") and len(raw) == size:
-        return form_fields(content_type, raw)
     if size > limit:
         return {"omitted_bytes": size, "content_type": content_type}
     if "json" in content_type:
@@ -117,6 +115,15 @@ def describe_body(content_type: str, raw: bytes, size: int, limit: int) -> Any:
     if content_type.startswith(("image/", "multipart/", "application/octet-stream")):
         return {"omitted_bytes": size, "content_type": content_type}
     return raw.decode("utf-8", errors="replace")
+
+
+def kept_body(headers: list[tuple[bytes, bytes]], body: bytes, limit: int) -> bytes | dict[str, Any]:
+    """What the journal keeps of a request body: a multipart form described now (its files are not kept),
+    anything else as its first `limit` + 1 bytes."""
+    content_type = next((v.decode("latin-1") for k, v in headers if k.lower() == b"content-type"), "")
+    if content_type.startswith("multipart/form-data") and body:
+        return form_fields(content_type, body)
+    return body[: limit + 1]
 
 
 def form_fields(content_type: str, raw: bytes) -> dict[str, Any]:
@@ -173,23 +180,71 @@ class JournalMiddleware:
 
     def _entry(
         self, scope: Scope, received: bytes, sent: tuple[bytes, int], start: dict[str, Any], started: float
-    ) -> Entry:
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
-        response_headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in start.get("headers", [])}
-        api_key = api_key_of(headers, query)
-        return Entry(
+    ) -> Recorded:
+        return Recorded(
             id=self.state.journal.next_id(),
-            time=iso(self.state.clock.now()),
+            time=self.state.clock.now(),
             profile=scope["imagegen.profile"],
             method=scope["method"],
             path=scope["path"],
             endpoint=scope["imagegen.endpoint"],
-            query={k: REDACTED if is_secret_query(k) else v for k, v in query.items()},
-            headers={k: REDACTED if is_secret_header(k) else v for k, v in headers.items()},
-            account=account_id(api_key) if api_key else None,
-            body=describe_body(headers.get("content-type", ""), received, len(received), self.body_limit),
+            raw_headers=scope["headers"],
+            query_string=scope.get("query_string", b""),
+            body=kept_body(scope["headers"], received, self.body_limit),
+            body_size=len(received),
             status=start.get("status", 500),
             duration_ms=round((time.perf_counter() - started) * 1000, 3),
-            response=describe_body(response_headers.get("content-type", ""), *sent, self.body_limit),
+            response_headers=start.get("headers", []),
+            response=sent[0],
+            response_size=sent[1],
+            body_limit=self.body_limit,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """A request as it came, kept raw: made readable (parsed, redacted) only when the journal is read, so that
+    recording costs the request almost nothing."""
+
+    id: int
+    time: float
+    profile: str | None
+    method: str
+    path: str
+    endpoint: str
+    raw_headers: list[tuple[bytes, bytes]]
+    query_string: bytes
+    body: bytes | dict[str, Any]  # the first body_limit + 1 bytes; a multipart form, its fields and files
+    body_size: int
+    status: int
+    duration_ms: float
+    response_headers: list[tuple[bytes, bytes]]
+    response: bytes
+    response_size: int
+    body_limit: int
+
+    def as_json(self) -> dict[str, Any]:
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in self.raw_headers}
+        query = dict(parse_qsl(self.query_string.decode("latin-1"), keep_blank_values=True))
+        answer_headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in self.response_headers}
+        api_key = api_key_of(headers, query)
+        return {
+            "id": self.id,
+            "time": iso(self.time),
+            "profile": self.profile,
+            "method": self.method,
+            "path": self.path,
+            "endpoint": self.endpoint,
+            "query": {k: REDACTED if is_secret_query(k) else v for k, v in query.items()},
+            "headers": {k: REDACTED if is_secret_header(k) else v for k, v in headers.items()},
+            "account": account_id(api_key) if api_key else None,
+            "body": self.body
+            if isinstance(self.body, dict)
+            else describe_body(headers.get("content-type", ""), self.body, self.body_size, self.body_limit),
+            "status": self.status,
+            "duration_ms": self.duration_ms,
+            "response": describe_body(
+                answer_headers.get("content-type", ""), self.response, self.response_size, self.body_limit
+            ),
+            "kind": "request",
+        }

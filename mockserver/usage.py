@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import bisect
 import threading
-from collections import defaultdict, deque
+from collections import defaultdict
 
 from .clock import Clock
 
@@ -12,9 +13,11 @@ MAX_REMEMBERED = 100_000  # per account; beyond this the counts saturate instead
 
 
 class RequestCounter:
+    """Each account's request times, oldest first, so that a window's count is a binary search."""
+
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
-        self._times: defaultdict[str, deque[float]] = defaultdict(lambda: deque(maxlen=MAX_REMEMBERED))
+        self._times: defaultdict[str, list[float]] = defaultdict(list)
         self._lock = threading.Lock()
 
     def hit(self, account: str) -> None:
@@ -22,20 +25,22 @@ class RequestCounter:
         with self._lock:
             times = self._times[account]
             times.append(now)
-            while times and times[0] <= now - DAY:
-                times.popleft()
+            if len(times) > MAX_REMEMBERED or times[0] <= now - DAY:
+                del times[: max(len(times) - MAX_REMEMBERED, bisect.bisect_right(times, now - DAY))]
 
     def count(self, account: str, seconds: float) -> int:
         since = self._clock.now() - seconds
         with self._lock:
-            return sum(1 for t in self._times.get(account, ()) if t > since)
+            times = self._times.get(account, [])
+            return len(times) - bisect.bisect_right(times, since)
 
     def window_reset(self, account: str, seconds: float) -> float:
         """When the oldest request of the window leaves it (now + window if there is none)."""
         now = self._clock.now()
         with self._lock:
-            inside = [t for t in self._times.get(account, ()) if t > now - seconds]
-        return (inside[0] if inside else now) + seconds
+            times = self._times.get(account, [])
+            first = bisect.bisect_right(times, now - seconds)
+            return (times[first] if first < len(times) else now) + seconds
 
     def clear(self) -> None:
         with self._lock:
