@@ -7,6 +7,7 @@ from the prompt and the seed, so a person debugging a client can tell images apa
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import textwrap
@@ -23,6 +24,8 @@ from .gallery import Gallery
 MEDIA_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 PROMPT_LINES = 4
 DEFAULT_QUALITY = 90  # of JPEG and WebP
+WEBP_METHOD = 0  # libwebp's fastest
+PNG_COMPRESSION = 1  # zlib's fastest: the pictures are flat, so it still compresses them well
 EDIT_STRENGTH = 0.2  # how much of the prompt's own picture an edit lays over the image it starts from
 
 
@@ -55,7 +58,7 @@ class Renderer:
     """Renders specs, keeping recent results so identical requests cost almost nothing."""
 
     def __init__(self, cache_bytes: int, gallery: Gallery | None = None) -> None:
-        self._cache: BoundedMap[object, bytes] = BoundedMap(1_000_000, cache_bytes, len, lru=True)
+        self._cache: BoundedMap[object, bytes | str] = BoundedMap(1_000_000, cache_bytes, len, lru=True)
         self.gallery = gallery
 
     async def render(self, spec: ImageSpec, shown: bool = True) -> bytes:
@@ -66,6 +69,16 @@ class Renderer:
             self._cache.put(spec, cached)
         if shown and self.gallery is not None:
             self.gallery.add(spec, cached)
+        return cached
+
+    async def base64(self, spec: ImageSpec) -> str:
+        """The spec's bytes in base64, as JSON answers carry them (kept too, as they cost more than the lookup)."""
+        content = await self.render(spec)
+        key = ("base64", spec)
+        cached = self._cache.get(key)
+        if cached is None:
+            cached = base64.b64encode(content).decode()
+            self._cache.put(key, cached)
         return cached
 
     async def thumbnail(self, spec: ImageSpec, side: int) -> bytes:
@@ -85,11 +98,12 @@ def palette(spec: ImageSpec) -> list[tuple[int, int, int]]:
 
 
 def draw(spec: ImageSpec) -> Image.Image:
+    """The picture: a palette image (fast to draw and to encode) unless it edits a base, which needs colour."""
     if spec.base is None:
         image = generated(spec)
     else:
         original = fitted(spec.base, spec.width, spec.height)
-        image = Image.blend(original, generated(spec), EDIT_STRENGTH)
+        image = Image.blend(original, generated(spec).convert("RGB"), EDIT_STRENGTH)
     caption(image, spec)
     if spec.transparent:
         image = cut_out(image)
@@ -98,15 +112,32 @@ def draw(spec: ImageSpec) -> Image.Image:
     return image
 
 
+# A generated picture is a palette image: GRADIENT_STEPS colours from top to bottom, then the shapes' colours,
+# then white; and the same again darkened, for the caption band.
+GRADIENT_STEPS = 100
+SHAPES = 3
+WHITE = GRADIENT_STEPS + SHAPES
+DARKENED = WHITE + 1  # index of the darkened copy of colour 0
+BAND_DARKNESS = 0.4  # the caption band keeps this much of the picture's light
+
+
 def generated(spec: ImageSpec) -> Image.Image:
     top, bottom, *shapes = palette(spec)
-    image = gradient(spec.width, spec.height, top, bottom)
-    pen = ImageDraw.Draw(image)
+    steps = [tuple(a + (b - a) * i // (GRADIENT_STEPS - 1) for a, b in zip(top, bottom, strict=True))
+             for i in range(GRADIENT_STEPS)]  # fmt: skip
+    colours = [*steps, *shapes, (255, 255, 255)]
+    darkened = [tuple(int(c * BAND_DARKNESS) for c in colour) for colour in colours]
     w, h = spec.width, spec.height
+    strip = Image.new("P", (1, h))
+    strip.putdata([y * (GRADIENT_STEPS - 1) // max(1, h - 1) for y in range(h)])
+    image = strip.resize((w, h), Image.Resampling.NEAREST)
+    image.putpalette([channel for colour in colours + darkened for channel in colour])
+    pen = ImageDraw.Draw(image)
     for i, colour in enumerate(shapes):
         cx, cy = (colour[0] * w) // 255, (colour[1] * h) // 255
         radius = max(2, min(w, h) // (4 + i * 2))
-        pen.ellipse((cx - radius, cy - radius, cx + radius, cy + radius), outline=colour, width=max(1, radius // 8))
+        pen.ellipse((cx - radius, cy - radius, cx + radius, cy + radius), outline=GRADIENT_STEPS + i,
+                    width=max(1, radius // 8))  # fmt: skip
     return image
 
 
@@ -136,13 +167,6 @@ def cut_out(image: Image.Image) -> Image.Image:
     return cut
 
 
-def gradient(width: int, height: int, top: tuple[int, ...], bottom: tuple[int, ...]) -> Image.Image:
-    strip = Image.new("RGB", (1, height))
-    steps = max(1, height - 1)
-    strip.putdata([tuple(a + (b - a) * y // steps for a, b in zip(top, bottom, strict=True)) for y in range(height)])
-    return strip.resize((width, height), Image.Resampling.NEAREST)
-
-
 def caption(image: Image.Image, spec: ImageSpec) -> None:
     """Write the prompt excerpt and the facts of the image on a dark band at the bottom."""
     size = font_size(spec.width, spec.height)
@@ -153,13 +177,20 @@ def caption(image: Image.Image, spec: ImageSpec) -> None:
     lines += [f"{spec.width}x{spec.height}  {spec.format.upper()}  {spec.model}", f"{spec.profile}  seed {spec.seed}"]
     band_height = caption_height(spec.width, spec.height, len(lines))
     box = (0, spec.height - band_height, spec.width, spec.height)
-    band = image.crop(box)
-    image.paste(Image.blend(band, Image.new("RGB", band.size), 0.6), box)
+    image.paste(image.crop(box).point(darkening(image.mode)), box)
     pen = ImageDraw.Draw(image)
     y = box[1] + margin
+    white = WHITE if image.mode == "P" else (255, 255, 255)
     for line in lines:
-        pen.text((margin, y), line, fill=(255, 255, 255), font=font)
+        pen.text((margin, y), line, fill=white, font=font)
         y += size + margin // 2
+
+
+def darkening(mode: str) -> list[int]:
+    """The lookup table that darkens the caption band: palette indices to their darkened copies, or levels."""
+    if mode == "P":
+        return [index + DARKENED if index < DARKENED else index for index in range(256)]
+    return [int(level * BAND_DARKNESS) for level in range(256)] * len(mode)
 
 
 def caption_height(width: int, height: int, lines: int = PROMPT_LINES + 2) -> int:
@@ -190,9 +221,10 @@ def shrink(content: bytes, side: int) -> bytes:
 def encode(image: Image.Image, fmt: str, quality: int | None = None) -> bytes:
     out = io.BytesIO()
     if fmt == "png":
-        image.save(out, "PNG", compress_level=6)
+        image.save(out, "PNG", compress_level=PNG_COMPRESSION)
     elif fmt == "jpeg":
         image.convert("RGB").save(out, "JPEG", quality=max(1, DEFAULT_QUALITY if quality is None else quality))
     else:
-        image.save(out, "WEBP", quality=DEFAULT_QUALITY if quality is None else quality)
+        image = image if image.mode in ("RGB", "RGBA") else image.convert("RGB")
+        image.save(out, "WEBP", quality=DEFAULT_QUALITY if quality is None else quality, method=WEBP_METHOD)
     return out.getvalue()

@@ -58,7 +58,7 @@ def test_model_and_profile_are_written_in_the_caption_band_at_the_bottom(change)
 def test_the_background_follows_the_prompt():
     other = draw(ImageSpec(**{**SPEC.__dict__, "prompt": "something else entirely"}))
 
-    assert draw(SPEC).getpixel((1, 1)) != other.getpixel((1, 1))
+    assert draw(SPEC).convert("RGB").getpixel((1, 1)) != other.convert("RGB").getpixel((1, 1))
 
 
 @pytest.mark.parametrize("prompt", ["", "\x00\x07\n\t", "🦊" * 500, "x" * 20_000, "مرحبا بالعالم"])

@@ -603,8 +603,7 @@ async def answer_parts(call: Call, generation: Generation, answer: Answer) -> li
         first = ImageSpec(generation.prompt, width, height, generation.model.name, call.profile.name,
                           call.state.settings.seed, base=base)  # fmt: skip
         for spec in variants(first, answer.images):
-            encoded = base64.b64encode(await call.state.renderer.render(spec)).decode()
-            parts.append({"inlineData": {"mimeType": "image/png", "data": encoded}})
+            parts.append({"inlineData": {"mimeType": "image/png", "data": await call.state.renderer.base64(spec)}})
     if signature:  # Gemini 3 signs its answer's first text part and every image part
         for part in parts:
             if "inlineData" in part or part is parts[0]:

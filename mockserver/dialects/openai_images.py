@@ -468,8 +468,8 @@ async def draw_images(call: Call, request: ImageRequest) -> list[dict[str, str]]
         transparent=request.fields.get("background") == "transparent",
         quality=request.fields.get("output_compression") if request.output_format != "png" else None,
     )  # fmt: skip
-    rendered = [await call.state.renderer.render(spec) for spec in variants(first, request.count)]
-    return [{"b64_json": base64.b64encode(content).decode(), "revised_prompt": request.prompt} for content in rendered]
+    encoded = [await call.state.renderer.base64(spec) for spec in variants(first, request.count)]
+    return [{"b64_json": data, "revised_prompt": request.prompt} for data in encoded]
 
 
 def edit_fields(request: ImageRequest) -> dict[str, Any]:
