@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
 from starlette.responses import JSONResponse as StarletteJSONResponse
 
 
@@ -24,5 +25,14 @@ class JSONResponse(StarletteJSONResponse):
     """
 
     def render(self, content: Any) -> bytes:
+        return dumps(content)
+
+
+def dumps(content: Any) -> bytes:
+    """Compact JSON: orjson's (tens of times faster on answers carrying base64 images), or for what orjson
+    refuses (a lone surrogate, an integer beyond 64 bits) the standard library's, surrogates escaped."""
+    try:
+        return orjson.dumps(content)
+    except TypeError:
         text = json.dumps(content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":"))
         return text.encode("utf-8", errors="backslashreplace")
