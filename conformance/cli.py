@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 
 from . import report, reports
@@ -16,9 +19,12 @@ EXAMPLES_REMOTE = 1
 REMOTE_BUDGET = 3  # billable requests, against a server that is not on this machine
 REMOTE_RATE = 2.0  # requests a second
 KEY_VARIABLE = "API_KEY"  # what a reproducer calls the key when it was not given in a variable
+ALL = "all"  # --profile all: every profile, against the bundled mock
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.profile == ALL:
+        return run_every_profile(args)
     try:
         targets = target_of(args)
     except ValueError as problem:
@@ -48,6 +54,32 @@ def run(args: argparse.Namespace) -> int:
             json_path=args.json, junit_path=args.junit_xml, html_path=args.html,
         )  # fmt: skip
     return result.exit_code
+
+
+def run_every_profile(args: argparse.Namespace) -> int:
+    """Check every profile against the bundled mock, a process per profile, as many at once as there are cores."""
+    if args.base_url or args.json or args.junit_xml or args.html or args.plan:
+        print(f"imagegen-mock check: --profile {ALL} checks the bundled mocks only, and writes no report file",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    from mockserver.profiles import PROFILES
+
+    started = time.perf_counter()
+    options = [*(["--examples", str(args.examples)] if args.examples else []), "--seed", str(args.seed),
+               *(["--no-schema"] if args.no_schema else []), *(["--free-only"] if args.free_only else [])]  # fmt: skip
+
+    def check(profile: str) -> subprocess.CompletedProcess:
+        command = [sys.executable, "-m", "mockserver", "check", "--profile", profile, *options]
+        return subprocess.run(command, capture_output=True, text=True, check=False)
+
+    with ThreadPoolExecutor(max_workers=len(os.sched_getaffinity(0))) as pool:
+        results = dict(zip(PROFILES, pool.map(check, PROFILES), strict=True))
+    for result in results.values():
+        print(result.stdout.rstrip(), result.stderr.rstrip(), sep="\n" if result.stderr else "", flush=True)
+    failed = [profile for profile, result in results.items() if result.returncode]
+    verdict = f"failed: {', '.join(failed)}" if failed else "every profile passed"
+    print(f"imagegen-mock check --profile {ALL}: {verdict}, in {time.perf_counter() - started:.1f}s", flush=True)
+    return max(result.returncode for result in results.values())
 
 
 def planned(args: argparse.Namespace, target: Target, examples: int, budget: int | None) -> str:

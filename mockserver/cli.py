@@ -46,7 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=run_serve)
 
     check = commands.add_parser("check", help="check a server (the bundled mock by default) against a profile")
-    check.add_argument("--profile", required=True, choices=sorted(PROFILES), help="the service to check")
+    check.add_argument("--profile", required=True, choices=[*sorted(PROFILES), "all"],
+                       help="the service to check (all: every profile, against the bundled mock)")  # fmt: skip
     check.add_argument("--base-url", help="the server to check; without it, the bundled mock is checked in-process")
     check.add_argument("--api-key", help="the API key to use (prefer --api-key-env: a command line is visible)")
     check.add_argument("--api-key-env", metavar="NAME", help="read the API key from this environment variable")

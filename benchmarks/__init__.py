@@ -1,0 +1,1 @@
+"""Reproducible performance measurements of the mock: `python -m benchmarks` (see README, Performance)."""
