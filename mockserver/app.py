@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
@@ -14,16 +14,18 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import Scope
 
 from .admin import create_admin
 from .endpoints import ServiceRoute, log
 from .files import FILES_PREFIX
 from .journal import JournalMiddleware
 from .jsonio import JSONResponse
+from .limits import BodyLimitMiddleware
 from .profiles import PROFILES
 from .recordings import ReplayMiddleware, load
 from .settings import Settings
-from .state import State
+from .state import MIB, State
 
 # A clock advance finishes due jobs at once; this ticker finishes them as real time passes.
 TICK_SECONDS = 1.0
@@ -63,6 +65,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *(route for route, _ in root_routes),
         ],
         middleware=[
+            Middleware(
+                BodyLimitMiddleware, limit=int(state.settings.max_request_mib * MIB), answer=too_large(route_of)
+            ),
             Middleware(JournalMiddleware, state=state, route_of=route_of),
             *(
                 [Middleware(ReplayMiddleware, recordings=load(Path(state.settings.replay)))]
@@ -75,6 +80,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     app.state.mock = state
     return app
+
+
+def too_large(route_of: Callable[[str], tuple[str | None, str]]) -> Callable[[Scope, int], Response]:
+    """The 413 of the service a path belongs to (the control API's own for the rest)."""
+
+    def answer(scope: Scope, limit: int) -> Response:
+        message = f"The request body is larger than the limit of {limit} bytes"
+        profile = PROFILES.get(route_of(scope["path"])[0] or "")
+        return profile.error(413, message) if profile else JSONResponse({"error": message}, 413)
+
+    return answer
 
 
 def namespace(path: str) -> str:

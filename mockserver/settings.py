@@ -46,6 +46,7 @@ class Settings:
     sync_jobs: bool = option(False, "finish asynchronous jobs within the request that creates them")
     frozen_clock: bool = option(False, "stop the mock's clock: it moves only when advanced through the admin API")
     jobs_max_count: int = option(10_000, "finished jobs the mock remembers (oldest forgotten first)")
+    max_request_mib: float = option(64.0, "largest request body the mock reads, in MiB; a larger one gets 413")
     upload_max_mib: float = option(10.0, "largest image a client may upload, in MiB")
     upload_max_pixels: int = option(50_000_000, "largest image a client may upload, in pixels")
     webhook_hosts: str = option("", "hosts besides loopback that webhooks may go to, comma-separated")

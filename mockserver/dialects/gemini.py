@@ -83,6 +83,8 @@ def google_error(code: int, message: str, details: list[dict] | None = None, sta
 
 
 def error(profile: Profile, status: int, message: str, headers: Mapping[str, str] | None = None) -> Response:
+    if status == 413:  # Google refuses a body over its limit as an invalid argument
+        status, message = 400, f"Request payload size exceeds the limit. {message}."
     response = google_error(status, message)
     response.headers.update(headers or {})
     return response

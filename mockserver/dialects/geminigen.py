@@ -79,7 +79,7 @@ ERRORS = {
     "timeout": (504, "SYSTEM_ERROR", "The request timed out"),
 }
 # The error_code of an error met outside any handler (a mock control header, a crash in the mock).
-CODE_BY_STATUS = {400: "VALIDATION_ERROR", 500: "SYSTEM_ERROR"}
+CODE_BY_STATUS = {400: "VALIDATION_ERROR", 413: "PAYLOAD_TOO_LARGE", 500: "SYSTEM_ERROR"}
 
 # How a job fails when a failure is forced on it: its error_code and error_message.
 JOB_FAILURES = {
