@@ -3,6 +3,7 @@ target is an imagegen-mock) the mock's control API."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -17,6 +18,7 @@ from .target import Target
 from .traffic import FAULT_HEADER, Billing, Budget, KitTransport, Pacer, Recorder
 
 USER_AGENT = "imagegen-mock-check"
+ADMIN_TOKEN_VARIABLE = "IMAGEGEN_MOCK_ADMIN_TOKEN"
 UNSEEN_KEY_CREDITS = 1000
 __all__ = ["FAULT_HEADER", "Session", "describe"]
 
@@ -43,7 +45,8 @@ class Session:
         self.http = httpx.Client(
             base_url=target.base_url, timeout=120, headers={"User-Agent": USER_AGENT}, transport=transport
         )
-        self._admin = httpx.Client(base_url=target.origin + "/_mock", timeout=30, headers={"User-Agent": USER_AGENT})
+        control = {"User-Agent": USER_AGENT} | admin_token_header()
+        self._admin = httpx.Client(base_url=target.origin + "/_mock", timeout=30, headers=control)
         mock = self._mock_health()
         self.controllable = mock is not None
         # An imagegen-mock without --strict-keys accepts any key, unlike the services it stands for.
@@ -118,6 +121,12 @@ class Session:
         except (httpx.HTTPError, ValueError, AttributeError):
             pass
         return None
+
+
+def admin_token_header() -> dict[str, str]:
+    """The admin token of a mock started with --admin-token, from the same environment variable it reads."""
+    token = os.environ.get(ADMIN_TOKEN_VARIABLE, "")
+    return {"X-Admin-Token": token} if token else {}
 
 
 @contextmanager

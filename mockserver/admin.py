@@ -3,15 +3,19 @@ the request journal and the contracts."""
 
 from __future__ import annotations
 
+import hmac
 from importlib.metadata import version
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
 from starlette.endpoints import HTTPEndpoint
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 import contracts
 
@@ -40,6 +44,7 @@ Endpoints = dict[str, dict[str, frozenset[str]]]
 
 def create_admin(state: State, endpoints: Endpoints) -> Starlette:
     app = Starlette(
+        middleware=[Middleware(AdminTokenMiddleware, token=state.settings.admin_token)],
         routes=[
             Route("/health", health, methods=["GET"]),
             Route("/", dashboard, methods=["GET"]),
@@ -67,6 +72,28 @@ def create_admin(state: State, endpoints: Endpoints) -> Starlette:
     app.state.mock = state
     app.state.endpoints = endpoints
     return app
+
+
+class AdminTokenMiddleware:
+    """With a token set, the control API answers only who gives it: `Authorization: Bearer <token>`,
+    `X-Admin-Token: <token>`, or `?token=` (for the dashboard, which a browser opens by its URL)."""
+
+    def __init__(self, app: ASGIApp, token: str) -> None:
+        self.app = app
+        self.token = token.encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not self.token or self.given(scope):
+            await self.app(scope, receive, send)
+            return
+        refusal = JSONResponse({"error": "the control API needs the admin token (--admin-token)"}, 401)
+        await refusal(scope, receive, send)
+
+    def given(self, scope: Scope) -> bool:
+        headers = dict(scope["headers"])
+        offered = [headers.get(b"x-admin-token", b""), headers.get(b"authorization", b"").removeprefix(b"Bearer ")]
+        offered += [v.encode() for k, v in parse_qsl(scope.get("query_string", b"").decode("latin-1")) if k == "token"]
+        return any(hmac.compare_digest(candidate, self.token) for candidate in offered)
 
 
 def state_of(request: Request) -> State:

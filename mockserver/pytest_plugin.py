@@ -56,10 +56,11 @@ class ReceivedImage:
 class ImagegenMock:
     """A served imagegen-mock, as a test sees it: its URLs, a fresh API key, and its control API."""
 
-    def __init__(self, base_url: str, api_key: str) -> None:
+    def __init__(self, base_url: str, api_key: str, admin_token: str = "") -> None:
         self.base_url = base_url
         self.api_key = api_key
-        self.admin = httpx.Client(base_url=f"{base_url}/_mock", timeout=30)
+        headers = {"X-Admin-Token": admin_token} if admin_token else {}
+        self.admin = httpx.Client(base_url=f"{base_url}/_mock", timeout=30, headers=headers)
 
     def url(self, profile: str | None = None) -> str:
         """The base URL of a profile (its prefix), or the root, where every documented path also answers."""
@@ -131,10 +132,12 @@ def imagegen_mock_server(imagegen_mock_settings: Settings) -> Iterator[str]:
 
 
 @pytest.fixture
-def imagegen_mock(imagegen_mock_server: str, request: pytest.FixtureRequest) -> Iterator[ImagegenMock]:
+def imagegen_mock(
+    imagegen_mock_server: str, imagegen_mock_settings: Settings, request: pytest.FixtureRequest
+) -> Iterator[ImagegenMock]:
     """The session's mock, reset, with an API key of this test's own."""
     api_key = "test-" + hashlib.sha256(request.node.nodeid.encode()).hexdigest()[:20]
-    mock = ImagegenMock(imagegen_mock_server, api_key)
+    mock = ImagegenMock(imagegen_mock_server, api_key, imagegen_mock_settings.admin_token)
     mock.reset()
     try:
         yield mock

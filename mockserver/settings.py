@@ -6,6 +6,7 @@ variable, the config file (TOML, YAML or JSON), the default below.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import tomllib
@@ -53,6 +54,7 @@ class Settings:
     webhook_retries: int = option(3, "retries of a webhook delivery that failed")
     webhook_backoff_seconds: float = option(1.0, "wait before the first webhook retry; it doubles each time")
     replay: str = option("", "a folder recorded by `imagegen-mock proxy --record`: matching requests get its answers")
+    admin_token: str = option("", "token the control API (/_mock/) requires; needed to listen beyond loopback")
     accounts: Mapping[str, int] = field(
         default_factory=dict,
         metadata={"help": "API keys and their starting balances (config file only)", "flag": False},
@@ -65,6 +67,11 @@ class Settings:
                 raise SettingsError(f"{f.name} must not be negative, got {value}")
         if self.port > 65535:
             raise SettingsError(f"port must be at most 65535, got {self.port}")
+        if not self.admin_token and not is_loopback(self.host):
+            raise SettingsError(
+                f"listening on {self.host} opens the control API beyond this machine: give --admin-token "
+                f"(or {env_name('admin_token')}) so that only who has it can reset, fund or fault the mock"
+            )
         if self.replay and not Path(self.replay).is_dir():
             raise SettingsError(f"replay: {self.replay} is not a folder of recordings")
         for key, credits in self.accounts.items():
@@ -72,6 +79,15 @@ class Settings:
                 raise SettingsError(f"accounts: every API key must be a non-empty string, got {key!r}")
             if isinstance(credits, bool) or not isinstance(credits, int) or credits < 0:
                 raise SettingsError(f"accounts: the balance of {key!r} must be a whole number >= 0")
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def flag_fields() -> list[Field]:
