@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
+
+from mockserver.network import is_loopback
 
 
 @dataclass(frozen=True)
@@ -21,13 +22,7 @@ class Target:
 
     @property
     def loopback(self) -> bool:
-        host = urlsplit(self.base_url).hostname or ""
-        if host == "localhost":
-            return True
-        try:
-            return ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            return False
+        return is_loopback(urlsplit(self.base_url).hostname or "")
 
     def __str__(self) -> str:
         return self.description or self.base_url

@@ -6,7 +6,6 @@ variable, the config file (TOML, YAML or JSON), the default below.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
 import tomllib
@@ -16,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from .network import is_loopback
 
 ENV_PREFIX = "IMAGEGEN_MOCK_"
 
@@ -79,15 +80,6 @@ class Settings:
                 raise SettingsError(f"accounts: every API key must be a non-empty string, got {key!r}")
             if isinstance(credits, bool) or not isinstance(credits, int) or credits < 0:
                 raise SettingsError(f"accounts: the balance of {key!r} must be a whole number >= 0")
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def flag_fields() -> list[Field]:
