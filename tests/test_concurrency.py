@@ -120,3 +120,18 @@ def test_refunds_under_load_are_each_accounted_for(serve, profile):
     assert after["credits"] == start - price * succeeded >= 0
     assert after["charged"] - after["refunded"] == price * succeeded
     assert after["refunded"] >= 50 * price
+
+
+def test_the_burst_catches_a_ledger_that_lets_balances_go_negative():
+    """The check above can fail: against a ledger that overdraws, more requests succeed than the credits pay."""
+    from breaking import allowing_overdraft, mock_app, patching
+
+    from conformance.runner import BUNDLED_KEY
+    from mockserver.background import BackgroundServer
+
+    app = patching(allowing_overdraft)(mock_app())
+    with BackgroundServer(app) as server, httpx.Client(base_url=server.url) as client:
+        client.put(f"/_mock/accounts/{BUNDLED_KEY}", json={"credits": AFFORDABLE * 5}).raise_for_status()
+        statuses = asyncio.run(burst(client.base_url, paid("vydra", BUNDLED_KEY), BURST))
+
+    assert statuses[200] > AFFORDABLE
