@@ -23,15 +23,14 @@ from urllib.parse import urlsplit
 import httpx
 
 import contracts
+from mockserver.credentials import is_secret_header, is_secret_query
+from mockserver.journal import REDACTED
 
 FAULT_HEADER = "X-Mock-Fault"  # an imagegen-mock's per-request fault: its 429 is the point, not to be retried
 MAX_RETRY_AFTER_SECONDS = 60.0  # a longer wait is reported, not waited out
 EXCERPT = 2000
 MAX_IMAGES = 6  # a behaviour's images kept for the report
 IMAGE_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"RIFF", b"GIF8")
-SECRET_HEADERS = frozenset({"authorization", "x-api-key", "x-goog-api-key", "api-key", "cookie"})
-SECRET_QUERY = frozenset({"key", "api_key", "apikey", "token", "access_token"})
-REDACTED = "[redacted]"
 
 
 class BudgetSpent(Exception):
@@ -218,7 +217,7 @@ def exchange_of(request: httpx.Request, response: httpx.Response, billable: bool
 
 def redacted_header(name: str, value: str) -> str:
     """The header with its secret hidden; an Authorization header keeps its scheme (Bearer [redacted])."""
-    if name.lower() not in SECRET_HEADERS:
+    if not is_secret_header(name):
         return value
     scheme, _, secret = value.partition(" ")
     return f"{scheme} {REDACTED}" if name.lower() == "authorization" and secret else REDACTED
@@ -229,7 +228,7 @@ def redacted_url(url: str) -> str:
     if not parts.query:
         return url
     query = "&".join(
-        f"{name}={REDACTED}" if name.lower() in SECRET_QUERY else f"{name}={value}"
+        f"{name}={REDACTED}" if is_secret_query(name) else f"{name}={value}"
         for name, _, value in (item.partition("=") for item in parts.query.split("&"))
     )
     return parts._replace(query=query).geturl()
