@@ -48,7 +48,6 @@ RETRY_AFTER_SECONDS = 12
 OVERLOAD_RETRY_SECONDS = 1
 PLACEHOLDER_SIDE = 1024  # an https input image, which the mock never fetches, stands in at this size
 DEFAULT_MODEL = "auto"
-IMAGE_SIZES = ("1K", "2K", "4K")
 
 FAULTS = ("content-policy", "no-image", "server-error", "overloaded", "rate-limit", "insufficient-credits", "timeout")
 
