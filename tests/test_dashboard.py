@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import httpx
-import pytest
+from browser import chromium, needs_chromium
 from PIL import Image
 
 from mockserver.scenarios import CATALOGUE
@@ -84,20 +82,16 @@ def test_the_dashboard_page_stands_alone(client):
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", page.text), "the page loads something from outside"
 
 
-BROWSER = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
-
-
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed (.ci/run installs it)")
+@needs_chromium
 def test_the_dashboard_shows_real_activity_in_a_headless_browser(client, server, tmp_path):
     activity(client)
     page = f"{server.url}/_mock/"
-    run = [*BROWSER, f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000"]
+    profile = tmp_path / "profile"
 
-    dom = subprocess.run([*run, "--dump-dom", page], capture_output=True, text=True, timeout=120).stdout
+    dom = chromium(profile, "--virtual-time-budget=5000", "--dump-dom", page)
     ARTEFACTS.mkdir(exist_ok=True)
     shot = ARTEFACTS / "dashboard.png"
-    subprocess.run([*run, "--window-size=1300,1000", f"--screenshot={shot}", page], capture_output=True, timeout=120)
+    chromium(profile, "--virtual-time-budget=5000", "--window-size=1300,1000", f"--screenshot={shot}", page)
 
     for shown in ("/api/v1/models/gemini/generate", "/uapi/v1/generate_image", "processing", "content-policy",
                   "acct_", "957", "vydra · 1024x1024 png", "/_mock/contracts/llmgateway"):  # fmt: skip

@@ -8,7 +8,6 @@ import html.parser
 import io
 import json
 import os
-import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ElementTree
@@ -17,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 from breaking import mock_app, never_refunding, patching
+from browser import chromium, needs_chromium
 from PIL import Image
 
 import contracts
@@ -281,21 +281,14 @@ def test_the_html_report_stands_alone_with_a_section_per_behaviour_and_thumbnail
     assert "Reproduce (the key read from $VYDRA_TEST_KEY)" in text
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed (.ci/run installs it)")
+@needs_chromium
 def test_the_html_report_renders_in_a_headless_browser(failing_reports, tmp_path):
     _, folder = failing_reports
-    browser = [
-        "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        f"--user-data-dir={tmp_path / 'profile'}",
-    ]  # fmt: skip
     page = (folder / "report.html").as_uri()
 
-    dom = subprocess.run([*browser, "--dump-dom", page], capture_output=True, text=True, timeout=120).stdout
+    dom = chromium(tmp_path / "profile", "--dump-dom", page)
     shot = tmp_path / "report.png"
-    subprocess.run(
-        [*browser, "--window-size=1200,1600", f"--screenshot={shot}", page], capture_output=True, timeout=120
-    )
+    chromium(tmp_path / "profile", "--window-size=1200,1600", f"--screenshot={shot}", page)
 
     assert dom.count("<section") == len(behaviours_of("vydra"))
     assert "refund-after-failure" in dom

@@ -8,6 +8,8 @@ import pytest
 
 from mockserver.scenarios import CATALOGUE
 
+INNER_RUN_SECONDS = 240  # a user's test run, in a subprocess: it fails rather than hangs
+
 CLIENT_TESTS = """
 import httpx
 import pytest
@@ -84,13 +86,15 @@ def user_tests(pytester: pytest.Pytester) -> pytest.Pytester:
 
 
 def test_a_users_tests_pass_with_only_the_package_installed(user_tests):
-    result = user_tests.runpytest_subprocess("-p", "no:cacheprovider", "-q")
+    result = user_tests.runpytest_subprocess("-p", "no:cacheprovider", "-q", timeout=INNER_RUN_SECONDS)
 
     result.assert_outcomes(passed=5 + len(CATALOGUE["llmgateway"]))
 
 
 def test_the_scenarios_are_named_in_the_test_ids(user_tests):
-    result = user_tests.runpytest_subprocess("-p", "no:cacheprovider", "-q", "--collect-only", "-k", "every")
+    result = user_tests.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-q", "--collect-only", "-k", "every", timeout=INNER_RUN_SECONDS
+    )
 
     ids = [line.strip() for line in result.outlines if "test_every_documented_behaviour[" in line]
     assert ids == [f"test_client.py::test_every_documented_behaviour[{s.name}]" for s in CATALOGUE["llmgateway"]]
@@ -109,6 +113,6 @@ def test_an_unknown_profile_in_the_marker_is_a_usage_error(pytester: pytest.Pyte
         )
     )
 
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q", timeout=INNER_RUN_SECONDS)
 
     assert "no profile 'nope'" in result.stderr.str() + result.stdout.str()

@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+INNER_RUN_SECONDS = 240  # a user's test run, in a subprocess: it fails rather than hangs
+
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
@@ -141,7 +143,7 @@ def test_the_readmes_client_tests_pass_as_shown(pytester):
     (example,) = [b for b in re.findall(r"```python\n(.*?)```", README, flags=re.DOTALL) if "test_my_client" in b]
     pytester.makepyfile(test_my_client=example)
 
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q", timeout=INNER_RUN_SECONDS)
 
     tests = len(re.findall(r"^def test_", example, flags=re.MULTILINE))
     result.assert_outcomes(passed=tests - 1 + len(scenarios("vydra")))
