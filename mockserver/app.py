@@ -25,6 +25,7 @@ from .limits import BodyLimitMiddleware
 from .profiles import PROFILES
 from .recordings import ReplayMiddleware, load
 from .settings import Settings
+from .settle import SettleMiddleware
 from .state import MIB, State
 
 # A clock advance finishes due jobs at once; this ticker finishes them as real time passes.
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 if state.settings.replay
                 else []
             ),
+            *([Middleware(SettleMiddleware, ledger=state.ledger)] if state.store else []),
         ],
         exception_handlers={HTTPException: http_error},
         lifespan=partial(running_jobs, state),
@@ -106,6 +108,8 @@ async def running_jobs(state: State, app: Starlette) -> AsyncIterator[None]:
     finally:
         ticker.cancel()
         state.webhooks.clear()
+        if state.store:
+            state.store.close()
 
 
 async def finish_jobs_on_time(state: State) -> None:

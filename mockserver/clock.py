@@ -1,7 +1,8 @@
 """The mock's clock: wall time plus an offset that tests move forward instead of sleeping.
 
 A frozen clock does not follow wall time at all: it moves only when advanced, so that a test can
-assert exact progress whatever the machine's speed.
+assert exact progress whatever the machine's speed. With a store, the offset outlives a restart: what
+finished on the advanced clock stays finished.
 """
 
 from __future__ import annotations
@@ -10,13 +11,17 @@ import threading
 import time
 from datetime import UTC, datetime
 
+from .store import Store
+
 MAX_OFFSET_SECONDS = 100 * 365 * 86_400  # far enough for any expiry, near enough to stay a printable date
+OFFSET = "clock_offset"  # its name in the store
 
 
 class Clock:
-    def __init__(self, frozen: bool = False) -> None:
+    def __init__(self, frozen: bool = False, store: Store | None = None) -> None:
         self._frozen_at = time.time() if frozen else None
-        self._offset = 0.0
+        self._store = store
+        self._offset = store.value(OFFSET, 0.0) if store else 0.0
         self._lock = threading.Lock()
 
     def now(self) -> float:
@@ -30,14 +35,19 @@ class Clock:
 
     def reset(self) -> None:
         with self._lock:
-            self._offset = 0.0
+            self._set_offset(0.0)
 
     def advance(self, seconds: float) -> None:
         with self._lock:
             if not 0 <= seconds <= MAX_OFFSET_SECONDS - self._offset:
                 room = MAX_OFFSET_SECONDS - self._offset
                 raise ValueError(f"the clock moves forward by 0 to {room:.0f} more seconds (100 years in all)")
-            self._offset += seconds
+            self._set_offset(self._offset + seconds)
+
+    def _set_offset(self, offset: float) -> None:
+        self._offset = offset
+        if self._store:
+            self._store.set_value(OFFSET, offset)
 
 
 def iso(timestamp: float) -> str:

@@ -14,12 +14,15 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .faults import MockUsageError, delay_seconds, header_fault
+from .ledger import Charge
 
 if TYPE_CHECKING:
     from .profiles import Profile
     from .state import State
 
 log = logging.getLogger("imagegen_mock")
+
+CHARGES = "imagegen.charges"  # the scope's list of what its request was charged
 
 
 class Reject(Exception):
@@ -40,6 +43,12 @@ class Call:
     endpoint: str
     faults: frozenset[str]
     header_fault: str | None
+
+    def charge(self, api_key: str, amount: int) -> Charge:
+        """Charge the account for this request; the charge is settled once the answer has been sent."""
+        charge = self.state.ledger.charge(api_key, amount)
+        self.request.scope.setdefault(CHARGES, []).append(charge)
+        return charge
 
     def take_fault(self, *names: str) -> str | None:
         """The fault among `names` (and this endpoint's faults) to force now: the one the request's

@@ -1,10 +1,16 @@
-"""Generated files the mock serves at stable URLs until they expire or are pushed out by newer ones."""
+"""Generated files the mock serves at stable URLs until they expire or are pushed out by newer ones.
+
+With a store, each file is also written to disk (and its row to the store) and comes back after a
+restart; a file dropped from memory is deleted there too.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from .bounded import BoundedMap
+from .ledger import Charge
+from .store import Store
 
 
 @dataclass(frozen=True)
@@ -12,26 +18,53 @@ class StoredFile:
     name: str
     content: bytes
     media_type: str
-    created_at: float
+    created_at: float  # served from then on: a job's files appear when the job completes
     expires_at: float | None
 
     def alive(self, now: float) -> bool:
-        return self.expires_at is None or now < self.expires_at
+        return self.created_at <= now and (self.expires_at is None or now < self.expires_at)
 
 
 class FileStore:
-    def __init__(self, max_count: int, max_bytes: int) -> None:
-        self._files: BoundedMap[str, StoredFile] = BoundedMap(max_count, max_bytes, lambda f: len(f.content))
+    def __init__(self, max_count: int, max_bytes: int, store: Store | None = None) -> None:
+        self._store = store
+        self._files: BoundedMap[str, StoredFile] = BoundedMap(
+            max_count, max_bytes, lambda f: len(f.content), on_drop=self._forget
+        )
+        if store is not None:
+            for row in store.rows("SELECT * FROM files ORDER BY rowid"):
+                content = store.file_path(row["name"]).read_bytes()  # written before its row, so there
+                self._files.put(row["name"], StoredFile(row["name"], content, *tuple(row)[1:4]))
 
-    def put(self, file: StoredFile) -> None:
-        self._files.put(file.name, file)
+    def put(self, file: StoredFile, charge: Charge | None = None) -> None:
+        """Keep the file; with a store, on disk too, undone at restart while `charge` is still pending."""
+        if self._store is None:
+            self._files.put(file.name, file)
+            return
+        self._store.write_file(file.name, file.content)
+        with self._store.transaction() as db:
+            row = (file.name, file.media_type, file.created_at, file.expires_at, charge.pending_id if charge else None)
+            db.execute("REPLACE INTO files VALUES (?, ?, ?, ?, ?)", row)
+            if not self._files.put(file.name, file):
+                self._forget(file.name)
 
     def get(self, name: str, now: float) -> StoredFile | None:
         file = self._files.get(name)
         return file if file is not None and file.alive(now) else None
 
     def clear(self) -> None:
+        if self._store is not None:
+            names = [row["name"] for row in self._store.rows("SELECT name FROM files")]
+            with self._store.transaction() as db:
+                db.execute("DELETE FROM files")
+            self._store.delete_files(names)
         self._files.clear()
+
+    def _forget(self, name: str) -> None:
+        if self._store is not None:
+            with self._store.transaction() as db:
+                db.execute("DELETE FROM files WHERE name = ?", (name,))
+            self._store.delete_files([name])
 
 
 FILES_PREFIX = "/files/"

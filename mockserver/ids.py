@@ -8,8 +8,10 @@ import uuid
 
 
 class Ids:
-    def __init__(self, seed: int) -> None:
-        self._seed = seed
+    def __init__(self, seed: int, boot: int = 1) -> None:
+        """`boot` counts the starts of a server that keeps its state: each start draws new identifiers,
+        so that none repeats one kept from before."""
+        self._seed: int | str = seed if boot == 1 else f"{seed}/{boot}"
         self._lock = threading.Lock()
         self.reset()
 

@@ -3,21 +3,27 @@
 A job's outcome (success, or a failure with its code) is fixed when it starts; what changes with time
 is only its progress. Finishing a job runs its profile's finishing step exactly once (publishing the
 result, refunding a failure, calling a webhook), whenever the mock first notices that it is due: on a
-request, when the clock is advanced, or from the background ticker.
+request, when the clock is advanced, or from the background ticker. With a store, jobs are written
+through and come back after a restart; a job finishes in one transaction with its finishing step.
 """
 
 from __future__ import annotations
 
 import heapq
+import json
 import logging
+import sqlite3
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import asdict, dataclass, is_dataclass
 from typing import Any
 
 from .clock import Clock
 from .ids import Ids
+from .ledger import FIRST_GENERATION, Charge
+from .store import Store
 
 PROCESSING, COMPLETED, FAILED = "processing", "completed", "failed"
 
@@ -32,12 +38,13 @@ class JobsReset(Exception):
 class Job:
     id: int
     uuid: str
+    profile: str
     api_key: str
     created_at: float
     duration: float
     failure: tuple[str, str] | None  # (error code, message) of a job that is to fail
     data: Any  # what the profile keeps to describe the job
-    on_finish: Callable[[Job], None] = field(repr=False)
+    charge: Charge | None = None  # what its request was charged, for a refund if it fails
     finished_at: float | None = None
 
     @property
@@ -59,33 +66,53 @@ class Job:
 
 
 class Jobs:
-    def __init__(self, clock: Clock, ids: Ids, max_finished: int) -> None:
+    def __init__(self, clock: Clock, ids: Ids, max_finished: int, store: Store | None = None) -> None:
         self._clock = clock
         self._ids = ids
         self._max_finished = max_finished
+        self._store = store
         self._jobs: OrderedDict[str, Job] = OrderedDict()  # oldest first
         self._due: list[tuple[float, int, Job]] = []
+        self._finishers: dict[str, Callable[[Job], None]] = {}
         self._next_id = 1
         self._lock = threading.Lock()
         self.generation = 0  # grows with every reset
 
+    def serve(self, profile: str, finish: Callable[[Job], None], data_type: Callable[..., Any] = dict) -> None:
+        """Let `profile` run jobs, finished by `finish`; with a store, its jobs kept there come back,
+        their data rebuilt by `data_type` from the fields it was saved with."""
+        if profile in self._finishers:
+            return
+        self._finishers[profile] = finish
+        if self._store is None:
+            return
+        rows = self._store.rows("SELECT * FROM jobs WHERE profile = ? ORDER BY id", profile)
+        with self._lock:
+            for row in rows:
+                self._remember(restored(row, data_type))
+                self._next_id = max(self._next_id, row["id"] + 1)
+
     def start(
         self,
+        profile: str,
         api_key: str,
         duration: float,
         data: Any,
-        on_finish: Callable[[Job], None],
+        charge: Charge | None = None,
         failure: tuple[str, str] | None = None,
         generation: int | None = None,
     ) -> Job:
         """Start a job; with `generation`, only if the mock has not been reset since that generation."""
-        with self._lock:
+        with self._writing() as db, self._lock:
             if generation is not None and generation != self.generation:
                 raise JobsReset
-            job = Job(self._next_id, self._ids.uuid(), api_key, self._clock.now(), duration, failure, data, on_finish)
+            job = Job(
+                self._next_id, self._ids.uuid(), profile, api_key, self._clock.now(), duration, failure, data, charge
+            )
             self._next_id += 1
-            self._jobs[job.uuid] = job
-            heapq.heappush(self._due, (job.due_at, job.id, job))
+            self._remember(job)
+            if db:
+                db.execute("INSERT INTO jobs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)", saved(job))
         self.settle()
         return job
 
@@ -112,10 +139,13 @@ class Jobs:
         step runs outside it. A step that fails is logged: the job still counts as finished.
         """
         for job in self._take_due():
-            try:
-                job.on_finish(job)
-            except Exception:
-                log.exception("finishing job %s failed", job.uuid)
+            with self._writing() as db:
+                if db:
+                    db.execute("UPDATE jobs SET finished_at = ? WHERE uuid = ?", (job.finished_at, job.uuid))
+                try:
+                    self._finishers[job.profile](job)
+                except Exception:
+                    log.exception("finishing job %s failed", job.uuid)
 
     def seconds_to_next(self) -> float | None:
         """How long until the next job is due, on the mock's clock; None when none is running."""
@@ -123,26 +153,69 @@ class Jobs:
             return self._due[0][0] - self._clock.now() if self._due else None
 
     def clear(self) -> None:
-        with self._lock:
+        with self._writing() as db, self._lock:
             self._jobs.clear()
             self._due.clear()
             self._next_id = 1
             self.generation += 1
+            if db:
+                db.execute("DELETE FROM jobs")
+
+    def _remember(self, job: Job) -> None:
+        self._jobs[job.uuid] = job
+        if job.finished_at is None:
+            heapq.heappush(self._due, (job.due_at, job.id, job))
 
     def _take_due(self) -> list[Job]:
         now = self._clock.now()
-        with self._lock:
+        with self._writing() as db, self._lock:
             due = []
             while self._due and self._due[0][0] <= now:
                 _, _, job = heapq.heappop(self._due)
                 job.finished_at = job.due_at
                 due.append(job)
-            self._forget_oldest_finished()
+            forgotten = self._forget_oldest_finished()
+            if db and forgotten:
+                db.executemany("DELETE FROM jobs WHERE uuid = ?", [(uuid,) for uuid in forgotten])
         return due
 
-    def _forget_oldest_finished(self) -> None:
+    def _forget_oldest_finished(self) -> list[str]:
         if len(self._jobs) <= self._max_finished:
-            return
+            return []
         finished = [uuid for uuid, job in self._jobs.items() if job.finished_at is not None]
-        for uuid in finished[: max(0, len(finished) - self._max_finished)]:
+        forgotten = finished[: max(0, len(finished) - self._max_finished)]
+        for uuid in forgotten:
             del self._jobs[uuid]
+        return forgotten
+
+    @contextmanager
+    def _writing(self) -> Iterator[sqlite3.Connection | None]:
+        with self._store.transaction() if self._store else nullcontext() as db:
+            yield db
+
+
+def saved(job: Job) -> tuple[Any, ...]:
+    """The job as a row of the store (finished_at written when it finishes)."""
+    data = asdict(job.data) if is_dataclass(job.data) else job.data
+    charge_id, amount = (job.charge.pending_id, job.charge.amount) if job.charge else (None, 0)
+    failure = json.dumps(job.failure) if job.failure else None
+    return (job.uuid, job.id, job.profile, job.api_key, job.created_at, job.duration, failure, json.dumps(data),
+            charge_id, amount)  # fmt: skip
+
+
+def restored(row: sqlite3.Row, data_type: Callable[..., Any]) -> Job:
+    failure = tuple(json.loads(row["failure"])) if row["failure"] else None
+    job = Job(
+        row["id"],
+        row["uuid"],
+        row["profile"],
+        row["api_key"],
+        row["created_at"],
+        row["duration"],
+        failure,
+        data_type(**json.loads(row["data"])),
+        finished_at=row["finished_at"],
+    )
+    if row["amount"]:
+        job.charge = Charge(row["api_key"], row["amount"], FIRST_GENERATION)
+    return job

@@ -1,17 +1,23 @@
 """Accounts and their credits: every API key is an account with a balance.
 
 Charging is atomic: whatever the concurrency, a balance never goes below zero, a charge is taken
-once, and a refund gives back exactly one charge, once.
+once, and a refund gives back exactly one charge, once. With a store, every change is written
+through, and a charge stays pending there until its request has been answered (`settle`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 import threading
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import astuple, dataclass, replace
 
 from .clock import Clock
+from .store import Store
+
+FIRST_GENERATION = 0  # of a ledger opened from a store, and of the charges restored with it
 
 
 class InsufficientCredits(Exception):
@@ -37,6 +43,7 @@ class Charge:
     amount: int
     generation: int  # of the ledger: a charge taken before a reset is never refunded after it
     refunded: bool = False
+    pending_id: int | None = None  # its row in the store until its request is answered
 
 
 def account_id(api_key: str) -> str:
@@ -45,27 +52,44 @@ def account_id(api_key: str) -> str:
 
 
 class Ledger:
-    def __init__(self, clock: Clock, default_credits: int, strict: bool, preset: Mapping[str, int]) -> None:
+    def __init__(
+        self, clock: Clock, default_credits: int, strict: bool, preset: Mapping[str, int], store: Store | None = None
+    ) -> None:
         self._clock = clock
         self._default_credits = default_credits
         self._strict = strict
         self._preset = dict(preset)
         self._accounts: dict[str, Account] = {}
-        self._lock = threading.Lock()
-        self._generation = 0
-        self.reset()
+        self._lock = threading.RLock()
+        self._store = store
+        self._generation = FIRST_GENERATION
+        if store is None:
+            self.reset()
+            return
+        for row in store.rows("SELECT * FROM accounts"):
+            self._accounts[row["api_key"]] = Account(*tuple(row)[1:])
+        for api_key, credits in self._preset.items():
+            if api_key not in self._accounts:
+                self.set_balance(api_key, credits)
 
     def reset(self) -> None:
         """Forget every account but those of the config file, which get their starting balances back."""
-        with self._lock:
+        with self._writing() as db:
             self._accounts.clear()
             self._generation += 1
+            if db:
+                db.execute("DELETE FROM accounts")
+                db.execute("DELETE FROM charges")
         for api_key, credits in self._preset.items():
             self.set_balance(api_key, credits)
 
     def find_or_open(self, api_key: str) -> Account | None:
         """The key's account; in open mode an unseen key opens one with the default balance."""
         with self._lock:
+            account = self._accounts.get(api_key)
+        if account is not None:
+            return account
+        with self._writing():
             return self._get_or_open(api_key)
 
     def find(self, api_key: str) -> Account | None:
@@ -79,28 +103,32 @@ class Ledger:
             return sorted(self._accounts.values(), key=lambda account: account.created_at)
 
     def set_balance(self, api_key: str, credits: int) -> Account:
-        with self._lock:
+        with self._writing():
             now = self._clock.now()
             current = self._accounts.get(api_key)
             if current is None:
                 current = Account(account_id(api_key), credits, 0, 0, now, now)
             self._accounts[api_key] = replace(current, balance=credits, updated_at=now)
+            self._save(api_key)
             return self._accounts[api_key]
 
     def charge(self, api_key: str, amount: int) -> Charge:
         """Take `amount` credits, or raise InsufficientCredits and take nothing."""
-        with self._lock:
+        with self._writing() as db:
             account = self._get_or_open(api_key)
             if account is None:
                 raise KeyError(api_key)
             if account.balance < amount:
                 raise InsufficientCredits(amount, account.balance)
             self._update(api_key, balance=account.balance - amount, charged=account.charged + amount)
-            return Charge(api_key, amount, self._generation)
+            charge = Charge(api_key, amount, self._generation)
+            if db:
+                charge.pending_id = db.execute("INSERT INTO charges VALUES (NULL, ?, ?)", (api_key, amount)).lastrowid
+            return charge
 
     def refund(self, charge: Charge) -> None:
         """Give back a charge; refunding the same charge again does nothing."""
-        with self._lock:
+        with self._writing():
             if charge.refunded or charge.generation != self._generation:
                 return
             charge.refunded = True
@@ -110,6 +138,23 @@ class Ledger:
                 balance=account.balance + charge.amount,
                 refunded=account.refunded + charge.amount,
             )
+            self._settle(charge)
+
+    def settle(self, charges: list[Charge]) -> None:
+        """The charges' request has been answered: a restart no longer refunds them."""
+        with self._writing():
+            for charge in charges:
+                self._settle(charge)
+
+    @contextmanager
+    def _writing(self) -> Iterator[sqlite3.Connection | None]:
+        """The ledger's lock, and with a store one transaction for everything done under it."""
+        if self._store is None:
+            with self._lock:
+                yield None
+            return
+        with self._store.transaction() as db, self._lock:
+            yield db
 
     def _get_or_open(self, api_key: str) -> Account | None:
         account = self._accounts.get(api_key)
@@ -117,7 +162,22 @@ class Ledger:
             now = self._clock.now()
             account = Account(account_id(api_key), self._default_credits, 0, 0, now, now)
             self._accounts[api_key] = account
+            self._save(api_key)
         return account
 
     def _update(self, api_key: str, **changes: int) -> None:
         self._accounts[api_key] = replace(self._accounts[api_key], updated_at=self._clock.now(), **changes)
+        self._save(api_key)
+
+    def _save(self, api_key: str) -> None:
+        if self._store is not None:
+            with self._store.transaction() as db:
+                db.execute(
+                    "REPLACE INTO accounts VALUES (?, ?, ?, ?, ?, ?, ?)", (api_key, *astuple(self._accounts[api_key]))
+                )
+
+    def _settle(self, charge: Charge) -> None:
+        if self._store is not None and charge.pending_id is not None:
+            with self._store.transaction() as db:
+                db.execute("DELETE FROM charges WHERE id = ?", (charge.pending_id,))
+            charge.pending_id = None

@@ -55,6 +55,7 @@ class Settings:
     webhook_retries: int = option(3, "retries of a webhook delivery that failed")
     webhook_backoff_seconds: float = option(1.0, "wait before the first webhook retry; it doubles each time")
     replay: str = option("", "a folder recorded by `imagegen-mock proxy --record`: matching requests get its answers")
+    data_dir: str = option("", "folder that keeps accounts, the ledger, jobs and generated files across restarts")
     admin_token: str = option("", "token the control API (/_mock/) requires; needed to listen beyond loopback")
     accounts: Mapping[str, int] = field(
         default_factory=dict,

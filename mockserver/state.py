@@ -1,6 +1,12 @@
-"""Everything the mock remembers between requests, in one object that the admin API can reset."""
+"""Everything the mock remembers between requests, in one object that the admin API can reset.
+
+With --data-dir, the accounts, the ledger, the jobs and the generated files are kept in a store on
+disk as well, and a new server on the same folder starts from them.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from .clock import Clock
 from .faults import FaultQueue
@@ -12,6 +18,7 @@ from .jobs import Jobs
 from .journal import Journal
 from .ledger import Ledger
 from .settings import Settings
+from .store import Store
 from .usage import RequestCounter
 from .webhooks import Webhooks
 
@@ -22,14 +29,15 @@ GALLERY_COUNT = 100  # images kept for the dashboard and for tests that ask what
 class State:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.clock = Clock(frozen=settings.frozen_clock)
-        self.ledger = Ledger(self.clock, settings.credits, settings.strict_keys, settings.accounts)
+        self.store = Store(Path(settings.data_dir)) if settings.data_dir else None
+        self.clock = Clock(settings.frozen_clock, self.store)
+        self.ledger = Ledger(self.clock, settings.credits, settings.strict_keys, settings.accounts, self.store)
         self.journal = Journal(settings.journal_size)
-        self.files = FileStore(settings.files_max_count, settings.files_max_mib * MIB)
+        self.files = FileStore(settings.files_max_count, settings.files_max_mib * MIB, self.store)
         self.faults = FaultQueue()
         self.usage = RequestCounter(self.clock)
-        self.ids = Ids(settings.seed)
-        self.jobs = Jobs(self.clock, self.ids, settings.jobs_max_count)
+        self.ids = Ids(settings.seed, self.store.boot if self.store else 1)
+        self.jobs = Jobs(self.clock, self.ids, settings.jobs_max_count, self.store)
         self.webhooks = Webhooks(settings, self.clock, self.journal)
         self.gallery = Gallery(self.clock, GALLERY_COUNT, settings.image_cache_mib * MIB)
         self.renderer = Renderer(settings.image_cache_mib * MIB, self.gallery)  # a cache, so a reset keeps it

@@ -9,14 +9,25 @@ from mockserver.ids import Ids
 from mockserver.jobs import COMPLETED, FAILED, PROCESSING, Jobs, JobsReset
 
 
-def jobs_and_clock() -> tuple[Jobs, Clock, list[str]]:
+def jobs_and_clock(max_finished: int = 100) -> tuple[Jobs, Clock, list]:
+    """Jobs of the profile "p", whose finishing step notes what each job's data names."""
     clock = Clock(frozen=True)  # exact progress, however slow the machine
-    return Jobs(clock, Ids(0), max_finished=100), clock, []
+    jobs, finished = Jobs(clock, Ids(0), max_finished), []
+    jobs.serve("p", lambda job: finished.append(noted(job)))
+    return jobs, clock, finished
+
+
+def noted(job) -> str:
+    """The job's uuid, its status if its data says "status", else the note itself ("fail" fails)."""
+    note = job.data.get("note")
+    if note == "fail":
+        raise ZeroDivisionError
+    return job.status if note == "status" else note or job.uuid
 
 
 def test_progress_rises_with_the_clock_and_finishing_happens_once():
     jobs, clock, finished = jobs_and_clock()
-    job = jobs.start("k", 10.0, {}, lambda j: finished.append(j.uuid))
+    job = jobs.start("p", "k", 10.0, {})
 
     seen = [(job.status, job.progress(clock.now()))]
     for _ in range(4):
@@ -35,7 +46,7 @@ def test_progress_rises_with_the_clock_and_finishing_happens_once():
 def test_a_job_with_a_failure_fails_and_a_zero_duration_finishes_at_start():
     jobs, _, finished = jobs_and_clock()
 
-    job = jobs.start("k", 0.0, {}, lambda j: finished.append(j.status), failure=("CODE", "message"))
+    job = jobs.start("p", "k", 0.0, {"note": "status"}, failure=("CODE", "message"))
 
     assert job.status == FAILED
     assert finished == [FAILED]
@@ -43,9 +54,9 @@ def test_a_job_with_a_failure_fails_and_a_zero_duration_finishes_at_start():
 
 def test_jobs_finish_in_the_order_they_are_due_and_list_newest_first():
     jobs, clock, finished = jobs_and_clock()
-    slow = jobs.start("k", 9.0, {}, lambda j: finished.append("slow"))
-    quick = jobs.start("k", 3.0, {}, lambda j: finished.append("quick"))
-    jobs.start("other", 1.0, {}, lambda j: finished.append("other"))
+    slow = jobs.start("p", "k", 9.0, {"note": "slow"})
+    quick = jobs.start("p", "k", 3.0, {"note": "quick"})
+    jobs.start("p", "other", 1.0, {"note": "other"})
 
     clock.advance(10)
     jobs.settle()
@@ -57,8 +68,8 @@ def test_jobs_finish_in_the_order_they_are_due_and_list_newest_first():
 
 
 def test_clear_forgets_everything():
-    jobs, _, finished = jobs_and_clock()
-    job = jobs.start("k", 5.0, {}, lambda j: finished.append(j))
+    jobs, _, _ = jobs_and_clock()
+    job = jobs.start("p", "k", 5.0, {})
 
     jobs.clear()
 
@@ -67,10 +78,9 @@ def test_clear_forgets_everything():
 
 
 def test_only_so_many_finished_jobs_are_remembered_and_running_ones_never_forgotten():
-    clock = Clock(frozen=True)
-    jobs = Jobs(clock, Ids(0), max_finished=2)
-    finished = [jobs.start("k", 1.0, {}, lambda j: None) for _ in range(3)]
-    running = jobs.start("k", 100.0, {}, lambda j: None)
+    jobs, clock, _ = jobs_and_clock(max_finished=2)
+    finished = [jobs.start("p", "k", 1.0, {}) for _ in range(3)]
+    running = jobs.start("p", "k", 100.0, {})
 
     clock.advance(5)
     jobs.settle()
@@ -80,8 +90,8 @@ def test_only_so_many_finished_jobs_are_remembered_and_running_ones_never_forgot
 
 def test_a_failing_finishing_step_does_not_stop_the_others():
     jobs, clock, finished = jobs_and_clock()
-    jobs.start("k", 1.0, {}, lambda j: 1 / 0)
-    jobs.start("k", 2.0, {}, lambda j: finished.append("second"))
+    jobs.start("p", "k", 1.0, {"note": "fail"})
+    jobs.start("p", "k", 2.0, {"note": "second"})
 
     clock.advance(5)
     jobs.settle()
@@ -96,4 +106,4 @@ def test_a_job_prepared_before_a_reset_does_not_start_after_it():
     jobs.clear()
 
     with pytest.raises(JobsReset):
-        jobs.start("k", 1.0, {}, lambda j: None, generation=generation)
+        jobs.start("p", "k", 1.0, {}, generation=generation)

@@ -580,7 +580,7 @@ async def respond(call: Call, streaming: bool) -> Response:
     answer = plan_answer(generation, call.take_fault("content-policy", "blocked-prompt", "no-image"))
     usage = answer.usage(generation)
     try:
-        charge = call.state.ledger.charge(api_key, math.ceil(usage["totalTokenCount"] / TOKENS_PER_CREDIT))
+        charge = call.charge(api_key, math.ceil(usage["totalTokenCount"] / TOKENS_PER_CREDIT))
     except InsufficientCredits:
         return refusal(call, "quota", model.name)
     try:

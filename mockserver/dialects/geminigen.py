@@ -104,6 +104,7 @@ def fail(kind: str, message: str | None = None, headers: dict[str, str] | None =
 
 
 def routes(profile: Profile, state: State) -> list[BaseRoute]:
+    state.jobs.serve(profile.name, partial(finish, state, profile), JobRecord)
     return [
         service_route(profile, state, "POST", GENERATE, generate, GENERATE_FAULTS),
         service_route(profile, state, "GET", HISTORY, history, READ_FAULTS),
@@ -158,7 +159,7 @@ class Generation:
 
 @dataclass
 class JobRecord:
-    """What a job keeps to describe itself, and the files it publishes when it completes."""
+    """What a job keeps to describe itself."""
 
     prompt: str
     model: str
@@ -168,7 +169,6 @@ class JobRecord:
     user_id: int
     resolution: str
     file_size: int
-    files: list[tuple[str, bytes, str]]  # (name pattern, content, media type); dropped once published
 
 
 async def generate(call: Call) -> Response:
@@ -177,17 +177,18 @@ async def generate(call: Call) -> Response:
     generation = await generation_request(call)
     await call.fail_if_forced(SUBMIT_ANSWERS)
     try:
-        charge = call.state.ledger.charge(api_key, generation.price)
+        charge = call.charge(api_key, generation.price)
     except InsufficientCredits:
         return fail("credits")
     failure = JOB_FAILURES.get(call.take_fault(*JOB_FAILURES) or "")
     settings = call.state.settings
     duration = 0.0 if settings.sync_jobs else job_seconds(settings)[generation.service_mode]
     try:
-        described = await job_record(call, api_key, generation, failure)
+        described, files = await job_record(call, api_key, generation, failure)
         job = call.state.jobs.start(
-            api_key, duration, described, finisher(call, charge), failure, generation=generation_of_jobs
+            call.profile.name, api_key, duration, described, charge, failure, generation=generation_of_jobs
         )
+        publish(call.state, job, files)
     except JobsReset:
         return fail("system", "The mock was reset while this request ran")
     except BaseException:
@@ -261,15 +262,18 @@ def invalid(location: tuple[str | int, ...], message: str) -> Reject:
     return Reject(fail("invalid", f"Invalid input field: {location!r}, {message}"))
 
 
-async def job_record(call: Call, api_key: str, generation: Generation, failure: tuple[str, str] | None) -> JobRecord:
-    """What the job's record shows, and the files its completion publishes (none if it is to fail)."""
+async def job_record(
+    call: Call, api_key: str, generation: Generation, failure: tuple[str, str] | None
+) -> tuple[JobRecord, list[tuple[str, bytes, str]]]:
+    """What the job's record shows, and the files (name pattern, content, media type) its completion
+    publishes: none if it is to fail."""
     width, height = MODELS[generation.model][generation.aspect_ratio]
     label = generation.model if generation.style == "None" else f"{generation.model}, {generation.style}"
     tint = generation.references[0].mean_colour if generation.references else None
     spec = ImageSpec(generation.prompt, width, height, label, call.profile.name, call.state.settings.seed, "jpeg", tint)
     files = [] if failure else await result_files(call, spec)
     uploads = [(f"references/{{uuid}}_{i}", u.content, u.media_type) for i, u in enumerate(generation.references)]
-    return JobRecord(
+    described = JobRecord(
         prompt=generation.prompt,
         model=generation.model,
         price=generation.price,
@@ -278,8 +282,8 @@ async def job_record(call: Call, api_key: str, generation: Generation, failure: 
         user_id=int(hashlib.sha256(api_key.encode()).hexdigest()[:8], 16) % 1_000_000,
         resolution=f"{width}x{height}",
         file_size=len(files[0][1]) if files else 0,
-        files=files + uploads,
     )
+    return described, [] if failure else files + uploads
 
 
 async def result_files(call: Call, spec: ImageSpec) -> list[tuple[str, bytes, str]]:
@@ -290,21 +294,18 @@ async def result_files(call: Call, spec: ImageSpec) -> list[tuple[str, bytes, st
     ]
 
 
-def finisher(call: Call, charge: Any) -> Callable[[Job], None]:
-    """What happens once, when the job's time is up: files published or credits refunded, then the webhook."""
-    state, profile = call.state, call.profile
+def publish(state: State, job: Job, files: list[tuple[str, bytes, str]]) -> None:
+    """Store the job's files, to be served from the moment it completes."""
+    expires = job.created_at + RETENTION_SECONDS
+    for name, content, media_type in files:
+        state.files.put(StoredFile(file_name(job, name), content, media_type, job.due_at, expires), job.charge)
 
-    def finish(job: Job) -> None:
-        files, job.data.files = job.data.files, []
-        if job.failure:
-            state.ledger.refund(charge)
-        else:
-            expires = job.created_at + RETENTION_SECONDS
-            for name, content, media_type in files:
-                state.files.put(StoredFile(file_name(job, name), content, media_type, job.created_at, expires))
-        state.webhooks.send(job.api_key, profile.name, lambda: webhook_event(job, state.clock.now()))
 
-    return finish
+def finish(state: State, profile: Profile, job: Job) -> None:
+    """What happens once, when the job's time is up: a failure refunded, then the webhook."""
+    if job.failure and job.charge:
+        state.ledger.refund(job.charge)
+    state.webhooks.send(job.api_key, profile.name, lambda: webhook_event(job, state.clock.now()))
 
 
 def file_name(job: Job, pattern: str) -> str:

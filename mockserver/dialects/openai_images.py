@@ -435,7 +435,7 @@ async def respond(call: Call, request: ImageRequest) -> Response:
 async def answer(call: Call, request: ImageRequest, api_key: str) -> Response:
     await call.fail_if_forced({"rate-limit": lambda: rate_limited(call.state), "insufficient-credits": insufficient})
     try:
-        charge = call.state.ledger.charge(api_key, request.price)
+        charge = call.charge(api_key, request.price)
     except InsufficientCredits:
         return insufficient()
     try:

@@ -21,7 +21,7 @@ from ..endpoints import Call, Reject, service_route
 from ..files import StoredFile, file_url
 from ..images import ImageSpec
 from ..jsonio import JSONResponse, parse_json
-from ..ledger import Account, InsufficientCredits
+from ..ledger import Account, Charge, InsufficientCredits
 from ..sizes import GEMINI_25_FLASH
 
 if TYPE_CHECKING:
@@ -168,12 +168,12 @@ async def generate(call: Call, api_key: str, account: Account) -> Response:
     answers = forced_answers(call, generation_failed)
     await call.fail_if_forced({name: answers[name] for name in ("rate-limit", "insufficient-credits")})
     try:
-        charge = call.state.ledger.charge(api_key, PRICE)
+        charge = call.charge(api_key, PRICE)
     except InsufficientCredits as refusal:
         return insufficient_credits(refusal.required, refusal.balance)
     try:
         await call.fail_if_forced({name: answers[name] for name in ("content-policy", "server-error", "timeout")})
-        url = await publish_image(call, prompt, aspect_ratio)
+        url = await publish_image(call, prompt, aspect_ratio, charge)
     except BaseException:
         call.state.ledger.refund(charge)
         raise
@@ -223,13 +223,13 @@ def generation_failed(status: int, message: str) -> Response:
     return JSONResponse({"error": "Failed to generate image", "message": message}, status)
 
 
-async def publish_image(call: Call, prompt: str, aspect_ratio: str) -> str:
+async def publish_image(call: Call, prompt: str, aspect_ratio: str, charge: Charge) -> str:
     width, height = GEMINI_25_FLASH[aspect_ratio]
     state = call.state
     spec = ImageSpec(prompt, width, height, MODEL, call.profile.name, state.settings.seed)
     content = await state.renderer.render(spec)
     name = f"{call.profile.name}/{state.ids.hex()}.png"
-    state.files.put(StoredFile(name, content, spec.media_type, state.clock.now(), expires_at=None))
+    state.files.put(StoredFile(name, content, spec.media_type, state.clock.now(), expires_at=None), charge)
     return file_url(str(call.request.base_url), name)
 
 
