@@ -7,7 +7,7 @@ import schemathesis
 from openapi_spec_validator import validate
 
 import contracts
-from conformance.schema import contract_settings
+from conformance.schema import contract_settings, generated
 from mockserver import Settings, create_app
 from mockserver.dialects.vydra import ASPECT_RATIOS
 from mockserver.faults import FAULTS
@@ -123,3 +123,18 @@ def test_llmgateway_lists_the_seeds_options():
 
 def test_llmgateway_borrows_googles_pixel_tables():
     assert contracts.image_sizes("llmgateway") == contracts.load("gemini")["x-image-sizes"]
+
+
+@pytest.mark.parametrize("name", ["gemini", "google", "vastnum", "crazyrouter"])
+def test_what_schemathesis_leaves_out_is_gone_from_what_it_generates_from_and_only_that(name):
+    contract = contracts.load(name)
+    left_out = contract["x-schemathesis"]["not-generated"]
+
+    schemas, original = generated(contract)["components"]["schemas"], contract["components"]["schemas"]
+
+    for schema_name, properties in left_out.items():
+        kept = set(original[schema_name]["properties"]) - set(properties)
+        assert set(schemas[schema_name]["properties"]) == kept
+        assert all(not set(branch["required"]) & set(properties) for branch in schemas[schema_name].get("anyOf", []))
+    assert set(original["Part"]["properties"]) >= set(left_out["Part"]), "the contract itself keeps them"
+    assert [b["required"] for b in schemas["Part"]["anyOf"]] == [["text"], ["inlineData"]]
