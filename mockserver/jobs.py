@@ -14,7 +14,7 @@ import json
 import logging
 import sqlite3
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, is_dataclass
@@ -73,6 +73,7 @@ class Jobs:
         self._store = store
         self._jobs: OrderedDict[str, Job] = OrderedDict()  # oldest first
         self._due: list[tuple[float, int, Job]] = []
+        self._finished: deque[str] = deque()  # in the order they finished
         self._finishers: dict[str, Callable[[Job], None]] = {}
         self._next_id = 1
         self._lock = threading.Lock()
@@ -156,6 +157,7 @@ class Jobs:
         with self._writing() as db, self._lock:
             self._jobs.clear()
             self._due.clear()
+            self._finished.clear()
             self._next_id = 1
             self.generation += 1
             if db:
@@ -165,6 +167,8 @@ class Jobs:
         self._jobs[job.uuid] = job
         if job.finished_at is None:
             heapq.heappush(self._due, (job.due_at, job.id, job))
+        else:
+            self._finished.append(job.uuid)
 
     def _take_due(self) -> list[Job]:
         now = self._clock.now()
@@ -173,6 +177,7 @@ class Jobs:
             while self._due and self._due[0][0] <= now:
                 _, _, job = heapq.heappop(self._due)
                 job.finished_at = job.due_at
+                self._finished.append(job.uuid)
                 due.append(job)
             forgotten = self._forget_oldest_finished()
             if db and forgotten:
@@ -180,12 +185,10 @@ class Jobs:
         return due
 
     def _forget_oldest_finished(self) -> list[str]:
-        if len(self._jobs) <= self._max_finished:
-            return []
-        finished = [uuid for uuid, job in self._jobs.items() if job.finished_at is not None]
-        forgotten = finished[: max(0, len(finished) - self._max_finished)]
-        for uuid in forgotten:
-            del self._jobs[uuid]
+        forgotten = []
+        while len(self._finished) > self._max_finished:
+            forgotten.append(self._finished.popleft())
+            del self._jobs[forgotten[-1]]
         return forgotten
 
     @contextmanager
