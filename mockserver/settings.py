@@ -41,6 +41,7 @@ class Settings:
     journal_body_kib: int = option(64, "request and response bodies larger than this are not kept whole")
     files_max_count: int = option(2000, "generated files the mock keeps serving (oldest dropped first)")
     files_max_mib: int = option(512, "total size of the generated files the mock keeps serving")
+    workers: int = option(1, "processes that draw and encode images (1: threads of the server); state stays in one")
     image_cache_mib: int = option(128, "memory for rendered images, reused by identical requests")
     timeout_seconds: float = option(30.0, "how long a forced 'timeout' fault holds a request before answering")
     job_seconds_unstable: float = option(12.0, "how long an asynchronous job in service_mode unstable takes")
@@ -67,6 +68,8 @@ class Settings:
             value = getattr(self, f.name)
             if f.name != "seed" and isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
                 raise SettingsError(f"{f.name} must not be negative, got {value}")
+        if self.workers < 1:
+            raise SettingsError(f"workers must be at least 1, got {self.workers}")
         if self.port > 65535:
             raise SettingsError(f"port must be at most 65535, got {self.port}")
         if not self.admin_token and not is_loopback(self.host):

@@ -40,7 +40,7 @@ class State:
         self.jobs = Jobs(self.clock, self.ids, settings.jobs_max_count, self.store)
         self.webhooks = Webhooks(settings, self.clock, self.journal)
         self.gallery = Gallery(self.clock, GALLERY_COUNT, settings.image_cache_mib * MIB)
-        self.renderer = Renderer(settings.image_cache_mib * MIB, self.gallery)  # a cache, so a reset keeps it
+        self.renderer = Renderer(settings.image_cache_mib * MIB, self.gallery, settings.workers)  # a reset keeps it
         self.latency: dict[str | None, int] = {}  # milliseconds added, by profile (None: every profile)
 
     def reset(self) -> None:

@@ -604,8 +604,8 @@ async def answer_parts(call: Call, generation: Generation, answer: Answer) -> li
         base = generation.base.content if generation.base else None
         first = ImageSpec(generation.prompt, width, height, generation.model.name, call.profile.name,
                           call.state.settings.seed, base=base)  # fmt: skip
-        for spec in variants(first, answer.images):
-            parts.append({"inlineData": {"mimeType": "image/png", "data": await call.state.renderer.base64(spec)}})
+        for data in await call.state.renderer.base64_all(variants(first, answer.images)):
+            parts.append({"inlineData": {"mimeType": "image/png", "data": data}})
     if signature:  # Gemini 3 signs its answer's first text part and every image part
         for part in parts:
             if "inlineData" in part or part is parts[0]:

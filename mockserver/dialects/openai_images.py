@@ -467,7 +467,7 @@ async def draw_images(call: Call, request: ImageRequest) -> list[dict[str, str]]
         transparent=request.fields.get("background") == "transparent",
         quality=request.fields.get("output_compression") if request.output_format != "png" else None,
     )  # fmt: skip
-    encoded = [await call.state.renderer.base64(spec) for spec in variants(first, request.count)]
+    encoded = await call.state.renderer.base64_all(variants(first, request.count))
     return [{"b64_json": data, "revised_prompt": request.prompt} for data in encoded]
 
 
