@@ -1,7 +1,7 @@
 """Generated files the mock serves at stable URLs until they expire or are pushed out by newer ones.
 
-With a store, each file is also written to disk (and its row to the store) and comes back after a
-restart; a file dropped from memory is deleted there too.
+With a store, each file is also written to disk (its content once, however many files share it, and
+its row to the store) and comes back after a restart; a file dropped from memory is deleted there too.
 """
 
 from __future__ import annotations
@@ -32,8 +32,11 @@ class FileStore:
             max_count, max_bytes, lambda f: len(f.content), on_drop=self._forget
         )
         if store is not None:
+            contents: dict[str, bytes] = {}  # one copy in memory of a content shared by several files
             for row in store.rows("SELECT * FROM files ORDER BY rowid"):
-                content = store.file_path(row["name"]).read_bytes()  # written before its row, so there
+                content = contents.get(row["digest"]) or contents.setdefault(
+                    row["digest"], store.content(row["digest"])
+                )
                 self._files.put(row["name"], StoredFile(row["name"], content, *tuple(row)[1:4]))
 
     def put(self, file: StoredFile, charge: Charge | None = None) -> None:
@@ -41,10 +44,11 @@ class FileStore:
         if self._store is None:
             self._files.put(file.name, file)
             return
-        self._store.write_file(file.name, file.content)
+        digest = self._store.write_content(file.content)  # before its row: a row always has its content
         with self._store.transaction() as db:
-            row = (file.name, file.media_type, file.created_at, file.expires_at, charge.pending_id if charge else None)
-            db.execute("REPLACE INTO files VALUES (?, ?, ?, ?, ?)", row)
+            pending = charge.pending_id if charge else None
+            row = (file.name, file.media_type, file.created_at, file.expires_at, pending, digest)
+            db.execute("REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)", row)
             if not self._files.put(file.name, file):
                 self._forget(file.name)
 
@@ -54,17 +58,17 @@ class FileStore:
 
     def clear(self) -> None:
         if self._store is not None:
-            names = [row["name"] for row in self._store.rows("SELECT name FROM files")]
             with self._store.transaction() as db:
                 db.execute("DELETE FROM files")
-            self._store.delete_files(names)
+            self._store.delete_unused_contents()
         self._files.clear()
 
     def _forget(self, name: str) -> None:
         if self._store is not None:
             with self._store.transaction() as db:
+                digests = [row["digest"] for row in db.execute("SELECT digest FROM files WHERE name = ?", (name,))]
                 db.execute("DELETE FROM files WHERE name = ?", (name,))
-            self._store.delete_files([name])
+            self._store.delete_unused_contents(digests)
 
 
 FILES_PREFIX = "/files/"

@@ -12,7 +12,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import astuple, dataclass, replace
+from dataclasses import dataclass, replace
 
 from .clock import Clock
 from .store import Store
@@ -172,9 +172,8 @@ class Ledger:
     def _save(self, api_key: str) -> None:
         if self._store is not None:
             with self._store.transaction() as db:
-                db.execute(
-                    "REPLACE INTO accounts VALUES (?, ?, ?, ?, ?, ?, ?)", (api_key, *astuple(self._accounts[api_key]))
-                )
+                row = (api_key, *vars(self._accounts[api_key]).values())  # astuple() would deep-copy
+                db.execute("REPLACE INTO accounts VALUES (?, ?, ?, ?, ?, ?, ?)", row)
 
     def _settle(self, charge: Charge) -> None:
         if self._store is not None and charge.pending_id is not None:

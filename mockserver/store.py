@@ -32,7 +32,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     charge_id INTEGER, amount INTEGER NOT NULL, finished_at REAL);
 CREATE TABLE IF NOT EXISTS files (
     name TEXT PRIMARY KEY, media_type TEXT NOT NULL, created_at REAL NOT NULL, expires_at REAL,
-    charge_id INTEGER);
+    charge_id INTEGER, digest TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS files_by_digest ON files (digest);
 """
 
 
@@ -94,20 +95,31 @@ class Store:
         with self._lock:
             return self._db.execute(query, parameters).fetchall()
 
-    # Files: the content on disk, named by a digest so that no file name can leave the folder.
+    # File contents on disk, named by their SHA-256: written once however many files share them (a cached
+    # image handed out again), and no name a client chose can reach the file system.
 
-    def file_path(self, name: str) -> Path:
-        return self.files_folder / hashlib.sha256(name.encode()).hexdigest()
+    def write_content(self, content: bytes) -> str:
+        digest = hashlib.sha256(content).hexdigest()
+        path = self.files_folder / digest
+        if not path.exists():
+            partial = path.with_suffix(".partial")
+            partial.write_bytes(content)
+            partial.replace(path)
+        return digest
 
-    def write_file(self, name: str, content: bytes) -> None:
-        path = self.file_path(name)
-        partial = path.with_suffix(".partial")
-        partial.write_bytes(content)
-        partial.replace(path)
+    def content(self, digest: str) -> bytes:
+        return (self.files_folder / digest).read_bytes()
 
-    def delete_files(self, names: Iterable[str]) -> None:
-        for name in names:
-            self.file_path(name).unlink(missing_ok=True)
+    def delete_unused_contents(self, digests: Iterable[str] | None = None) -> None:
+        """Delete the contents no file row uses any more: of `digests`, or of the whole folder."""
+        if digests is None:
+            candidates = {path.name for path in self.files_folder.iterdir()}
+            used = {row["digest"] for row in self.rows("SELECT DISTINCT digest FROM files")}
+        else:
+            candidates = set(digests)
+            used = {d for d in candidates if self.rows("SELECT 1 FROM files WHERE digest = ? LIMIT 1", d)}
+        for digest in candidates - used:
+            (self.files_folder / digest).unlink(missing_ok=True)
 
     def _count_boot(self) -> int:
         boot = int(self.value("boots", 0)) + 1
@@ -123,11 +135,6 @@ class Store:
                 "WHERE accounts.api_key = pending.api_key"
             )
             db.execute("DELETE FROM jobs WHERE charge_id IN (SELECT id FROM charges)")
-            orphans = [
-                row[0] for row in db.execute("SELECT name FROM files WHERE charge_id IN (SELECT id FROM charges)")
-            ]
             db.execute("DELETE FROM files WHERE charge_id IN (SELECT id FROM charges)")
             db.execute("DELETE FROM charges")
-        self.delete_files(orphans)
-        for leftover in self.files_folder.glob("*.partial"):
-            leftover.unlink()
+        self.delete_unused_contents()  # theirs, and any left by a request killed before its row was written
