@@ -34,18 +34,20 @@ class FileStore:
         if store is not None:
             contents: dict[str, bytes] = {}  # one copy in memory of a content shared by several files
             for row in store.rows("SELECT * FROM files ORDER BY rowid"):
-                content = contents.get(row["digest"]) or contents.setdefault(
-                    row["digest"], store.content(row["digest"])
+                if row["digest"] not in contents:
+                    contents[row["digest"]] = store.content(row["digest"])
+                file = StoredFile(
+                    row["name"], contents[row["digest"]], row["media_type"], row["created_at"], row["expires_at"]
                 )
-                self._files.put(row["name"], StoredFile(row["name"], content, *tuple(row)[1:4]))
+                self._files.put(file.name, file)
 
     def put(self, file: StoredFile, charge: Charge | None = None) -> None:
         """Keep the file; with a store, on disk too, undone at restart while `charge` is still pending."""
         if self._store is None:
             self._files.put(file.name, file)
             return
-        digest = self._store.write_content(file.content)  # before its row: a row always has its content
         with self._store.transaction() as db:
+            digest = self._store.write_content(file.content)  # before its row: a row always has its content
             pending = charge.pending_id if charge else None
             row = (file.name, file.media_type, file.created_at, file.expires_at, pending, digest)
             db.execute("REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)", row)
