@@ -108,7 +108,7 @@ async def running_jobs(state: State, app: Starlette) -> AsyncIterator[None]:
     finally:
         ticker.cancel()
         state.webhooks.clear()
-        state.renderer.close()
+        state.renderer.workers.close()
         if state.store:
             state.store.close()
 

@@ -11,21 +11,16 @@ import asyncio
 import base64
 import hashlib
 import io
-import multiprocessing
 import textwrap
 import unicodedata
-from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from functools import cache
-from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont, ImageOps
-from starlette.concurrency import run_in_threadpool
 
 from .bounded import BoundedMap
 from .gallery import Gallery
+from .workers import Workers
 
 MEDIA_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 PROMPT_LINES = 4
@@ -61,28 +56,19 @@ def variants(spec: ImageSpec, count: int) -> list[ImageSpec]:
 
 
 class Renderer:
-    """Renders specs, keeping recent results so identical requests cost almost nothing.
-
-    Drawing and encoding run off the event loop: in threads of the server, or with `workers` > 1 in that
-    many processes, each on a core of its own (the state stays in the server's process either way).
-    """
+    """Renders specs, keeping recent results so identical requests cost almost nothing; the drawing and
+    encoding are done by its `workers`."""
 
     def __init__(self, cache_bytes: int, gallery: Gallery | None = None, workers: int = 1) -> None:
         self._cache: BoundedMap[object, bytes | str] = BoundedMap(1_000_000, cache_bytes, len, lru=True)
         self.gallery = gallery
-        self._workers = workers
-        self._pool: ProcessPoolExecutor | None = None
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+        self.workers = Workers(workers)
 
     async def render(self, spec: ImageSpec, shown: bool = True) -> bytes:
         """The spec's bytes; `shown` ones (not a stand-in for a client's input) go to the gallery too."""
         cached = self._cache.get(spec)
         if cached is None:
-            cached = await self._off_loop(drawn, spec)
+            cached = await self.workers.run(drawn, spec)
             self._cache.put(spec, cached)
         if shown and self.gallery is not None:
             self.gallery.add(spec, cached)
@@ -109,23 +95,9 @@ class Renderer:
         key = (spec, side)
         cached = self._cache.get(key)
         if cached is None:
-            cached = await self._off_loop(shrink, await self.render(spec, shown=False), side)
+            cached = await self.workers.run(shrink, await self.render(spec, shown=False), side)
             self._cache.put(key, cached)
         return cached
-
-    async def _off_loop(self, work: Callable[..., bytes], *args: Any) -> bytes:
-        if self._workers <= 1:
-            return await run_in_threadpool(work, *args)
-        try:
-            return await self._in_pool(work, *args)
-        except BrokenProcessPool:  # a worker died (killed, out of memory): start afresh, once
-            self.close()
-            return await self._in_pool(work, *args)
-
-    async def _in_pool(self, work: Callable[..., bytes], *args: Any) -> bytes:
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(self._workers, mp_context=multiprocessing.get_context("spawn"))
-        return await asyncio.get_running_loop().run_in_executor(self._pool, work, *args)
 
 
 def palette(spec: ImageSpec) -> list[tuple[int, int, int]]:

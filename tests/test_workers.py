@@ -6,12 +6,15 @@ import base64
 import multiprocessing
 import os
 import signal
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 import pytest
 
+from benchmarks.servers import free_port, serving, tree
 from mockserver import Settings, create_app
 from mockserver.background import BackgroundServer
 
@@ -88,3 +91,27 @@ def test_the_workers_stop_with_the_server():
         assert len(workers()) == 2
 
     wait_until_no_workers()
+
+
+def test_the_workers_end_by_themselves_when_the_server_is_killed():
+    port = free_port()
+    command = [sys.executable, "-m", "mockserver", "serve", "--port", str(port), "--workers", "2"]
+    with serving("mock", command, "/_mock/health", port) as server:
+        generate(httpx.Client(base_url=server.url, timeout=60), "a lighthouse")
+        spawned = [pid for pid in tree(server.process.pid) if pid != server.process.pid]
+        os.kill(server.process.pid, signal.SIGKILL)  # the server alone, with no time to stop its workers
+        server.process.wait()
+
+        deadline = time.monotonic() + 10
+        while alive := [pid for pid in spawned if running(pid)]:
+            assert time.monotonic() < deadline, f"workers {alive} outlived the server"
+            time.sleep(0.05)
+    assert len(spawned) >= 2  # the two workers (and multiprocessing's resource tracker)
+
+
+def running(pid: int) -> bool:
+    """Whether the process exists and is not a zombie waiting for whoever adopted it to reap it."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
