@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,15 +15,11 @@ import httpx
 import pytest
 import yaml
 
+from benchmarks.servers import free_port
+
 SCRIPT = str(Path(sys.executable).with_name("imagegen-mock"))
 COMMANDS = {"console script": [SCRIPT], "python -m mockserver": [sys.executable, "-m", "mockserver"]}
 START_SECONDS = 20
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @contextmanager

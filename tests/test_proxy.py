@@ -157,7 +157,7 @@ def test_the_proxy_command_starts_and_forwards(tmp_path):
     import sys
     import time
 
-    from test_cli import free_port
+    from benchmarks.servers import free_port
 
     with BackgroundServer(healthy()) as real:
         port = free_port()
