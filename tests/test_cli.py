@@ -45,7 +45,7 @@ def running(command: list[str], *args: str, env: dict[str, str] | None = None) -
     finally:
         if process.poll() is None:
             process.kill()
-        process.communicate()
+        process.communicate(timeout=START_SECONDS)
 
 
 @pytest.mark.parametrize("command", COMMANDS.values(), ids=COMMANDS.keys())
