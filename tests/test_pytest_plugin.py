@@ -8,7 +8,7 @@ import pytest
 
 from mockserver.scenarios import CATALOGUE
 
-INNER_RUN_SECONDS = 240  # a user's test run, in a subprocess: it fails rather than hangs
+INNER_RUN_SECONDS = 90  # a user's test run, in a subprocess: it fails rather than hangs (before the 120 s of a test)
 
 CLIENT_TESTS = """
 import httpx
