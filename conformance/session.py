@@ -46,7 +46,10 @@ class Session:
             base_url=target.base_url, timeout=120, headers={"User-Agent": USER_AGENT}, transport=transport
         )
         control = {"User-Agent": USER_AGENT} | admin_token_header()
-        self._admin = httpx.Client(base_url=target.origin + "/_mock", timeout=30, headers=control)
+        # A proxy named by the environment (HTTP_PROXY) may carry requests to a real service, never to loopback.
+        self._admin = httpx.Client(
+            base_url=target.origin + "/_mock", timeout=30, headers=control, trust_env=not target.loopback
+        )
         mock = self._mock_health()
         self.controllable = mock is not None
         # An imagegen-mock without --strict-keys accepts any key, unlike the services it stands for.

@@ -60,7 +60,8 @@ class ImagegenMock:
         self.base_url = base_url
         self.api_key = api_key
         headers = {"X-Admin-Token": admin_token} if admin_token else {}
-        self.admin = httpx.Client(base_url=f"{base_url}/_mock", timeout=30, headers=headers)
+        # The mock is on loopback: no proxy the environment names (HTTP_PROXY) may stand in between.
+        self.admin = httpx.Client(base_url=f"{base_url}/_mock", timeout=30, headers=headers, trust_env=False)
 
     def url(self, profile: str | None = None) -> str:
         """The base URL of a profile (its prefix), or the root, where every documented path also answers."""

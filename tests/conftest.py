@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 
@@ -10,6 +11,12 @@ from mockserver import Settings, create_app
 from mockserver.background import BackgroundServer
 
 pytest_plugins = ["pytester"]
+
+# Loopback only: a proxy the machine's environment names must not carry the tests' requests to the mock
+# (httpx and requests would send even 127.0.0.1 through it), nor those of the processes the tests start.
+for variable in ("http_proxy", "https_proxy", "all_proxy"):
+    os.environ.pop(variable, None)
+    os.environ.pop(variable.upper(), None)
 
 # A forced 'timeout' holds a request this long in the tests, so they stay quick.
 TEST_TIMEOUT_SECONDS = 0.05

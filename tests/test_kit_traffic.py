@@ -57,6 +57,15 @@ def test_the_budget_holds_for_every_profile(profile, budget):
     assert stopped, "a budget this small leaves some paid behaviour out, and says so"
 
 
+def test_a_proxy_the_environment_names_is_not_used_for_a_loopback_target(monkeypatch):
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
+    with BackgroundServer(create_app(Settings())) as server:
+        target = Target("vydra", f"{server.url}/vydra", SECRET)
+        report = run_check(target, examples=2, only={"concurrent-charges-are-exact"})
+
+    assert [v.status for v in report.verdicts] == ["pass"], [v.detail for v in report.verdicts]
+
+
 def test_the_plan_buys_the_cheapest_behaviours_first():
     behaviours = [
         Behaviour("dear", "", "", check=lambda s: None, paid=True, calls=3),

@@ -116,3 +116,14 @@ def test_an_unknown_profile_in_the_marker_is_a_usage_error(pytester: pytest.Pyte
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q", timeout=INNER_RUN_SECONDS)
 
     assert "no profile 'nope'" in result.stderr.str() + result.stdout.str()
+
+
+@pytest.fixture
+def proxy_in_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
+
+
+def test_the_fixture_reaches_the_mock_past_a_proxy_the_environment_names(proxy_in_the_environment, imagegen_mock):
+    imagegen_mock.set_credits(7)
+
+    assert imagegen_mock.credits() == 7
