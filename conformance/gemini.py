@@ -3,6 +3,8 @@
 One list of behaviours serves the four profiles that speak the format; each profile's contract says
 which apply and what to expect: its models and their pixel tables, where keys go, how it refuses,
 whether unknown fields are refused and whether `imageGenerationConfig` is understood.
+
+PYTEST_DONT_REWRITE (see conformance/__init__.py)
 """
 
 from __future__ import annotations

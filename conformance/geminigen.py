@@ -2,6 +2,8 @@
 
 A generation is a job the client follows through its history record. Against an imagegen-mock the
 kit moves the mock's clock instead of waiting; against a real service it polls, as clients do.
+
+PYTEST_DONT_REWRITE (see conformance/__init__.py)
 """
 
 from __future__ import annotations

@@ -1,6 +1,8 @@
 """LLM Gateway's documented behaviour (seed 003, research/apis.md §3), as properties checked against a server.
 
 Everything here comes from the seed and contracts/llmgateway.yaml, never from the mock's code.
+
+PYTEST_DONT_REWRITE (see conformance/__init__.py)
 """
 
 from __future__ import annotations

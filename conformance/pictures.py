@@ -1,4 +1,7 @@
-"""What the kit checks of an image a server returns: that it decodes, its format, and its shape."""
+"""What the kit checks of an image a server returns: that it decodes, its format, and its shape.
+
+PYTEST_DONT_REWRITE (see conformance/__init__.py)
+"""
 
 from __future__ import annotations
 

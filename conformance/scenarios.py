@@ -1,5 +1,8 @@
 """The scenario catalogue (mockserver/scenarios.py) as one behaviour of the kit: every documented success
-and failure of the profile, forced on the target and checked against what the catalogue says."""
+and failure of the profile, forced on the target and checked against what the catalogue says.
+
+PYTEST_DONT_REWRITE (see conformance/__init__.py)
+"""
 
 from __future__ import annotations
 

@@ -2,6 +2,8 @@
 
 Everything here comes from the seed and contracts/vydra.yaml, never from the mock's code, so that a
 mistake in the mock cannot hide behind the same mistake in the kit.
+
+PYTEST_DONT_REWRITE (see conformance/__init__.py)
 """
 
 from __future__ import annotations

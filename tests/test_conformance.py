@@ -46,6 +46,19 @@ def test_each_breakage_fails_exactly_its_checks(profile, breakage):
     assert failing_checks(profile, breaking(mock_app()), schema=schema) == expected
 
 
+def test_a_failed_check_reads_as_its_own_message_under_pytest_too():
+    """pytest rewrites the asserts of a plugin's package; the kit's own are left as they are, so a check
+    says what it found (and explaining a comparison of two images' bytes does not take minutes)."""
+    breaking, _ = BREAKAGES["llmgateway"]["masks ignored"]
+    with BackgroundServer(breaking(mock_app())) as server:
+        target = Target("llmgateway", f"{server.url}/llmgateway", BUNDLED_KEY)
+        (verdict,) = run_check(target, examples=1, only={"mask-preserves-the-rest"}).verdicts
+
+    assert verdict.status == "fail"
+    assert verdict.detail.startswith("pixels outside the mask's transparent region changed"), verdict.detail
+    assert "assert " not in verdict.detail
+
+
 @pytest.mark.parametrize("family", FAMILIES)
 def test_every_check_is_proven_by_some_breakage(family):
     profiles = FAMILIES[family]
