@@ -46,9 +46,8 @@ class Session:
             base_url=target.base_url, timeout=120, headers={"User-Agent": USER_AGENT}, transport=transport
         )
         control = {"User-Agent": USER_AGENT} | admin_token_header()
-        # A proxy named by the environment (HTTP_PROXY) may carry requests to a real service, never to loopback.
         self._admin = httpx.Client(
-            base_url=target.origin + "/_mock", timeout=30, headers=control, trust_env=not target.loopback
+            base_url=target.origin + "/_mock", timeout=30, headers=control, trust_env=target.trust_env
         )
         mock = self._mock_health()
         self.controllable = mock is not None

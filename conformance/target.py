@@ -24,5 +24,11 @@ class Target:
     def loopback(self) -> bool:
         return is_loopback(urlsplit(self.base_url).hostname or "")
 
+    @property
+    def trust_env(self) -> bool:
+        """httpx's trust_env for the target: a proxy the environment names (HTTP_PROXY) may carry requests to a
+        remote service, never to loopback (httpx would send even 127.0.0.1 through it)."""
+        return not self.loopback
+
     def __str__(self) -> str:
         return self.description or self.base_url

@@ -282,7 +282,7 @@ def concurrent_charges_are_exact(session: Session) -> None:
 
 async def concurrent_generations(session: Session, count: int) -> list[int]:
     target = session.target
-    async with httpx.AsyncClient(base_url=target.base_url, timeout=120, trust_env=not target.loopback) as client:
+    async with httpx.AsyncClient(base_url=target.base_url, timeout=120, trust_env=target.trust_env) as client:
         answers = await asyncio.gather(
             *(client.post(GENERATE, headers=auth(session), json={"prompt": f"burst {i}"}) for i in range(count))
         )
