@@ -35,7 +35,7 @@ class Session:
         self.behaviour: Behaviour | None = None  # the one being checked
         self.recorder = Recorder()
         transport = KitTransport(
-            httpx.HTTPTransport(),
+            httpx.HTTPTransport(proxy=target.proxy),
             Billing(target.profile, httpx.URL(target.base_url).path),
             self.budget,
             self.pacer,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import urllib.request
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -29,6 +30,17 @@ class Target:
         """httpx's trust_env for the target: a proxy the environment names (HTTP_PROXY) may carry requests to a
         remote service, never to loopback (httpx would send even 127.0.0.1 through it)."""
         return not self.loopback
+
+    @property
+    def proxy(self) -> str | None:
+        """The proxy the environment names for the target, as curl reads it (HTTPS_PROXY or HTTP_PROXY by the
+        scheme, else ALL_PROXY, unless NO_PROXY lists the host); none for loopback. For a client that brings its
+        own transport, to which httpx applies no proxy of the environment."""
+        host = urlsplit(self.base_url).hostname or ""
+        if not self.trust_env or urllib.request.proxy_bypass(host):
+            return None
+        named = urllib.request.getproxies()
+        return named.get(urlsplit(self.base_url).scheme) or named.get("all")
 
     def __str__(self) -> str:
         return self.description or self.base_url

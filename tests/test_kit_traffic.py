@@ -66,6 +66,28 @@ def test_a_proxy_the_environment_names_is_not_used_for_a_loopback_target(monkeyp
     assert [v.status for v in report.verdicts] == ["pass"], [v.detail for v in report.verdicts]
 
 
+def test_a_remote_target_is_reached_through_the_proxy_the_environment_names(monkeypatch):
+    """The mock stands in for a forward proxy: it answers requests for vydra.example sent to it in absolute form."""
+    with BackgroundServer(create_app(Settings())) as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        target = Target("vydra", "http://vydra.example/vydra", SECRET)
+        report = run_check(target, examples=1, rate=1000, only={"missing-prompt-400", "auth-required-401"})
+        journal = httpx.get(f"{proxy.url}/_mock/requests").json()["requests"]
+
+    assert [v.status for v in report.verdicts] == ["pass", "pass"], [v.detail for v in report.verdicts]
+    assert {entry["path"] for entry in journal} == {"/vydra/api/v1/models/gemini/generate"}
+
+
+def test_the_proxy_is_read_from_the_environment_as_curl_reads_it(monkeypatch):
+    monkeypatch.setenv("HTTPS_PROXY", "http://corporate:3128")
+    monkeypatch.setenv("NO_PROXY", "internal.example")
+
+    assert Target("vydra", "https://vydra.app/api", SECRET).proxy == "http://corporate:3128"
+    assert Target("vydra", "http://vydra.app/api", SECRET).proxy is None  # no HTTP_PROXY named
+    assert Target("vydra", "https://internal.example/api", SECRET).proxy is None
+    assert Target("vydra", "https://127.0.0.1:8000/vydra", SECRET).proxy is None
+
+
 def test_the_plan_buys_the_cheapest_behaviours_first():
     behaviours = [
         Behaviour("dear", "", "", check=lambda s: None, paid=True, calls=3),
