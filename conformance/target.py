@@ -36,11 +36,11 @@ class Target:
         """The proxy the environment names for the target, as curl reads it (HTTPS_PROXY or HTTP_PROXY by the
         scheme, else ALL_PROXY, unless NO_PROXY lists the host); none for loopback. For a client that brings its
         own transport, to which httpx applies no proxy of the environment."""
-        host = urlsplit(self.base_url).hostname or ""
-        if not self.trust_env or urllib.request.proxy_bypass(host):
+        parts = urlsplit(self.base_url)
+        if self.loopback or urllib.request.proxy_bypass(parts.hostname or ""):
             return None
         named = urllib.request.getproxies()
-        return named.get(urlsplit(self.base_url).scheme) or named.get("all")
+        return named.get(parts.scheme) or named.get("all")
 
     def __str__(self) -> str:
         return self.description or self.base_url
