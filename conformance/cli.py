@@ -62,7 +62,7 @@ def run_every_profile(args: argparse.Namespace) -> int:
         print(f"imagegen-mock check: --profile {ALL} checks the bundled mocks only, and writes no report file",
               file=sys.stderr)  # fmt: skip
         return 2
-    from mockserver.profiles import PROFILES
+    from mockserver import PROFILES
 
     started = time.perf_counter()
     options = [*(["--examples", str(args.examples)] if args.examples else []), "--seed", str(args.seed),

@@ -28,8 +28,6 @@ from .behaviours import Behaviour, Catalogue, Check, NotApplicable
 from .pictures import assert_shaped_like, decode
 from .session import FAULT_HEADER, Session, describe
 
-PROFILES = ("gemini", "google", "vastnum", "crazyrouter")
-KEY_PLACES = {"ApiKeyHeader": "header", "ApiKeyQuery": "query", "BearerAuth": "bearer"}
 MIME_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
 
 prompts = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=40)
@@ -43,7 +41,7 @@ class Facts:
     sizes: dict[str, dict[str, dict[str, list[int]]]]  # family -> image size -> ratio -> [width, height]
     ratios: list[str]
     image_sizes: list[str]
-    key_places: list[str]  # in the contract's order of preference
+    key_places: list[contracts.KeyPlace]  # in the contract's order of preference
     refusals: dict[str, dict[str, Any]]
     strict: bool
     image_generation_config: bool
@@ -71,15 +69,14 @@ class Facts:
 @cache
 def facts(profile: str) -> Facts:
     contract = contracts.load(profile)
-    entries = contract["x-models"]
     schemas = contract["components"]["schemas"]
     config = schemas["GenerationConfig"]
     return Facts(
-        models={name: entries[entry.get("aliasOf", name)] for name, entry in entries.items()},
+        models=contracts.models(profile),
         sizes=contract["x-image-sizes"],
         ratios=schemas["AspectRatio"]["enum"],
         image_sizes=schemas["ImageConfig"]["properties"]["imageSize"]["enum"],
-        key_places=[KEY_PLACES[next(iter(option))] for option in contract["security"]],
+        key_places=contracts.key_places(profile),
         refusals=contract["x-refusals"],
         strict=config.get("additionalProperties") is False,
         image_generation_config="imageGenerationConfig" in config["properties"],
@@ -89,15 +86,13 @@ def facts(profile: str) -> Facts:
 # Requests.
 
 
-def keyed(session: Session, place: str | None = None, key: str | None = None) -> tuple[dict[str, str], dict[str, str]]:
+def keyed(
+    session: Session, place: contracts.KeyPlace | None = None, key: str | None = None
+) -> tuple[dict[str, str], dict[str, str]]:
     """Headers and query that carry `key` (the target's by default), in `place` or the contract's first."""
     place = place or facts(session.target.profile).key_places[0]
-    key = key or session.target.api_key
-    return {
-        "header": ({"x-goog-api-key": key}, {}),
-        "query": ({}, {"key": key}),
-        "bearer": ({"Authorization": f"Bearer {key}"}, {}),
-    }[place]
+    value = place.prefix + (key or session.target.api_key)
+    return ({}, {place.name: value}) if place.kind == "query" else ({place.name: value}, {})
 
 
 def call(session: Session, model: str, body: Any, method: str = "generateContent", **extra: Any) -> httpx.Response:
@@ -453,10 +448,10 @@ def key_places(session: Session) -> None:
     f = facts(session.target.profile)
 
     @given(place=st.sampled_from(f.key_places))
-    def check(place: str) -> None:
+    def check(place: contracts.KeyPlace) -> None:
         headers, params = keyed(session, place)
         response = session.http.get("/v1beta/models", headers=headers, params=params)
-        assert response.status_code == 200, f"the key in {place}: {describe(response)}"
+        assert response.status_code == 200, f"the key in the {place.kind} {place.name}: {describe(response)}"
 
     session.run(check, examples=len(f.key_places) * 2)
 
@@ -587,12 +582,10 @@ def quota_refusal(session: Session) -> None:
     session.run(check)
 
 
+@cache
 def catalogue(profile: str) -> Catalogue:
     listed = Catalogue(profile)
     for item, applies in BEHAVIOURS:
         if applies(facts(profile)):
             listed.add(item)
     return listed
-
-
-CATALOGUES = [catalogue(profile) for profile in PROFILES]

@@ -26,7 +26,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 import contracts
-from mockserver.recordings import HOP_HEADERS, Recording, save
+from mockserver import HOP_HEADERS, Recording, save
 
 from .rules import RULES
 from .traffic import redacted_url
@@ -53,7 +53,7 @@ class Validator:
     def __init__(self, profile: str) -> None:
         self.contract = contracts.load(profile)
         self.schema = schemathesis.openapi.from_dict(self.contract)
-        self.rules = RULES.get(profile, [])
+        self.rules = RULES.get(contracts.dialect(profile) or "", [])
 
     def problems(self, request: httpx.Request, response: httpx.Response) -> list[str]:
         operation = self.schema.find_operation_by_path(request.method, request.url.path)

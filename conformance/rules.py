@@ -90,9 +90,10 @@ def geminigen(request: Any, answer: Any, status: int) -> list[str]:
     return problems
 
 
+# The rules of each wire format (a contract's x-dialect).
 RULES: dict[str, list[Rule]] = {
-    "llmgateway": [openai_images],
+    "openai_images": [openai_images],
     "vydra": [vydra],
     "geminigen": [geminigen],
-    **{profile: [gemini] for profile in ("gemini", "google", "vastnum", "crazyrouter")},
+    "gemini": [gemini],
 }

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 
 import httpx
 
+import contracts
+
 from . import gemini, geminigen, llmgateway, vydra
 from .behaviours import Behaviour, NotApplicable
 from .scenarios import scenarios_behaviour
@@ -17,11 +19,14 @@ from .session import Session
 from .target import Target
 from .traffic import Budget, BudgetSpent, Exchange
 
-CATALOGUES = {
-    catalogue.profile: catalogue
-    for catalogue in (geminigen.CATALOGUE, vydra.CATALOGUE, llmgateway.CATALOGUE, *gemini.CATALOGUES)
+# The checks of each wire format (a contract's x-dialect), for a profile: each judged by its contract's facts.
+CHECKS: dict[str, Callable[[str], list[Behaviour]]] = {
+    "geminigen": lambda profile: geminigen.CATALOGUE.behaviours,
+    "vydra": lambda profile: vydra.CATALOGUE.behaviours,
+    "openai_images": lambda profile: llmgateway.CATALOGUE.behaviours,
+    "gemini": lambda profile: gemini.catalogue(profile).behaviours,
 }
-PROFILES_CHECKED = list(CATALOGUES)
+PROFILES_CHECKED = [name for name in contracts.services() if contracts.dialect(name) in CHECKS]
 BUNDLED_KEY = "imagegen-mock-check"
 BUNDLED_CREDITS = 10**9
 BUNDLED_TIMEOUT_SECONDS = 0.1  # a forced timeout needs its answer checked, not its wait
@@ -54,7 +59,7 @@ class Report:
 
 def behaviours_of(profile: str, schema: bool = True) -> list[Behaviour]:
     return [
-        *CATALOGUES[profile].behaviours,
+        *CHECKS[contracts.dialect(profile) or ""](profile),
         scenarios_behaviour(profile),
         *([contract_behaviour(profile)] if schema else []),
     ]
@@ -171,8 +176,7 @@ def bundled_settings():
 @contextmanager
 def bundled_mock(profile: str) -> Iterator[Target]:
     """The mock, served on a loopback port of this process, with strict keys and one funded key."""
-    from mockserver import create_app
-    from mockserver.background import BackgroundServer
+    from mockserver import BackgroundServer, create_app
 
     with BackgroundServer(create_app(bundled_settings())) as server:
         base_url = f"{server.url}/{profile}"

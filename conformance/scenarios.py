@@ -1,15 +1,25 @@
 """The scenario catalogue (mockserver/scenarios.py) as one behaviour of the kit: every documented success
-and failure of the profile, forced on the target and checked against what the catalogue says.
+and failure of the profile, forced on the target and checked against what the catalogue says; and the
+player that plays one scenario against a served imagegen-mock.
 
 PYTEST_DONT_REWRITE (see conformance/__init__.py)
 """
 
 from __future__ import annotations
 
-from mockserver.scenarios import play, scenarios
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from mockserver import FAULT_HEADER, Scenario, Step, contains, scenarios
 
 from .behaviours import Behaviour
 from .session import Session
+
+PLAY_CREDITS = 1000  # the balance a played scenario starts from, unless it sets its own
 
 
 def scenarios_behaviour(profile: str) -> Behaviour:
@@ -33,3 +43,66 @@ def check_scenarios(session: Session) -> None:
         outcome = play(scenario, session.http, session.control, session.target.api_key)
         problems += [f"{scenario.name}: {problem}" for problem in outcome.problems()]
     assert not problems, "\n".join(problems)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    scenario: Scenario
+    response: httpx.Response  # the answer checked: the `then` read's, if there is one
+    charged: int  # credits the key lost
+
+    def problems(self) -> list[str]:
+        """What differs from the catalogue, in words; empty when the scenario played as documented."""
+        s, response = self.scenario, self.response
+        found = []
+        if response.status_code != s.status:
+            found.append(f"status {response.status_code}, the catalogue says {s.status}")
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = None
+        if s.expect and not contains(answer, s.expect):
+            found.append(f"the answer {response.text[:300]} does not hold {json.dumps(s.expect)}")
+        found += [f"no {name} header" for name in s.headers if name not in response.headers]
+        if s.charged is not None and self.charged != s.charged:
+            found.append(f"{self.charged} credits taken, the catalogue says {s.charged}")
+        return found
+
+
+def request_args(scenario: Scenario, step: Step, api_key: str, fields: Mapping[str, Any] | None = None) -> dict:
+    """httpx.Client.request's arguments for a step, the key where the profile's service reads it."""
+    headers: dict[str, str] = {}
+    params: dict[str, str] = {}
+    if step.keyed:
+        key = scenario.key
+        (params if key.kind == "query" else headers)[key.name] = key.prefix + api_key
+    url = step.path.format(**(fields or {}))
+    return {"method": step.method, "url": url, "headers": headers, "params": params, "json": step.json,
+            "data": step.form}  # fmt: skip
+
+
+def play(scenario: Scenario, http: httpx.Client, admin: httpx.Client, api_key: str) -> Outcome:
+    """Play a scenario against a served mock: `http` a client of the profile's base URL, `admin` of /_mock/.
+    The key starts from PLAY_CREDITS (unless the scenario sets its balance) and gets its balance back after."""
+    kept = admin.get(f"/accounts/{api_key}")
+    admin.put(f"/accounts/{api_key}", json={"credits": PLAY_CREDITS}).raise_for_status()
+    try:
+        if scenario.credits is not None:
+            admin.put(f"/accounts/{api_key}", json={"credits": scenario.credits}).raise_for_status()
+        before = balance(admin, api_key)
+        asked = request_args(scenario, scenario.request, api_key)
+        if scenario.fault:  # asked for on the request itself, so that a client retrying after a 429 knows it
+            asked["headers"][FAULT_HEADER] = scenario.fault
+        response = http.request(**asked)
+        if scenario.then is not None:
+            admin.post("/clock", json={"advance_seconds": scenario.advance_seconds}).raise_for_status()
+            fields = response.json() if response.status_code == 200 else {}
+            response = http.request(**request_args(scenario, scenario.then, api_key, fields))
+        return Outcome(scenario, response, before - balance(admin, api_key))
+    finally:
+        if kept.status_code == 200:
+            admin.put(f"/accounts/{api_key}", json={"credits": kept.json()["credits"]}).raise_for_status()
+
+
+def balance(admin: httpx.Client, api_key: str) -> int:
+    return admin.get(f"/accounts/{api_key}").raise_for_status().json()["credits"]

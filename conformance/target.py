@@ -6,7 +6,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from mockserver.network import is_loopback
+from mockserver import is_loopback
 
 
 @dataclass(frozen=True)

@@ -23,10 +23,8 @@ from urllib.parse import urlsplit
 import httpx
 
 import contracts
-from mockserver.credentials import is_secret_header, is_secret_query
-from mockserver.journal import REDACTED
+from mockserver import FAULT_HEADER, REDACTED, is_secret_header, is_secret_query
 
-FAULT_HEADER = "X-Mock-Fault"  # an imagegen-mock's per-request fault: its 429 is the point, not to be retried
 MAX_RETRY_AFTER_SECONDS = 60.0  # a longer wait is reported, not waited out
 EXCERPT = 2000
 MAX_IMAGES = 6  # a behaviour's images kept for the report
@@ -160,7 +158,7 @@ class KitTransport(httpx.BaseTransport):
         self.paid_now, self.recorder = paid_now, recorder
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        forced = FAULT_HEADER in request.headers  # a mock's forced failure: the mock, not a service, answers it
+        forced = FAULT_HEADER in request.headers  # a mock's forced fault: the mock answers it, its 429 is the point
         billable = self.billing.billable(request.method, request.url.path) and not forced
         paid = billable and self.paid_now()
         if paid or (billable and self.budget.distrusted):

@@ -2,24 +2,42 @@
 
 They are the single source of truth for request and response shapes: the mock obeys them and the
 conformance kit checks servers against them. A contract that says `x-extends: <base>` is a JSON Merge
-Patch (RFC 7386) over that base, so that services sharing a wire format state only what differs.
+Patch (RFC 7386) over that base, so that services sharing a wire format state only what differs; its
+`x-dialect` names that wire format.
+
+Besides the contracts shipped here, `add_folder` makes those of another folder known, for a service
+defined outside the project.
 """
 
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
+from importlib.resources.abc import Traversable
+from pathlib import Path
 from typing import Any
 
 import yaml
 
 SUFFIX = ".yaml"
 EXTENDS = "x-extends"
+FOLDERS: list[Traversable] = [files(__name__)]
+
+
+def add_folder(folder: Path) -> None:
+    """Know the contracts in `folder` too (a shipped contract of the same name wins)."""
+    FOLDERS.append(folder)
 
 
 def names() -> list[str]:
-    return sorted(entry.name.removesuffix(SUFFIX) for entry in files(__name__).iterdir() if entry.name.endswith(SUFFIX))
+    return sorted({entry.name.removesuffix(SUFFIX) for entry in _entries()})
+
+
+def services() -> list[str]:
+    """The contracts of services (every one that names its wire format, so all but the admin API's)."""
+    return [name for name in names() if dialect(name)]
 
 
 def text(name: str) -> str:
@@ -38,6 +56,11 @@ def load(name: str) -> dict:
     return copy.deepcopy(_resolved(name))
 
 
+def dialect(name: str) -> str | None:
+    """The wire format the service speaks (`x-dialect`), None for a contract of no service."""
+    return _resolved(name).get("x-dialect")
+
+
 def image_sizes(name: str) -> dict:
     """The contract's pixel tables (family -> image size -> ratio -> [width, height]): its own
     `x-image-sizes`, or those of the contract its `x-image-sizes-of` names."""
@@ -45,10 +68,51 @@ def image_sizes(name: str) -> dict:
     return load(borrowed or name)["x-image-sizes"]
 
 
+def models(name: str) -> dict[str, dict[str, Any]]:
+    """Every model id the contract's `x-models` lists, aliases included, and its model's entry, with the
+    model's own id as `name` (an alias answers as the model it names)."""
+    entries = load(name)["x-models"]
+    return {
+        alias: {**entries[entry.get("aliasOf", alias)], "name": entry.get("aliasOf", alias)}
+        for alias, entry in entries.items()
+    }
+
+
+@dataclass(frozen=True)
+class KeyPlace:
+    """Where a service reads the API key: a header, a query parameter, or `Authorization: Bearer <key>`."""
+
+    kind: str  # "header", "query" or "bearer"
+    name: str  # the header's or the query parameter's name
+
+    @property
+    def prefix(self) -> str:
+        """What the key follows in its header."""
+        return "Bearer " if self.kind == "bearer" else ""
+
+
+def key_places(name: str) -> list[KeyPlace]:
+    """Where the service reads the API key, in the order of the contract's `security` (its documentation's
+    own place first)."""
+    contract = _resolved(name)
+    schemes = contract["components"]["securitySchemes"]
+    places = []
+    for option in contract.get("security", []):
+        for scheme in (schemes[scheme_name] for scheme_name in option):
+            bearer = scheme["type"] == "http" and scheme.get("scheme") == "bearer"
+            places.append(KeyPlace("bearer", "Authorization") if bearer else KeyPlace(scheme["in"], scheme["name"]))
+    return places
+
+
+def _entries() -> list[Traversable]:
+    return [entry for folder in FOLDERS for entry in folder.iterdir() if entry.name.endswith(SUFFIX)]
+
+
 def _written(name: str) -> str:
-    if name not in names():
+    entry = next((entry for entry in _entries() if entry.name == name + SUFFIX), None)
+    if entry is None:
         raise KeyError(name)
-    return files(__name__).joinpath(name + SUFFIX).read_text(encoding="utf-8")
+    return entry.read_text(encoding="utf-8")
 
 
 @cache

@@ -1,9 +1,10 @@
-"""The mock server: every profile under its own prefix and at the root, the admin API, the files."""
+"""The mock server: the state, every profile's routes behind the pipeline, the control API, the files."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+import logging
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
@@ -13,91 +14,40 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Mount, Route
-from starlette.types import Scope
+from starlette.routing import Mount, Route
 
-from .admin import create_admin
-from .endpoints import ServiceRoute, log
-from .files import FILES_PREFIX
-from .journal import JournalMiddleware
-from .jsonio import JSONResponse
-from .limits import BodyLimitMiddleware
-from .profiles import PROFILES
-from .recordings import ReplayMiddleware, load
+from .control.admin import create_admin
+from .dialects.profiles import PROFILES
+from .pipeline.dispatch import Pipeline
+from .pipeline.replay import Recordings
+from .pipeline.routing import Profile, Services
 from .settings import Settings
-from .settle import SettleMiddleware
-from .state import MIB, State
+from .state import State
+from .state.files import FILES_PREFIX
+from .wire.jsonio import JSONResponse
 
 # A clock advance finishes due jobs at once; this ticker finishes them as real time passes.
 TICK_SECONDS = 1.0
 
+log = logging.getLogger("imagegen_mock")
 
-def create_app(settings: Settings | None = None) -> Starlette:
+
+def create_app(settings: Settings | None = None, profiles: Mapping[str, Profile] = PROFILES) -> Starlette:
+    """The mock, serving `profiles` (by default the table of dialects/profiles.py)."""
     state = State(settings or Settings())
-    root_routes: list[tuple[BaseRoute, str]] = [
-        (route, profile.name)
-        for profile in PROFILES.values()
-        if profile.at_root
-        for route in profile.dialect.routes(profile, state)
-    ]
-
-    namespaces = {namespace(route.path): profile for route, profile in root_routes}  # type: ignore[attr-defined]
-
-    def route_of(path: str) -> tuple[str | None, str]:
-        """The profile a path belongs to, and the path as that service documents it."""
-        first, _, rest = path[1:].partition("/")
-        if first in PROFILES:
-            return first, "/" + rest
-        for route, profile in root_routes:
-            if route.path_regex.match(path):  # type: ignore[attr-defined]
-                return profile, path
-        return namespaces.get(namespace(path)), path
-
-    mounted = {p.name: p.dialect.routes(p, state) for p in PROFILES.values()}
-    endpoints = {
-        profile: {route.documented: route.faults for route in routes if isinstance(route, ServiceRoute)}
-        for profile, routes in mounted.items()
-    }
+    services = Services(profiles, state)
+    recordings = Recordings(Path(state.settings.replay)) if state.settings.replay else None
     app = Starlette(
         routes=[
-            Mount("/_mock", app=create_admin(state, endpoints)),
+            Mount("/_mock", app=create_admin(state, services)),
             Route(FILES_PREFIX + "{name:path}", serve_file, methods=["GET"]),
-            *(Mount(f"/{name}", routes=routes) for name, routes in mounted.items()),
-            *(route for route, _ in root_routes),
         ],
-        middleware=[
-            Middleware(
-                BodyLimitMiddleware, limit=int(state.settings.max_request_mib * MIB), answer=too_large(route_of)
-            ),
-            Middleware(JournalMiddleware, state=state, route_of=route_of),
-            *(
-                [Middleware(ReplayMiddleware, recordings=load(Path(state.settings.replay)))]
-                if state.settings.replay
-                else []
-            ),
-            *([Middleware(SettleMiddleware, ledger=state.ledger)] if state.store else []),
-        ],
+        middleware=[Middleware(Pipeline, services=services, state=state, recordings=recordings)],
         exception_handlers={HTTPException: http_error},
         lifespan=partial(running_jobs, state),
     )
     app.state.mock = state
     return app
-
-
-def too_large(route_of: Callable[[str], tuple[str | None, str]]) -> Callable[[Scope, int], Response]:
-    """The 413 of the service a path belongs to (the control API's own for the rest)."""
-
-    def answer(scope: Scope, limit: int) -> Response:
-        message = f"The request body is larger than the limit of {limit} bytes"
-        profile = PROFILES.get(route_of(scope["path"])[0] or "")
-        return profile.error(413, message) if profile else JSONResponse({"error": message}, 413)
-
-    return answer
-
-
-def namespace(path: str) -> str:
-    """The first two segments of a path, such as /api/v1: a service's own part of the root."""
-    return "/".join(path.split("/")[:3])
 
 
 @asynccontextmanager
@@ -107,10 +57,7 @@ async def running_jobs(state: State, app: Starlette) -> AsyncIterator[None]:
         yield
     finally:
         ticker.cancel()
-        state.webhooks.clear()
-        state.renderer.workers.close()
-        if state.store:
-            state.store.close()
+        state.close()
 
 
 async def finish_jobs_on_time(state: State) -> None:
@@ -132,10 +79,7 @@ async def serve_file(request: Request) -> Response:
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
-    """404 and 405 from routing, in the envelope of the service the path belongs to."""
+    """404 and 405 for paths of no service (those of a service get its own, from the pipeline)."""
     assert isinstance(exc, HTTPException)
     message = f"{exc.detail}: {request.method} {request.url.path}"
-    profile = PROFILES.get(request.scope.get("imagegen.profile") or "")
-    if profile is None:
-        return JSONResponse({"error": message}, exc.status_code, headers=exc.headers)
-    return profile.error(exc.status_code, message, exc.headers)
+    return JSONResponse({"error": message}, exc.status_code, headers=exc.headers)

@@ -14,7 +14,7 @@ import uvicorn
 import contracts
 
 from .app import create_app
-from .profiles import PROFILES
+from .dialects.profiles import PROFILES
 from .settings import Settings, SettingsError, default_of, env_name, flag_fields, load_settings
 
 
@@ -166,14 +166,14 @@ def run_proxy(args: argparse.Namespace) -> int:
 
 
 def run_scenarios(args: argparse.Namespace) -> int:
-    from .scenarios import CATALOGUE, README_TABLES, markdown
+    from .scenarios import README_TABLES, markdown, scenarios
 
     if args.markdown:
         chosen = {args.profile: f"{args.profile} answers"} if args.profile else README_TABLES
         print("\n\n".join(markdown(profile, heading) for profile, heading in chosen.items()))
         return 0
-    for profile, listed in CATALOGUE.items():
-        for s in listed if args.profile in (None, profile) else []:
+    for profile in PROFILES if args.profile is None else [args.profile]:
+        for s in scenarios(profile):
             trigger = f"fault {s.fault}" if s.fault else ("balance " + str(s.credits) if s.credits is not None else "")
             print(f"{s.id:<40} {s.status}  {trigger:<28} {s.answers}")
     return 0

@@ -27,9 +27,11 @@ from typing import Any
 import httpx
 import pytest
 
-from . import Settings, create_app
+from .app import create_app
 from .background import BackgroundServer
-from .scenarios import CATALOGUE, Scenario, arm
+from .dialects.profiles import PROFILES
+from .scenarios import Scenario, scenarios
+from .settings import Settings
 
 TIMEOUT_SECONDS = 0.05  # a forced 'timeout' holds a request this long in tests
 MARKER = "imagegen_scenarios"
@@ -106,8 +108,12 @@ class ImagegenMock:
         return ReceivedImage(*facts, content=content)
 
     def arm(self, scenario: Scenario, api_key: str | None = None) -> None:
-        """Prepare a scenario of the catalogue: its balance and its fault, for the next request."""
-        arm(scenario, self.admin, api_key or self.api_key)
+        """Prepare a scenario of the catalogue: its balance, and its fault for the profile's next request that
+        can show it."""
+        if scenario.credits is not None:
+            self.set_credits(scenario.credits, api_key)
+        if scenario.fault:
+            self.fail_next(scenario.profile, scenario.fault)
 
     def reset(self) -> None:
         self._control("POST", "/reset")
@@ -162,7 +168,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if marker is None:
         return
     (profile,) = marker.args
-    if profile not in CATALOGUE:
-        raise pytest.UsageError(f"{MARKER}: no profile {profile!r}; known: {', '.join(CATALOGUE)}")
-    listed = CATALOGUE[profile]
+    if profile not in PROFILES:
+        raise pytest.UsageError(f"{MARKER}: no profile {profile!r}; known: {', '.join(PROFILES)}")
+    listed = scenarios(profile)
     metafunc.parametrize("imagegen_scenario", listed, ids=[scenario.name for scenario in listed])

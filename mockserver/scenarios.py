@@ -1,10 +1,11 @@
 """The scenario catalogue: every documented behaviour of every profile, as something a test can trigger and
 check — success, each documented error, refunds, a job's end, rate limits, content filters.
 
-One list serves three readers: the pytest plugin parametrises a client's tests with it, the kit runs each
-scenario against a server (behaviour `documented-scenarios`), and the README's failure tables are printed
-from it (`imagegen-mock scenarios --markdown`), so the three cannot drift apart. Over HTTP it is
-`GET /_mock/scenarios`.
+One list serves three readers: the pytest plugin parametrises a client's tests with it, the kit plays each
+scenario against a server (behaviour `documented-scenarios`, conformance/player.py), and the README's failure
+tables are printed from it (`imagegen-mock scenarios --markdown`), so the three cannot drift apart. Over HTTP
+it is `GET /_mock/scenarios`. A profile's scenarios are its service's own (the seeds' examples), or else those
+of its wire format, from its contract.
 
 A scenario is one request (the key added where the service reads it), optionally with a fault forced on it
 or a balance set first, and optionally followed, after the mock's clock moves on, by a read of what the
@@ -15,28 +16,12 @@ taken.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
+from functools import cache
 from typing import Any
 
-import httpx
-
 import contracts
-
-FAULT_HEADER = "X-Mock-Fault"
-PLAY_CREDITS = 1000  # the balance a played scenario starts from, unless it sets its own
-
-# Where each profile's service reads the API key: ("header", name, prefix) or ("query", name, "").
-KEY_PLACES: dict[str, tuple[str, str, str]] = {
-    "vydra": ("header", "Authorization", "Bearer "),
-    "geminigen": ("header", "x-api-key", ""),
-    "llmgateway": ("header", "Authorization", "Bearer "),
-    "gemini": ("header", "x-goog-api-key", ""),
-    "google": ("header", "x-goog-api-key", ""),
-    "vastnum": ("header", "Authorization", "Bearer "),
-    "crazyrouter": ("query", "key", ""),
-}
 
 
 @dataclass(frozen=True)
@@ -67,9 +52,15 @@ class Scenario:
     def id(self) -> str:
         return f"{self.profile}:{self.name}"
 
+    @property
+    def key(self) -> contracts.KeyPlace:
+        """Where the key is sent: where the service's documentation puts it."""
+        return contracts.key_places(self.profile)[0]
+
     def as_json(self) -> dict[str, Any]:
-        place, name, prefix = KEY_PLACES[self.profile]
-        return {"id": self.id, **asdict(self), "key": {"place": place, "name": name, "prefix": prefix}}
+        key = {"place": "query" if self.key.kind == "query" else "header", "name": self.key.name,
+               "prefix": self.key.prefix}  # fmt: skip
+        return {"id": self.id, **asdict(self), "key": key}
 
 
 def contains(answer: Any, expected: Any) -> bool:
@@ -594,17 +585,17 @@ def gemini(profile: str) -> list[Scenario]:
     ]
 
 
-CATALOGUE: dict[str, list[Scenario]] = {
-    "vydra": vydra(),
-    "geminigen": geminigen(),
-    "llmgateway": llmgateway(),
-    **{profile: gemini(profile) for profile in ("gemini", "google", "vastnum", "crazyrouter")},
-}
+SERVICES: dict[str, Callable[[], list[Scenario]]] = {"vydra": vydra, "geminigen": geminigen, "llmgateway": llmgateway}
+WIRE_FORMATS: dict[str, Callable[[str], list[Scenario]]] = {"gemini": gemini}
 
 
+@cache
 def scenarios(profile: str) -> list[Scenario]:
-    """The profile's scenarios; KeyError for a profile the mock does not have."""
-    return CATALOGUE[profile]
+    """The profile's scenarios; KeyError for a profile with no contract."""
+    if profile in SERVICES:
+        return SERVICES[profile]()
+    by_format = WIRE_FORMATS.get(contracts.dialect(profile) or "")
+    return by_format(profile) if by_format else []
 
 
 def markdown(profile: str, heading: str) -> str:
@@ -619,77 +610,3 @@ README_TABLES = {
     "gemini": "the Gemini profiles answer (each gateway refuses a key, quota and rate as its table above says)",
     "llmgateway": "LLM Gateway answers",
 }
-
-
-# Playing a scenario against a served imagegen-mock: arm it, send it, check the answer.
-
-
-@dataclass(frozen=True)
-class Outcome:
-    scenario: Scenario
-    response: httpx.Response  # the answer checked: the `then` read's, if there is one
-    charged: int  # credits the key lost
-
-    def problems(self) -> list[str]:
-        """What differs from the catalogue, in words; empty when the scenario played as documented."""
-        s, response = self.scenario, self.response
-        found = []
-        if response.status_code != s.status:
-            found.append(f"status {response.status_code}, the catalogue says {s.status}")
-        try:
-            answer = response.json()
-        except ValueError:
-            answer = None
-        if s.expect and not contains(answer, s.expect):
-            found.append(f"the answer {response.text[:300]} does not hold {json.dumps(s.expect)}")
-        found += [f"no {name} header" for name in s.headers if name not in response.headers]
-        if s.charged is not None and self.charged != s.charged:
-            found.append(f"{self.charged} credits taken, the catalogue says {s.charged}")
-        return found
-
-
-def arm(scenario: Scenario, admin: httpx.Client, api_key: str, queue_fault: bool = True) -> None:
-    """Prepare a served mock (`admin`: a client of its /_mock/): the key's balance, if the scenario sets one,
-    and its fault, queued for the profile's next request that can show it."""
-    if scenario.credits is not None:
-        admin.put(f"/accounts/{api_key}", json={"credits": scenario.credits}).raise_for_status()
-    if scenario.fault and queue_fault:
-        admin.post("/faults", json={"profile": scenario.profile, "fault": scenario.fault}).raise_for_status()
-
-
-def request_args(scenario: Scenario, step: Step, api_key: str, fields: Mapping[str, Any] | None = None) -> dict:
-    """httpx.Client.request's arguments for a step, the key where the profile's service reads it."""
-    headers: dict[str, str] = {}
-    params: dict[str, str] = {}
-    if step.keyed:
-        place, name, prefix = KEY_PLACES[scenario.profile]
-        (headers if place == "header" else params)[name] = prefix + api_key
-    url = step.path.format(**(fields or {}))
-    return {"method": step.method, "url": url, "headers": headers, "params": params, "json": step.json,
-            "data": step.form}  # fmt: skip
-
-
-def play(scenario: Scenario, http: httpx.Client, admin: httpx.Client, api_key: str) -> Outcome:
-    """Play a scenario against a served mock: `http` a client of the profile's base URL, `admin` of /_mock/.
-    The key starts from PLAY_CREDITS (unless the scenario sets its balance) and gets its balance back after."""
-    kept = admin.get(f"/accounts/{api_key}")
-    admin.put(f"/accounts/{api_key}", json={"credits": PLAY_CREDITS}).raise_for_status()
-    try:
-        arm(scenario, admin, api_key, queue_fault=False)
-        before = balance(admin, api_key)
-        asked = request_args(scenario, scenario.request, api_key)
-        if scenario.fault:  # asked for on the request itself, so that a client retrying after a 429 knows it
-            asked["headers"][FAULT_HEADER] = scenario.fault
-        response = http.request(**asked)
-        if scenario.then is not None:
-            admin.post("/clock", json={"advance_seconds": scenario.advance_seconds}).raise_for_status()
-            fields = response.json() if response.status_code == 200 else {}
-            response = http.request(**request_args(scenario, scenario.then, api_key, fields))
-        return Outcome(scenario, response, before - balance(admin, api_key))
-    finally:
-        if kept.status_code == 200:
-            admin.put(f"/accounts/{api_key}", json={"credits": kept.json()["credits"]}).raise_for_status()
-
-
-def balance(admin: httpx.Client, api_key: str) -> int:
-    return admin.get(f"/accounts/{api_key}").raise_for_status().json()["credits"]

@@ -16,9 +16,10 @@ from typing import Any
 
 import yaml
 
-from .network import is_loopback
+from .wire.hosts import is_loopback
 
 ENV_PREFIX = "IMAGEGEN_MOCK_"
+MIB = 1024 * 1024
 
 
 class SettingsError(ValueError):
@@ -84,6 +85,24 @@ class Settings:
                 raise SettingsError(f"accounts: every API key must be a non-empty string, got {key!r}")
             if isinstance(credits, bool) or not isinstance(credits, int) or credits < 0:
                 raise SettingsError(f"accounts: the balance of {key!r} must be a whole number >= 0")
+
+    # The limits given in MiB, in bytes.
+
+    @property
+    def max_request_bytes(self) -> int:
+        return int(self.max_request_mib * MIB)
+
+    @property
+    def upload_max_bytes(self) -> int:
+        return int(self.upload_max_mib * MIB)
+
+    @property
+    def files_max_bytes(self) -> int:
+        return self.files_max_mib * MIB
+
+    @property
+    def image_cache_bytes(self) -> int:
+        return self.image_cache_mib * MIB
 
 
 def flag_fields() -> list[Field]:

@@ -20,7 +20,7 @@ from PIL import Image
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from conformance.runner import BUNDLED_KEY
-from mockserver.journal import read_whole_body
+from mockserver.pipeline.body import read_body, replaying
 
 TINY_PNG = io.BytesIO()
 Image.new("RGB", (2, 2)).save(TINY_PNG, "PNG")
@@ -174,7 +174,8 @@ def refusing_unknown_fields(app: ASGIApp) -> ASGIApp:
     async def broken(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
             return await app(scope, receive, send)
-        body, receive = await read_whole_body(receive)
+        body, rest = await read_body(scope, receive, None)
+        receive = replaying(body, rest, receive)
         try:
             unknown = set(json.loads(body or b"{}")) - KNOWN_TOP_LEVEL
         except (ValueError, TypeError):

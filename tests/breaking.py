@@ -13,9 +13,9 @@ from conformance import Target, run_check
 from conformance.runner import BUNDLED_KEY, bundled_settings
 from mockserver import create_app
 from mockserver.background import BackgroundServer
-from mockserver.journal import read_whole_body
-from mockserver.ledger import Ledger
+from mockserver.pipeline.body import read_body, replaying
 from mockserver.state import State
+from mockserver.state.ledger import Ledger
 
 EXAMPLES = 10
 
@@ -93,10 +93,8 @@ def rewriting_body(rewrite: Callable[[bytes], bytes]) -> Breakage:
         async def broken(scope: Scope, receive: Receive, send: Send) -> None:
             if scope["type"] != "http" or scope["method"] != "POST":
                 return await app(scope, receive, send)
-            body, receive = await read_whole_body(receive)
-            await receive()  # the body, already read
-            message = {"type": "http.request", "body": rewrite(body), "more_body": False}
-            await app(scope, replaying(message, receive), send)
+            body, rest = await read_body(scope, receive, None)
+            await app(scope, replaying(rewrite(body), rest, receive), send)
 
         return broken
 
@@ -114,20 +112,6 @@ def rewriting_request(rewrite: Callable[[dict], dict]) -> Breakage:
         return json.dumps(rewrite(parsed)).encode() if isinstance(parsed, dict) else body
 
     return rewriting_body(rewrite_json)
-
-
-def replaying(first: Message, receive: Receive) -> Receive:
-    """A receive that gives `first` (a request message already read) once, then the rest of the request."""
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return first
-        return await receive()
-
-    return replay
 
 
 def adding_header(name: bytes, value: Callable[[Scope], bytes | None]) -> Callable[[ASGIApp], ASGIApp]:

@@ -15,7 +15,8 @@ import pytest
 from breaking import failing_checks, mock_app, never_refunding, patching, rewriting_json, state_of
 from starlette.types import Receive, Scope, Send
 
-from conformance import Target, gemini, run_check
+import contracts
+from conformance import Target, run_check
 from conformance.runner import BUNDLED_CREDITS, BUNDLED_KEY, behaviours_of, bundled_mock
 from mockserver import Settings, create_app
 from mockserver.background import BackgroundServer
@@ -27,9 +28,12 @@ BREAKAGES = {
     **breakages_gemini.BREAKAGES,
 }
 
-# Profiles that run one catalogue of checks, each with its own contract's facts: a check is proven once
-# some profile of its family breaks it.
-FAMILIES = {"gemini": gemini.PROFILES, "geminigen": ("geminigen",), "vydra": ("vydra",), "llmgateway": ("llmgateway",)}
+# Profiles of one wire format run one catalogue of checks, each with its own contract's facts: a check is
+# proven once some profile of its family breaks it.
+FAMILIES = {
+    dialect: [profile for profile in contracts.services() if contracts.dialect(profile) == dialect]
+    for dialect in dict.fromkeys(contracts.dialect(profile) for profile in contracts.services())
+}
 
 
 @pytest.mark.parametrize("profile", BREAKAGES)

@@ -5,13 +5,15 @@ from __future__ import annotations
 import pytest
 import schemathesis
 from openapi_spec_validator import validate
+from starlette.testclient import TestClient
 
 import contracts
 from conformance.schema import contract_settings, generated
 from mockserver import Settings, create_app
+from mockserver.dialects import gemini
+from mockserver.dialects.profiles import PROFILES
 from mockserver.dialects.vydra import ASPECT_RATIOS
-from mockserver.faults import FAULTS
-from mockserver.profiles import PROFILES
+from mockserver.pipeline.forced import FAULTS
 
 # As listed in seed 001, Request Body: aspectRatio.
 SEED_RATIOS = ["1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9"]
@@ -53,14 +55,15 @@ def test_vydra_carries_the_seeds_examples():
     }
 
 
-ADMIN = contracts.load("admin")
+ADMIN_APP = create_app(Settings())
+ADMIN = TestClient(ADMIN_APP).get("/_mock/contracts/admin", params={"format": "json"}).json()  # as the mock serves it
 admin = schemathesis.openapi.from_dict(
     ADMIN,
     config=schemathesis.Config.from_dict(
         {"generation": {"max-examples": 15, "database": "none"}, "seed": 1, **contract_settings(ADMIN)}
     ),
 )
-admin.app = create_app(Settings())
+admin.app = ADMIN_APP
 
 
 @admin.parametrize()
@@ -89,19 +92,19 @@ def test_gemini_pixel_tables_are_googles():
 @pytest.mark.parametrize("name", ["gemini", "google", "vastnum", "crazyrouter"])
 def test_each_gemini_profile_behaves_as_its_contract_says(name):
     contract = contracts.load(name)
-    quirks = PROFILES[name].quirks
+    facts = gemini.facts_of(PROFILES[name].contract)
     schemes = {"ApiKeyHeader": "header", "ApiKeyQuery": "query", "BearerAuth": "bearer"}
     documented = {schemes[next(iter(option))] for option in contract["security"]}
     config = contract["components"]["schemas"]["GenerationConfig"]
 
-    assert documented == quirks.key_places
-    assert (config.get("additionalProperties") is False) == quirks.strict_fields
-    assert ("imageGenerationConfig" in config["properties"]) == quirks.image_generation_config
+    assert documented == {place.kind for place in facts.key_places}
+    assert (config.get("additionalProperties") is False) == facts.strict_fields
+    assert ("imageGenerationConfig" in config["properties"]) == facts.image_generation_config
     assert ("gemini-2-5-flash-image" in contract["x-models"]) == (name in ("gemini", "crazyrouter"))
 
 
 def test_the_admin_contract_names_every_profile_and_fault():
-    schemas = contracts.load("admin")["components"]["schemas"]
+    schemas = ADMIN["components"]["schemas"]
 
     assert schemas["ProfileName"]["enum"] == list(PROFILES)
     assert schemas["FaultName"]["enum"] == list(FAULTS)

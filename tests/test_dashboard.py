@@ -9,7 +9,8 @@ import httpx
 from browser import chromium, needs_chromium
 from PIL import Image
 
-from mockserver.scenarios import CATALOGUE
+from mockserver.dialects.profiles import PROFILES
+from mockserver.scenarios import scenarios
 
 KEY = "dashboard-secret-key-123"
 ARTEFACTS = Path(__file__).resolve().parent.parent / "artefacts"
@@ -69,8 +70,8 @@ def test_the_scenario_catalogue_is_served(client):
     every = client.get("/_mock/scenarios").json()["scenarios"]
     vydra = client.get("/_mock/scenarios", params={"profile": "vydra"}).json()["scenarios"]
 
-    assert len(every) == sum(len(listed) for listed in CATALOGUE.values())
-    assert [s["name"] for s in vydra] == [s.name for s in CATALOGUE["vydra"]]
+    assert len(every) == sum(len(listed) for listed in (scenarios(name) for name in PROFILES))
+    assert [s["name"] for s in vydra] == [s.name for s in scenarios("vydra")]
     assert vydra[0]["key"] == {"place": "header", "name": "Authorization", "prefix": "Bearer "}
     assert client.get("/_mock/scenarios", params={"profile": "nope"}).status_code == 400
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mockserver.faults import FaultQueue, MockUsageError, delay_seconds, header_fault
+from mockserver.pipeline.forced import MockUsageError, delay_seconds, header_fault
+from mockserver.state.faults import FaultQueue
 
 ALL = ("content-policy", "rate-limit", "server-error", "timeout", "insufficient-credits")
 

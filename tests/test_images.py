@@ -10,7 +10,9 @@ import sys
 import pytest
 from PIL import Image, ImageChops
 
-from mockserver.images import ImageSpec, Renderer, draw, encode, variants
+from mockserver.images.drawing import draw, encode
+from mockserver.images.spec import ImageSpec, variants
+from mockserver.state.renderings import Renderer
 
 SPEC = ImageSpec("a red fox in the snow", 832, 1248, "gemini-2.5-flash-image", "vydra", seed=3)
 
@@ -31,7 +33,7 @@ def test_size_and_format_are_exact(fmt, pil_format):
 def test_same_spec_gives_the_same_bytes_in_another_process():
     here = render(SPEC)
     code = (
-        "import sys; from mockserver.images import ImageSpec, draw, encode;"
+        "import sys; from mockserver.images.spec import ImageSpec; from mockserver.images.drawing import draw, encode;"
         f"spec = {SPEC!r}; sys.stdout.buffer.write(encode(draw(spec), spec.format))"
     )
     there = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True).stdout

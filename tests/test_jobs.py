@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from mockserver.clock import Clock
-from mockserver.ids import Ids
-from mockserver.jobs import COMPLETED, FAILED, PROCESSING, Jobs, JobsReset
+from mockserver.state.clock import Clock
+from mockserver.state.ids import Ids
+from mockserver.state.jobs import COMPLETED, FAILED, PROCESSING, Jobs, JobsReset
 
 
 def jobs_and_clock(max_finished: int = 100) -> tuple[Jobs, Clock, list]:
@@ -101,9 +101,9 @@ def test_a_failing_finishing_step_does_not_stop_the_others():
 
 def test_a_job_prepared_before_a_reset_does_not_start_after_it():
     jobs, _, _ = jobs_and_clock()
-    generation = jobs.generation
+    era = jobs.era
 
     jobs.clear()
 
     with pytest.raises(JobsReset):
-        jobs.start("p", "k", 1.0, {}, generation=generation)
+        jobs.start("p", "k", 1.0, {}, era=era)

@@ -9,8 +9,8 @@ import threading
 import httpx
 import pytest
 
-from mockserver.clock import Clock
-from mockserver.ledger import InsufficientCredits, Ledger
+from mockserver.state.clock import Clock
+from mockserver.state.ledger import InsufficientCredits, Ledger
 
 
 def ledger(credits: int = 100, strict: bool = False, preset: dict[str, int] | None = None) -> Ledger:

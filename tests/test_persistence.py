@@ -16,12 +16,13 @@ import pytest
 from starlette.testclient import TestClient
 
 from benchmarks.servers import Server, free_port, serving
+from conformance.scenarios import request_args
+from mockserver import FAULT_HEADER, Scenario, scenarios
 from mockserver.app import create_app
-from mockserver.files import FileStore, StoredFile
-from mockserver.scenarios import FAULT_HEADER, Scenario, request_args, scenarios
 from mockserver.settings import Settings, SettingsError
 from mockserver.state import State
-from mockserver.store import Store
+from mockserver.state.files import FileStore, StoredFile
+from mockserver.state.store import Store
 
 KEY = "sk-persistent"
 HOUR = 3600
@@ -165,7 +166,7 @@ ANSWERS_BEFORE_THE_KILL = 3  # each load task's, so that the kill lands while ev
 
 # A ledger that makes every charge final at once, as if each request had been answered when charged.
 SETTLES_AT_ONCE = """
-from mockserver.ledger import Ledger
+from mockserver.state.ledger import Ledger
 charge = Ledger.charge
 def charge_for_good(self, api_key, amount):
     made = charge(self, api_key, amount)

@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from mockserver.scenarios import CATALOGUE
+from mockserver.scenarios import scenarios
 
 INNER_RUN_SECONDS = 90  # a user's test run, in a subprocess: it fails rather than hangs (before the 120 s of a test)
 
@@ -69,7 +69,7 @@ def test_delay_is_set_per_profile(imagegen_mock):
 
 @pytest.mark.imagegen_scenarios("llmgateway")
 def test_every_documented_behaviour(imagegen_mock, imagegen_scenario):
-    from mockserver.scenarios import request_args
+    from conformance.scenarios import request_args
 
     imagegen_mock.arm(imagegen_scenario)
     args = request_args(imagegen_scenario, imagegen_scenario.request, imagegen_mock.api_key)
@@ -88,7 +88,7 @@ def user_tests(pytester: pytest.Pytester) -> pytest.Pytester:
 def test_a_users_tests_pass_with_only_the_package_installed(user_tests):
     result = user_tests.runpytest_subprocess("-p", "no:cacheprovider", "-q", timeout=INNER_RUN_SECONDS)
 
-    result.assert_outcomes(passed=5 + len(CATALOGUE["llmgateway"]))
+    result.assert_outcomes(passed=5 + len(scenarios("llmgateway")))
 
 
 def test_the_scenarios_are_named_in_the_test_ids(user_tests):
@@ -97,7 +97,7 @@ def test_the_scenarios_are_named_in_the_test_ids(user_tests):
     )
 
     ids = [line.strip() for line in result.outlines if "test_every_documented_behaviour[" in line]
-    assert ids == [f"test_client.py::test_every_documented_behaviour[{s.name}]" for s in CATALOGUE["llmgateway"]]
+    assert ids == [f"test_client.py::test_every_documented_behaviour[{s.name}]" for s in scenarios("llmgateway")]
 
 
 def test_an_unknown_profile_in_the_marker_is_a_usage_error(pytester: pytest.Pytester):

@@ -7,7 +7,7 @@ import io
 import pytest
 from PIL import Image
 
-from mockserver.uploads import UploadError, read_image
+from mockserver.images.uploads import UploadError, read_image
 
 MIB = 1024 * 1024
 

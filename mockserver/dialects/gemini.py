@@ -1,9 +1,10 @@
 """Google's Gemini `generateContent` wire format (seeds 002 and 004; research/apis.md §1).
 
 One dialect for several services: Google's own API (strict) and gateways that re-expose it, each a
-profile whose quirks say how it differs: where keys may go, whether unknown fields are refused, whether
-the gateways' `imageGenerationConfig` is understood, and whose envelope the gateway's own errors use.
-The models (their pixel tables and token counts) come from the profile's contract.
+profile whose contract says how it differs (`Facts`): where keys may go, whether unknown fields are
+refused, whether the gateways' `imageGenerationConfig` is understood, how the service refuses and in
+whose envelope, its models with their pixel tables and token counts. What a contract does not say is the
+profile's `GeminiQuirks`.
 
 Image models answer a short text part and one base64 PNG `inlineData` part per image;
 `usageMetadata.totalTokenCount` is the prompt's tokens plus the answer's.
@@ -20,26 +21,22 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
-from starlette.routing import BaseRoute
 
 import contracts
 
-from ..credentials import bearer_token
-from ..endpoints import Call, Reject, service_route
-from ..images import ImageSpec, variants
-from ..jsonio import JSONResponse, parse_json
-from ..ledger import InsufficientCredits
-from ..sizes import image_sizes
-from ..uploads import Upload, UploadError, read_image
+from ..images.spec import ImageSpec, variants
+from ..images.uploads import Upload, UploadError, read_upload
+from ..pipeline.endpoint import Call, Reject
+from ..pipeline.routing import Profile, ServiceRoute
+from ..wire.jsonio import JSONResponse, parse_json
+from ..wire.keys import key_at
+from .models import Model, models_of
 
 if TYPE_CHECKING:
-    from ..profiles import Profile
     from ..state import State
 
 VERSIONS = ("v1beta", "v1")  # the SDK calls /v1/ when given a base URL; both answer alike
-ASPECT_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
 IMAGE_SIZES = ("1K", "2K", "4K")
 MODALITIES = ("TEXT", "IMAGE", "AUDIO", "VIDEO", "MODALITY_UNSPECIFIED")
 MAX_IMAGES = 4  # numberOfImages, where a gateway takes it
@@ -58,14 +55,48 @@ READ_FAULTS = ("server-error", "overloaded", "rate-limit", "timeout")
 
 @dataclass(frozen=True)
 class GeminiQuirks:
-    """How one service that speaks Gemini's wire format differs from another."""
+    """What sets a service apart that its contract does not say."""
 
-    key_places: frozenset[str]  # where the API key may be: "header" (x-goog-api-key), "query" (?key=), "bearer"
-    bearer_is_oauth: bool  # Google: an Authorization header must hold an OAuth token, never an API key
+    safety_ratings: bool = False  # answers carry safetyRatings, as seed 002 shows
+    request_ids: bool = False  # its own refusals name the request, as new-api's do: "... (request id: ...)"
+
+
+NO_QUIRKS = GeminiQuirks()
+
+# Where clients put a key, in the order a service looks (the lenient union's contract lists them all).
+KEY_PLACES = contracts.key_places("gemini")
+
+
+@dataclass(frozen=True)
+class Facts:
+    """How a service speaks the format, as its contract says."""
+
+    key_places: tuple[contracts.KeyPlace, ...]
+    refusals: Mapping[str, Mapping[str, Any]]  # how it refuses (x-refusals): status, envelope, and a gateway's words
     strict_fields: bool  # unknown fields are refused (Google); a gateway's parser drops them
     image_generation_config: bool  # the gateways' generationConfig.imageGenerationConfig
-    safety_ratings: bool  # answers carry safetyRatings, as seed 002 shows
-    gateway: str | None  # whose envelope the service's own errors use; None for Google's
+    aspect_ratios: tuple[str, ...]
+    models: Mapping[str, Model]
+
+    @property
+    def bearer_is_oauth(self) -> bool:
+        """Google: an Authorization header must hold an OAuth token, never an API key."""
+        return "bearer-key" in self.refusals
+
+
+@cache
+def facts_of(contract: str) -> Facts:
+    document = contracts.load(contract)
+    schemas = document["components"]["schemas"]
+    config = schemas["GenerationConfig"]
+    return Facts(
+        key_places=tuple(contracts.key_places(contract)),
+        refusals=document["x-refusals"],
+        strict_fields=config.get("additionalProperties") is False,
+        image_generation_config="imageGenerationConfig" in config["properties"],
+        aspect_ratios=tuple(schemas["AspectRatio"]["enum"]),
+        models=models_of(contract),
+    )
 
 
 # Errors. Google's envelope is {"error": {"code", "message", "status", "details"}}; gateways answer their own
@@ -145,7 +176,7 @@ GOOGLE_REFUSALS: dict[str, Callable[[str], Response]] = {
             },
         ],
     ),
-    "bearer": lambda model: google_error(
+    "bearer-key": lambda model: google_error(
         401,
         "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other "
         "valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.",
@@ -160,31 +191,22 @@ GOOGLE_REFUSALS: dict[str, Callable[[str], Response]] = {
     "timeout": lambda model: google_error(504, "Deadline expired before operation could complete."),
 }
 
-# A gateway's own refusals: (HTTP status, message, type, code). Anything else it relays from Google.
-GATEWAY_REFUSALS: dict[str, dict[str, tuple[int, str, str, str]]] = {
-    "new-api": {
-        "missing-key": (401, "No API key was provided", "new_api_error", ""),
-        "unknown-key": (401, "Invalid token", "new_api_error", ""),
-        "quota": (403, "User quota is not enough", "new_api_error", "insufficient_user_quota"),
-    },
-    "crazyrouter": {
-        "missing-key": (401, "Invalid API key", "authentication_error", "invalid_api_key"),
-        "unknown-key": (401, "Invalid API key", "authentication_error", "invalid_api_key"),
-        "quota": (403, "Insufficient quota", "insufficient_quota", "insufficient_quota"),
-        "rate-limit": (429, "Rate limit exceeded", "rate_limit_error", "rate_limit_exceeded"),
-    },
-}
-
 
 def refusal(call: Call, kind: str, model: str = "") -> Response:
-    """The service's answer to a refusal of `kind`: its gateway's own, else Google's."""
-    gateway = GATEWAY_REFUSALS.get(call.profile.quirks.gateway or "", {})
-    if kind not in gateway:
+    """The service's answer to a refusal of `kind`: a gateway's own, in its envelope, where its contract gives
+    its words; else Google's, which a gateway relays as it is."""
+    refused = facts_of(call.profile.contract).refusals.get(kind)
+    if refused is None or refused["envelope"] == "google":
         return GOOGLE_REFUSALS[kind](model)
-    status, message, kind_name, code = gateway[kind]
-    if call.profile.quirks.gateway == "new-api":  # new-api names each request in its messages
+    message = refused["message"]
+    if quirks_of(call.profile).request_ids:
         message = f"{message} (request id: {call.state.ids.hex(24)})"
-    return JSONResponse({"error": {"message": message, "type": kind_name, "code": code}}, status)
+    body = {"error": {"message": message, "type": refused["type"], "code": refused["code"]}}
+    return JSONResponse(body, refused["status"])
+
+
+def quirks_of(profile: Profile) -> GeminiQuirks:
+    return profile.quirks or NO_QUIRKS
 
 
 def forced_answers(call: Call, model: str) -> dict[str, Callable[[], Response]]:
@@ -195,15 +217,18 @@ def forced_answers(call: Call, model: str) -> dict[str, Callable[[], Response]]:
 
 
 def authenticate(call: Call) -> str:
-    quirks: GeminiQuirks = call.profile.quirks
+    """The request's API key: the first one given, which must be in a place the service reads."""
+    facts = facts_of(call.profile.contract)
     headers, query = call.request.headers, call.request.query_params
-    if quirks.bearer_is_oauth and "authorization" in headers:
-        raise Reject(refusal(call, "bearer"))
-    places = {"header": headers.get("x-goog-api-key"), "query": query.get("key"), "bearer": None}
-    if "bearer" in quirks.key_places:
-        places["bearer"] = bearer_token(headers.get("authorization"))
-    api_key = next((places[place] for place in ("header", "query", "bearer") if places[place]), None)
-    if not api_key or not any(places[place] == api_key for place in quirks.key_places):
+    if facts.bearer_is_oauth and "authorization" in headers:
+        raise Reject(refusal(call, "bearer-key"))
+    given = {
+        place: key_at(headers, query, place.kind, place.name)
+        for place in KEY_PLACES
+        if place.kind != "bearer" or place in facts.key_places
+    }
+    api_key = next((key for key in given.values() if key), None)
+    if not api_key or not any(given.get(place) == api_key for place in facts.key_places):
         raise Reject(refusal(call, "missing-key"))
     if call.state.ledger.find_or_open(api_key) is None:
         raise Reject(refusal(call, "unknown-key"))
@@ -213,54 +238,27 @@ def authenticate(call: Call) -> str:
 # The models, as the profile's contract lists them.
 
 
-@dataclass(frozen=True)
-class Model:
-    name: str
-    entry: Mapping[str, Any]  # its x-models entry
-    sizes: Mapping[str, Mapping[str, tuple[int, int]]] | None  # image size -> ratio -> pixels; None: text only
-
-    @property
-    def makes_images(self) -> bool:
-        return self.sizes is not None
-
-    def image_size(self, asked: str | None) -> str:
-        """The size this model makes: the one asked for if it has it, else its smallest (2.5 Flash: always 1K)."""
-        sizes = list(self.sizes or ())
-        return asked if asked in sizes else sizes[0]
-
-    def catalogue(self, alias: str) -> dict[str, Any]:
-        return {
-            "name": f"models/{alias}",
-            "version": self.entry["version"],
-            "displayName": self.entry["displayName"],
-            "description": self.entry["description"],
-            "inputTokenLimit": self.entry["inputTokenLimit"],
-            "outputTokenLimit": self.entry["outputTokenLimit"],
-            "supportedGenerationMethods": ["generateContent", "countTokens"],
-            "temperature": 1.0,
-            "topP": 0.95,
-            "topK": 64,
-            "maxTemperature": 2.0,
-            "thinking": bool(self.entry.get("thoughtSignatures")),
-        }
-
-
-@cache
-def models_of(contract: str) -> dict[str, Model]:
-    """Every model id the contract lists (aliases included) -> its model."""
-    entries = contracts.load(contract)["x-models"]
-    families = image_sizes(contract)
-    canonical = {
-        name: Model(name, entry, families.get(entry.get("sizes", "")))
-        for name, entry in entries.items()
-        if "aliasOf" not in entry
+def catalogue_entry(model: Model, alias: str) -> dict[str, Any]:
+    """The model as GET /v1beta/models lists it, under the id it was asked by."""
+    return {
+        "name": f"models/{alias}",
+        "version": model.entry["version"],
+        "displayName": model.entry["displayName"],
+        "description": model.entry["description"],
+        "inputTokenLimit": model.entry["inputTokenLimit"],
+        "outputTokenLimit": model.entry["outputTokenLimit"],
+        "supportedGenerationMethods": ["generateContent", "countTokens"],
+        "temperature": 1.0,
+        "topP": 0.95,
+        "topK": 64,
+        "maxTemperature": 2.0,
+        "thinking": bool(model.entry.get("thoughtSignatures")),
     }
-    return {name: canonical[entry.get("aliasOf", name)] for name, entry in entries.items()}
 
 
 def model_of(call: Call, method: str) -> Model:
     name = call.request.path_params["model"].removeprefix("models/")
-    model = models_of(call.profile.contract).get(name)
+    model = facts_of(call.profile.contract).models.get(name)
     if model is None:
         version = call.request.url.path.split("/")[1 if call.request.url.path.startswith("/v") else 2]
         raise Reject(google_error(
@@ -319,12 +317,12 @@ def at(path: str, name: str) -> str:
 class Normalizer:
     """Reads a request into camelCase along the known messages, noting what does not fit."""
 
-    def __init__(self, quirks: GeminiQuirks) -> None:
+    def __init__(self, facts: Facts) -> None:
         self.fields = {**FIELDS}
-        if quirks.image_generation_config:
+        if facts.image_generation_config:
             for message, extra in GATEWAY_FIELDS.items():
                 self.fields[message] = {**self.fields.get(message, {}), **extra}
-        self.strict = quirks.strict_fields
+        self.strict = facts.strict_fields
         self.unknown: list[tuple[str, str]] = []  # (path, field name)
 
     def message(self, value: Any, message: str, path: str) -> dict[str, Any]:
@@ -390,12 +388,13 @@ class Generation:
 
 async def generation_request(call: Call, model: Model) -> Generation:
     try:
-        body = parse_json(await call.request.body())
+        body = parse_json(call.body)
     except ValueError:
         raise invalid("Invalid JSON payload received. Unexpected token.") from None
     if not isinstance(body, dict):
         raise invalid('Invalid JSON payload received. Unknown name "": Root element must be a message.')
-    reader = Normalizer(call.profile.quirks)
+    facts = facts_of(call.profile.contract)
+    reader = Normalizer(facts)
     request = reader.message(body, "GenerateContentRequest", "")
     reader.refuse_unknown()
     contents = request.get("contents") or []
@@ -409,7 +408,7 @@ async def generation_request(call: Call, model: Model) -> Generation:
             last_user_text = " ".join(turn_texts)
     config = request.get("generationConfig", {})
     modalities = read_modalities(config, model)
-    aspect_ratio, size, count = read_image_config(config, images, model)
+    aspect_ratio, size, count = read_image_config(config, images, model, facts.aspect_ratios)
     if config.get("candidateCount", 1) > 1:
         raise invalid(
             f"Multiple candidates is not enabled for models/{model.name}", "generation_config.candidate_count"
@@ -454,11 +453,8 @@ async def read_inline_image(call: Call, blob: dict[str, Any], path: str) -> Uplo
         raise invalid(
             f"Invalid value at '{path}.data' (TYPE_BYTES), Base64 decoding failed for \"{excerpt}\"", f"{path}.data"
         ) from None
-    settings = call.state.settings
     try:
-        return await run_in_threadpool(
-            read_image, content, int(settings.upload_max_mib * 1024 * 1024), settings.upload_max_pixels
-        )
+        return await read_upload(content, call.state.settings)
     except UploadError:
         raise invalid(f"Unable to process input image. Please retry or report in {TROUBLESHOOTING}", path) from None
 
@@ -482,15 +478,17 @@ def read_modalities(config: dict[str, Any], model: Model) -> frozenset[str]:
     return modalities
 
 
-def read_image_config(config: dict[str, Any], images: list[Upload], model: Model) -> tuple[str, str, int]:
+def read_image_config(
+    config: dict[str, Any], images: list[Upload], model: Model, ratios: tuple[str, ...]
+) -> tuple[str, str, int]:
     """The output's aspect ratio, image size and number of images."""
     image_config = config.get("imageConfig", {})
     gateway_config = config.get("imageGenerationConfig", {})
     ratio = image_config.get("aspectRatio") or gateway_config.get("aspectRatio")
-    if ratio is not None and ratio not in ASPECT_RATIOS:
+    if ratio is not None and ratio not in ratios:
         field = "generation_config.image_config.aspect_ratio"
         raise invalid(
-            f"* GenerateContentRequest.{field}: aspect ratio must be one of {', '.join(ASPECT_RATIOS)}; got {ratio}\n",
+            f"* GenerateContentRequest.{field}: aspect ratio must be one of {', '.join(ratios)}; got {ratio}\n",
             field,
         )
     size = image_config.get("imageSize")
@@ -502,14 +500,14 @@ def read_image_config(config: dict[str, Any], images: list[Upload], model: Model
         field = "generation_config.image_generation_config.number_of_images"
         raise invalid(f"* GenerateContentRequest.{field}: must be between 1 and {MAX_IMAGES}; got {count}\n", field)
     if ratio is None:
-        ratio = nearest_ratio(images[-1]) if images else "1:1"
+        ratio = nearest_ratio(images[-1], ratios) if images else "1:1"
     return ratio, model.image_size(size) if model.makes_images else "", count
 
 
-def nearest_ratio(image: Upload) -> str:
+def nearest_ratio(image: Upload, ratios: tuple[str, ...]) -> str:
     """The supported aspect ratio nearest the image's own: an edit keeps its input's shape."""
     shape = image.width / image.height
-    return min(ASPECT_RATIOS, key=lambda r: abs(int(r.split(":")[0]) / int(r.split(":")[1]) - shape))
+    return min(ratios, key=lambda r: abs(int(r.split(":")[0]) / int(r.split(":")[1]) - shape))
 
 
 # The answer.
@@ -579,15 +577,9 @@ async def respond(call: Call, streaming: bool) -> Response:
     await call.fail_if_forced(forced_answers(call, model.name))
     answer = plan_answer(generation, call.take_fault("content-policy", "blocked-prompt", "no-image"))
     usage = answer.usage(generation)
-    try:
-        charge = call.charge(api_key, math.ceil(usage["totalTokenCount"] / TOKENS_PER_CREDIT))
-    except InsufficientCredits:
-        return refusal(call, "quota", model.name)
-    try:
+    price = math.ceil(usage["totalTokenCount"] / TOKENS_PER_CREDIT)
+    with call.charged(api_key, price, lambda refused: refusal(call, "quota", model.name)):
         parts = await answer_parts(call, generation, answer)
-    except BaseException:
-        call.state.ledger.refund(charge)
-        raise
     chunks = response_chunks(call, generation, answer, parts, usage)
     if not streaming:
         return JSONResponse(merged(chunks))
@@ -624,7 +616,7 @@ def response_chunks(
     last = {"finishReason": finish, "index": 0}
     if answer.outcome == "image-safety":
         last["finishMessage"] = "The image was blocked by the safety filter."
-    if call.profile.quirks.safety_ratings:
+    if quirks_of(call.profile).safety_ratings:
         last["safetyRatings"] = [{"category": "HARM_CATEGORY_HATE_SPEECH", "probability": "NEGLIGIBLE"}]
     partial_usage = {"promptTokenCount": usage["promptTokenCount"], "totalTokenCount": usage["promptTokenCount"]}
     pieces = [[part] for part in parts] or [[]]
@@ -668,8 +660,8 @@ async def list_models(call: Call) -> Response:
     size = page_size(query.get("pageSize"))
     start = page_start(query.get("pageToken"))
     await call.fail_if_forced(forced_answers(call, ""))
-    listed = list(models_of(call.profile.contract).items())
-    page = [model.catalogue(name) for name, model in listed[start : start + size]]
+    listed = list(facts_of(call.profile.contract).models.items())
+    page = [catalogue_entry(model, name) for name, model in listed[start : start + size]]
     following = start + size
     next_token = {"nextPageToken": page_token(following)} if following < len(listed) else {}
     return JSONResponse({"models": page, **next_token})
@@ -679,7 +671,7 @@ async def get_model(call: Call) -> Response:
     authenticate(call)
     model = model_of(call, "getModel")
     await call.fail_if_forced(forced_answers(call, model.name))
-    return JSONResponse(model.catalogue(call.request.path_params["model"].removeprefix("models/")))
+    return JSONResponse(catalogue_entry(model, call.request.path_params["model"].removeprefix("models/")))
 
 
 def page_size(raw: str | None) -> int:
@@ -708,18 +700,15 @@ def page_start(token: str | None) -> int:
     raise invalid("Invalid page token.", "page_token")
 
 
-def routes(profile: Profile, state: State) -> list[BaseRoute]:
-    routes: list[BaseRoute] = []
+def routes(profile: Profile, state: State) -> list[ServiceRoute]:
+    routes = []
     for version in VERSIONS:
         for method, suffix, handler, faults in (
             ("POST", ":generateContent", generate, GENERATE_FAULTS),
             ("POST", ":streamGenerateContent", stream_generate, GENERATE_FAULTS),
             ("GET", "", get_model, READ_FAULTS),
         ):
-            path = f"/{version}/models/{{model}}{suffix}"
             documented = f"/v1beta/models/{{model}}{suffix}"
-            routes.append(service_route(profile, state, method, path, handler, faults, documented))
-        routes.append(
-            service_route(profile, state, "GET", f"/{version}/models", list_models, READ_FAULTS, "/v1beta/models")
-        )
+            routes.append(ServiceRoute(method, f"/{version}/models/{{model}}{suffix}", handler, faults, documented))
+        routes.append(ServiceRoute("GET", f"/{version}/models", list_models, READ_FAULTS, "/v1beta/models"))
     return routes

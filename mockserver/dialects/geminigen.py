@@ -18,25 +18,22 @@ from functools import partial
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
-from starlette.routing import BaseRoute
 
-from ..clock import iso
-from ..endpoints import Call, Reject, service_route
-from ..files import StoredFile, file_url
-from ..images import ImageSpec
-from ..jobs import COMPLETED, FAILED, PROCESSING, Job, JobsReset
-from ..jsonio import JSONResponse
-from ..ledger import InsufficientCredits
-from ..sizes import GEMINI_25_FLASH, IMAGEN
-from ..uploads import Upload, UploadError, read_image, too_large
+from ..images.sizes import GEMINI_25_FLASH, IMAGEN
+from ..images.spec import ImageSpec
+from ..images.uploads import Upload, UploadError, read_upload, too_large
+from ..pipeline.endpoint import Call, Reject
+from ..pipeline.routing import Profile, ServiceRoute
+from ..settings import Settings
+from ..state.clock import iso
+from ..state.files import StoredFile, file_url
+from ..state.jobs import COMPLETED, FAILED, PROCESSING, Job, JobsReset
+from ..wire.jsonio import JSONResponse
 
 if TYPE_CHECKING:
-    from ..profiles import Profile
-    from ..settings import Settings
     from ..state import State
 
 GENERATE = "/uapi/v1/generate_image"
@@ -103,13 +100,13 @@ def fail(kind: str, message: str | None = None, headers: dict[str, str] | None =
     return JSONResponse({"detail": {"error_code": code, "message": message or default}}, status, headers=headers)
 
 
-def routes(profile: Profile, state: State) -> list[BaseRoute]:
+def routes(profile: Profile, state: State) -> list[ServiceRoute]:
     state.jobs.serve(profile.name, partial(finish, state, profile), JobRecord)
     return [
-        service_route(profile, state, "POST", GENERATE, generate, GENERATE_FAULTS),
-        service_route(profile, state, "GET", HISTORY, history, READ_FAULTS),
-        service_route(profile, state, "GET", HISTORY_PLURAL, history, READ_FAULTS),
-        service_route(profile, state, "GET", HISTORIES, histories, READ_FAULTS),
+        ServiceRoute("POST", GENERATE, generate, GENERATE_FAULTS),
+        ServiceRoute("GET", HISTORY, history, READ_FAULTS),
+        ServiceRoute("GET", HISTORY_PLURAL, history, READ_FAULTS),
+        ServiceRoute("GET", HISTORIES, histories, READ_FAULTS),
     ]
 
 
@@ -173,27 +170,19 @@ class JobRecord:
 
 async def generate(call: Call) -> Response:
     api_key = authenticate(call)
-    generation_of_jobs = call.state.jobs.generation
+    era = call.state.jobs.era
     generation = await generation_request(call)
     await call.fail_if_forced(SUBMIT_ANSWERS)
-    try:
-        charge = call.charge(api_key, generation.price)
-    except InsufficientCredits:
-        return fail("credits")
-    failure = JOB_FAILURES.get(call.take_fault(*JOB_FAILURES) or "")
     settings = call.state.settings
     duration = 0.0 if settings.sync_jobs else job_seconds(settings)[generation.service_mode]
     try:
-        described, files = await job_record(call, api_key, generation, failure)
-        job = call.state.jobs.start(
-            call.profile.name, api_key, duration, described, charge, failure, generation=generation_of_jobs
-        )
-        publish(call.state, job, files)
-    except JobsReset:
+        with call.charged(api_key, generation.price, lambda refusal: fail("credits")) as charge:
+            failure = JOB_FAILURES.get(call.take_fault(*JOB_FAILURES) or "")
+            described, files = await job_record(call, api_key, generation, failure)
+            job = call.state.jobs.start(call.profile.name, api_key, duration, described, charge, failure, era=era)
+            publish(call.state, job, files)
+    except JobsReset:  # its charge went with the reset
         return fail("system", "The mock was reset while this request ran")
-    except BaseException:
-        call.state.ledger.refund(charge)
-        raise
     return JSONResponse(record(job, call.state.clock.now()))
 
 
@@ -248,12 +237,11 @@ def text_field(form: FormData, name: str, choices: tuple[str, ...] = (), default
 
 async def reference(call: Call, upload: UploadFile, index: int) -> Upload:
     settings = call.state.settings
-    max_bytes = int(settings.upload_max_mib * 1024 * 1024)
+    max_bytes = settings.upload_max_bytes
     try:
         if upload.size is not None and upload.size > max_bytes:  # refused before it is read into memory
             raise UploadError(too_large(max_bytes))
-        content = await upload.read(max_bytes + 1)
-        return await run_in_threadpool(read_image, content, max_bytes, settings.upload_max_pixels)
+        return await read_upload(await upload.read(max_bytes + 1), settings)
     except UploadError as problem:
         raise invalid(("body", "files", index), f"The file {problem}") from None
 

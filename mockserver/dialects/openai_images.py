@@ -1,11 +1,15 @@
-"""OpenAI's images wire format, as LLM Gateway serves it (seed 003; research/apis.md §3).
+"""OpenAI's images wire format (research/apis.md §3; seed 003 for LLM Gateway, the service that speaks it here).
 
 ``POST /v1/images/generations`` (JSON) and ``POST /v1/images/edits`` (JSON, or multipart as the official
 SDK sends it) answer ``{"created", "data": [{"b64_json", "revised_prompt"}]}``: exactly ``n`` images at
-the pixel size the model's table gives the aspect ratio asked for. The body is checked first, with the
-service's validator's own messages, then the key, then the credits. Errors are OpenAI's envelope
-``{"error": {"message", "type", "param", "code"}}``; a prompt the content filter stops gets 200 and no
-images.
+the pixel size the model's table gives the aspect ratio asked for. The body is checked first, then the
+key, then the credits. Errors are OpenAI's envelope ``{"error": {"message", "type", "param", "code"}}``;
+a prompt the content filter stops gets 200 and no images.
+
+What the format leaves to each service is its profile's `OpenAIQuirks`: its default model, its checks of
+the body and their words, its errors' types and codes, how it fails upstream, its rate limit. The models
+(their pixel tables and prices) come from the profile's contract. Multipart edits are read as LLM Gateway
+reads them (apps/gateway/src/images/images.ts).
 """
 
 from __future__ import annotations
@@ -17,121 +21,109 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from fractions import Fraction
-from functools import cache
+from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
-from starlette.routing import BaseRoute
 
-import contracts
-
-from ..credentials import bearer_token
-from ..endpoints import Call, Reject, service_route
-from ..images import ImageSpec, variants
-from ..jsonio import JSONResponse, parse_json
-from ..ledger import Account, InsufficientCredits
-from ..sizes import image_sizes
-from ..uploads import Upload, UploadError, read_image
+from ..images.spec import ImageSpec, variants
+from ..images.uploads import Upload, UploadError, read_upload
+from ..pipeline.endpoint import Call, Reject
+from ..pipeline.routing import Profile, ServiceRoute
+from ..state.ledger import Account
+from ..wire.jsonio import JSONResponse, parse_json
+from ..wire.keys import bearer_token
+from .models import Model, models_of
+from .zod import Rule, text, type_name
 
 if TYPE_CHECKING:
-    from ..profiles import Profile
     from ..state import State
 
 GENERATIONS = "/v1/images/generations"
 EDITS = "/v1/images/edits"
-IMAGES_RPM = 300  # the gateway's per-organization limit on /v1/images
-RETRY_AFTER_SECONDS = 12
-OVERLOAD_RETRY_SECONDS = 1
 PLACEHOLDER_SIDE = 1024  # an https input image, which the mock never fetches, stands in at this size
-DEFAULT_MODEL = "auto"
-
+MAX_IMAGES = 16  # input images of an edit
 FAULTS = ("content-policy", "no-image", "server-error", "overloaded", "rate-limit", "insufficient-credits", "timeout")
+UPSTREAM_FAULTS = ("no-image", "server-error", "overloaded", "timeout")
 
-# The gateway's type and code for each status it raises itself.
-META = {
-    400: ("invalid_request_error", None), 401: ("invalid_request_error", "invalid_api_key"),
-    402: ("invalid_request_error", "billing_error"), 403: ("invalid_request_error", "permission_denied"),
-    404: ("invalid_request_error", "not_found"), 405: ("invalid_request_error", None),
-    413: ("invalid_request_error", "request_too_large"), 429: ("rate_limit_error", "rate_limit_exceeded"),
-    502: ("upstream_error", "all_providers_failed"), 504: ("upstream_timeout", "timeout"),
-    529: ("overloaded", "overloaded"),
-}  # fmt: skip
-NO_IMAGES = (
-    "The model did not generate any images. Try a different model with image generation capabilities "
-    "(e.g., gemini-2.5-flash-image, gemini-3-pro-image-preview)."
-)
-OVERLOADED = "The gateway is overloaded. Please retry shortly."
-MISSING_AUTH = "Unauthorized: No Authorization header provided. Expected 'Bearer your-api-token'"
-MALFORMED_AUTH = "Unauthorized: Invalid Authorization header format. Expected 'Bearer your-api-token'"
+
+@dataclass(frozen=True)
+class Failure:
+    """How a service answers a fault: its status and words, and the seconds it asks a client to wait."""
+
+    status: int
+    message: str
+    retry_after: int | None = None
+
+
+@dataclass(frozen=True)
+class OpenAIQuirks:
+    """How one service that speaks the format answers, where the format leaves it to the service."""
+
+    default_model: str  # the model of a request that names none
+    generation_rules: Mapping[str, Rule]  # the fields a generation may set, each with its check
+    edit_rules: Mapping[str, Rule]  # the same for a JSON edit
+    codes: Mapping[int, tuple[str, str | None]]  # an error's type and code for each status the service answers
+    words: Mapping[str, str]  # its messages, by what they say (placeholders in braces)
+    failures: Mapping[str, Failure]  # how the upstream faults fail, after the charge (refunded)
+    requests_per_minute: int  # the rate limit its headers count
+    rate_limited: Failure  # the 429 of a forced rate-limit
+    limit_headers: Callable[[int, int, int, float], dict[str, str]]  # (limit, left, seconds to reset, reset time)
+
+
+def quirks_of(call: Call) -> OpenAIQuirks:
+    return call.profile.quirks
 
 
 def error(
-    profile: Profile | None, status: int, message: str, headers: Mapping[str, str] | None = None,
+    profile: Profile, status: int, message: str, headers: Mapping[str, str] | None = None,
     param: str | None = None, **meta: str | None,
 ) -> Response:  # fmt: skip
-    kind, code = META.get(status, ("api_error" if status >= 500 else "invalid_request_error", None))
+    default = ("api_error" if status >= 500 else "invalid_request_error", None)
+    kind, code = profile.quirks.codes.get(status, default)
     body = {"message": message, "type": meta.get("type", kind), "param": param, "code": meta.get("code", code)}
     return JSONResponse({"error": body}, status, headers=dict(headers or {}))
 
 
 def bad_request(message: str, param: str | None = None) -> Reject:
-    return Reject(error(None, 400, message, param=param))
+    body = {"message": message, "type": "invalid_request_error", "param": param, "code": None}
+    return Reject(JSONResponse({"error": body}, 400))
 
 
-def routes(profile: Profile, state: State) -> list[BaseRoute]:
-    return [
-        service_route(profile, state, "POST", GENERATIONS, generate, FAULTS),
-        service_route(profile, state, "POST", EDITS, edit, FAULTS),
-    ]
+def words(call: Call, what: str, **values: Any) -> str:
+    return quirks_of(call).words[what].format(**values)
 
 
-# The models, as the profile's contract lists them.
+def routes(profile: Profile, state: State) -> list[ServiceRoute]:
+    return [ServiceRoute("POST", GENERATIONS, generate, FAULTS), ServiceRoute("POST", EDITS, edit, FAULTS)]
 
 
-@dataclass(frozen=True)
-class Model:
-    name: str
-    sizes: Mapping[str, Mapping[str, tuple[int, int]]] | None  # image size -> ratio -> pixels; None: text only
-    price: Mapping[str, int]  # credits per image, per image size
-
-    def image_size(self, asked: str | None) -> str:
-        """The size this model draws: the one asked for if it has it, else its smallest."""
-        sizes = list(self.sizes or ())
-        return asked if asked in sizes else sizes[0]
-
-    def pixels(self, size: str, ratio: Fraction) -> tuple[int, int]:
-        """The pixels of the ratio of the model's table nearest `ratio`."""
-        table = (self.sizes or {})[size]
-        nearest = min(table, key=lambda name: abs(as_fraction(name) - ratio))
-        return table[nearest]
-
-
-@cache
-def models_of(contract: str) -> dict[str, Model]:
-    entries = contracts.load(contract)["x-models"]
-    families = image_sizes(contract)
-    canonical = {
-        name: Model(name, families.get(entry.get("sizes", "")), entry.get("price", {}))
-        for name, entry in entries.items()
-        if "aliasOf" not in entry
-    }
-    return {name: canonical[entry.get("aliasOf", name)] for name, entry in entries.items()}
+# The models, as the profile's contract lists them: their pixel tables and their prices.
 
 
 def image_model(call: Call, name: str, endpoint: str) -> Model:
     model = models_of(call.profile.contract).get(name)
     if model is None:
-        raise Reject(error(None, 400, f"Requested model {name} not supported", param="model", code="model_not_found"))
-    if model.sizes is None:
-        raise bad_request(
-            f"Model {name} is a chat model and cannot be used with {endpoint}. "
-            "Use the /v1/chat/completions endpoint instead."
-        )
+        message = words(call, "unknown-model", model=name)
+        raise Reject(error(call.profile, 400, message, param="model", code="model_not_found"))
+    if not model.makes_images:
+        raise bad_request(words(call, "chat-model", model=name, endpoint=endpoint))
     return model
+
+
+def price_of(model: Model, size: str) -> int:
+    """Credits per image of the size; a size the model has no price for costs its first."""
+    prices = model.entry.get("price", {})
+    return prices.get(size, next(iter(prices.values())))
+
+
+def nearest_pixels(model: Model, size: str, ratio: Fraction) -> tuple[int, int]:
+    """The pixels of the ratio of the model's table nearest `ratio`."""
+    table = model.sizes[size]
+    return table[min(table, key=lambda name: abs(as_fraction(name) - ratio))]
 
 
 def as_fraction(ratio: str) -> Fraction:
@@ -139,94 +131,21 @@ def as_fraction(ratio: str) -> Fraction:
     return Fraction(int(width), int(height))
 
 
-# Validation, in the words of the service's validator (zod): "Invalid request parameters: <path>: <issue>, ...".
+# Validation: each of the service's rules, its issues joined as "<words> <path>: <issue>, ...".
 
-Rule = Callable[[Any], str | None]
-
-
-def type_name(value: Any) -> str:
-    if value is None:
-        return "null"
-    return {bool: "boolean", int: "number", float: "number", str: "string", list: "array", dict: "object"}[type(value)]
-
-
-def text(min_length: int = 0) -> Rule:
-    def check(value: Any) -> str | None:
-        if not isinstance(value, str):
-            return f"Expected string, received {type_name(value)}"
-        if len(value) < min_length:
-            return f"String must contain at least {min_length} character(s)"
-        return None
-
-    return check
-
-
-def whole(low: int, high: int) -> Rule:
-    def check(value: Any) -> str | None:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            return f"Expected number, received {type_name(value)}"
-        if isinstance(value, float) and not value.is_integer():
-            return "Expected integer, received float"
-        if value < low:
-            return f"Number must be greater than or equal to {low}"
-        if value > high:
-            return f"Number must be less than or equal to {high}"
-        return None
-
-    return check
-
-
-def one_of(*choices: str) -> Rule:
-    expected = " | ".join(f"'{choice}'" for choice in choices)
-
-    def check(value: Any) -> str | None:
-        if not isinstance(value, str):
-            return f"Expected {expected}, received {type_name(value)}"
-        if value not in choices:
-            return f"Invalid enum value. Expected {expected}, received '{value}'"
-        return None
-
-    return check
-
-
-def literal(expected: str) -> Rule:
-    return lambda value: None if value == expected else f'Invalid literal value, expected "{expected}"'
-
-
-def image_list(value: Any) -> str | None:
-    if not isinstance(value, list):
-        return f"Expected array, received {type_name(value)}"
-    if not value:
-        return "Array must contain at least 1 element(s)"
-    if len(value) > 16:
-        return "Array must contain at most 16 element(s)"
-    return None
-
-
-GENERATION_RULES: dict[str, Rule] = {
-    "prompt": text(1), "model": text(), "n": whole(1, 10), "size": text(),
-    "quality": one_of("standard", "hd", "low", "medium", "high"), "response_format": literal("b64_json"),
-    "style": one_of("vivid", "natural"), "aspect_ratio": text(),
-}  # fmt: skip
-EDIT_RULES: dict[str, Rule] = {
-    "images": image_list, "prompt": text(1), "background": one_of("transparent", "opaque", "auto"),
-    "input_fidelity": one_of("high", "low"), "model": text(), "n": whole(1, 10), "output_compression": whole(0, 100),
-    "output_format": one_of("png", "jpeg", "webp"), "quality": one_of("low", "medium", "high", "auto"),
-    "size": text(), "aspect_ratio": text(),
-}  # fmt: skip
 REQUIRED = {"prompt", "images"}
 
 
-def validated(body: Any, rules: Mapping[str, Rule]) -> dict[str, Any]:
+def validated(call: Call, body: Any, rules: Mapping[str, Rule]) -> dict[str, Any]:
     """The body's known fields, or a Reject listing every issue; unknown fields are dropped, as zod does."""
     if not isinstance(body, dict):
         issues = [f": Expected object, received {type_name(body)}"]
     else:
         issues = [f"{name}: {issue}" for name, rule in rules.items() if (issue := field_issue(body, name, rule))]
-        if "images" in rules and not field_issue(body, "images", image_list):
+        if "images" in rules and not field_issue(body, "images", rules["images"]):
             issues += image_issues(body["images"])
     if issues:
-        raise bad_request("Invalid request parameters: " + ", ".join(issues))
+        raise bad_request(words(call, "invalid-parameters") + ", ".join(issues))
     return {name: body[name] for name in rules if name in body}
 
 
@@ -241,7 +160,7 @@ def image_issues(images: list[Any]) -> list[str]:
     for i, image in enumerate(images):
         if not isinstance(image, dict):
             issues.append(f"images.{i}: Expected object, received {type_name(image)}")
-        elif issue := field_issue(image, "image_url", text()) or ("Required" if "image_url" not in image else None):
+        elif issue := "Required" if "image_url" not in image else text()(image["image_url"]):
             issues.append(f"images.{i}.image_url: {issue}")
     return issues
 
@@ -263,7 +182,7 @@ class ImageRequest:
 
     @property
     def price(self) -> int:
-        return self.count * self.model.price.get(self.image_size, next(iter(self.model.price.values())))
+        return self.count * price_of(self.model, self.image_size)
 
     @property
     def output_format(self) -> str:
@@ -273,10 +192,10 @@ class ImageRequest:
         ratio = self.ratio
         if ratio is None:
             ratio = Fraction(self.inputs[0].width, self.inputs[0].height) if self.inputs else Fraction(1)
-        return self.model.pixels(self.image_size, ratio)
+        return nearest_pixels(self.model, self.image_size, ratio)
 
 
-def size_ratio(size: str) -> Fraction | None:
+def size_ratio(call: Call, size: str) -> Fraction | None:
     """The aspect ratio the service derives from a size such as 1792x1024 (7:4); None for sizes that are
     not WIDTHxHEIGHT, such as auto or 2K."""
     match = re.fullmatch(r"(\d+)x(\d+)", size)
@@ -286,41 +205,41 @@ def size_ratio(size: str) -> Fraction | None:
     if width == height:
         return Fraction(1)
     if 0 in (width, height):
-        raise bad_request(f"Unsupported aspect ratio: {width}:{height}", "size")
+        raise bad_request(words(call, "unsupported-size-ratio", width=width, height=height), "size")
     return Fraction(width, height)
 
 
-def chosen_ratio(fields: Mapping[str, Any]) -> Fraction | None:
+def chosen_ratio(call: Call, fields: Mapping[str, Any]) -> Fraction | None:
     asked = fields.get("aspect_ratio")
     if asked is None:
         size = fields.get("size")
-        return size_ratio(size) if size and size != "auto" else None
+        return size_ratio(call, size) if size and size != "auto" else None
     if not re.fullmatch(r"[1-9]\d{0,4}:[1-9]\d{0,4}", asked):
-        raise bad_request(f"Unsupported aspect ratio: {asked}. Use W:H, such as 16:9.", "aspect_ratio")
+        raise bad_request(words(call, "unsupported-ratio", ratio=asked), "aspect_ratio")
     return as_fraction(asked)
 
 
-def image_request(call: Call, fields: dict[str, Any], endpoint: str, **inputs: Any) -> ImageRequest:
-    model = image_model(call, fields.get("model") or DEFAULT_MODEL, endpoint)
+def image_request(call: Call, fields: dict[str, Any], endpoint: str) -> ImageRequest:
+    model = image_model(call, fields.get("model") or quirks_of(call).default_model, endpoint)
     size = fields.get("size")
     request = ImageRequest(
         endpoint, fields["prompt"], model, int(fields.get("n", 1)), model.image_size(size),
-        chosen_ratio(fields), fields, **inputs,
+        chosen_ratio(call, fields), fields,
     )  # fmt: skip
     if request.fields.get("background") == "transparent" and request.output_format == "jpeg":
-        raise bad_request("A transparent background needs output_format png or webp.", "background")
+        raise bad_request(words(call, "transparent-jpeg"), "background")
     return request
 
 
-async def json_body(call: Call) -> Any:
+def json_body(call: Call) -> Any:
     try:
-        return parse_json(await call.request.body())
+        return parse_json(call.body)
     except ValueError:
-        raise bad_request("Invalid JSON in request body") from None
+        raise bad_request(words(call, "invalid-json")) from None
 
 
 async def generate(call: Call) -> Response:
-    fields = validated(await json_body(call), GENERATION_RULES)
+    fields = validated(call, json_body(call), quirks_of(call).generation_rules)
     return await respond(call, image_request(call, fields, GENERATIONS))
 
 
@@ -328,11 +247,11 @@ async def edit(call: Call) -> Response:
     if "multipart/form-data" in call.request.headers.get("content-type", ""):
         fields, references = await form_request(call)
     else:
-        fields = validated(await json_body(call), EDIT_RULES)
+        fields = validated(call, json_body(call), quirks_of(call).edit_rules)
         references = [image["image_url"] for image in fields["images"]]
     for index, reference in enumerate(references):
         if not supported_url(reference):
-            raise bad_request(f"images[{index}].image_url must be an https URL or a base64 data URL")
+            raise bad_request(words(call, "unsupported-url", index=index))
     uploads = [await input_image(call, reference, index) for index, reference in enumerate(references)]
     request = image_request(call, fields, EDITS)
     if "mask" in fields:  # the service sends a mask along as one more image
@@ -362,13 +281,11 @@ async def input_image(call: Call, reference: str, index: int) -> Upload:
         try:
             content = base64.b64decode(re.sub(r"\s", "", data_url[1]), validate=True)
         except (binascii.Error, ValueError):
-            raise bad_request(f"images[{index}].image_url is invalid: its base64 data does not decode") from None
+            raise bad_request(words(call, "undecodable-image", index=index)) from None
     try:
-        return await run_in_threadpool(
-            read_image, content, int(settings.upload_max_mib * 1024 * 1024), settings.upload_max_pixels
-        )
+        return await read_upload(content, settings)
     except UploadError as problem:
-        raise bad_request(f"images[{index}].image_url is invalid: the image {problem}") from None
+        raise bad_request(words(call, "invalid-image", index=index, problem=problem)) from None
 
 
 # Multipart edits: the fields the service reads, the image as the data URL it makes of it.
@@ -381,10 +298,10 @@ async def form_request(call: Call) -> tuple[dict[str, Any], list[str]]:
     form = await read_form(call)
     prompt = form.get("prompt")
     if not isinstance(prompt, str) or not prompt:
-        raise bad_request("prompt is required")
+        raise bad_request(words(call, "missing-prompt"))
     image = next((form.getlist(name)[0] for name in ("image", "image[]", "file") if form.getlist(name)), None)
     if not isinstance(image, UploadFile):
-        raise bad_request("image file is required for multipart/form-data requests")
+        raise bad_request(words(call, "missing-image-file"))
     references = [await data_url_of(image)]
     fields: dict[str, Any] = {"prompt": prompt}
     mask = form.get("mask")
@@ -395,7 +312,8 @@ async def form_request(call: Call) -> tuple[dict[str, Any], list[str]]:
     count = parse_int(form.get("n"))
     if count is not None:
         fields["n"] = count
-    validated({**fields, "images": [{"image_url": reference} for reference in references]}, EDIT_RULES)
+    validated(call, {**fields, "images": [{"image_url": reference} for reference in references]},
+              quirks_of(call).edit_rules)  # fmt: skip
     return fields, references
 
 
@@ -403,7 +321,7 @@ async def read_form(call: Call) -> FormData:
     try:
         return await call.request.form(max_files=MAX_FORM_FILES, max_fields=64)
     except HTTPException as problem:  # Starlette's word for a form it cannot parse
-        raise bad_request(f"Malformed multipart/form-data body: {problem.detail}") from None
+        raise bad_request(words(call, "malformed-form", problem=problem.detail)) from None
 
 
 async def data_url_of(upload: UploadFile) -> str:
@@ -422,41 +340,22 @@ def parse_int(value: Any) -> int | None:
 
 async def respond(call: Call, request: ImageRequest) -> Response:
     api_key, account = authenticate(call)
-    call.state.usage.hit(usage_key(account))
-    try:
-        response = await answer(call, request, api_key)
-    except Reject as rejection:
-        response = rejection.response
-    for name, value in rate_limit_headers(call.state, account).items():
-        response.headers.setdefault(name, value)
-    return response
-
-
-async def answer(call: Call, request: ImageRequest, api_key: str) -> Response:
-    await call.fail_if_forced({"rate-limit": lambda: rate_limited(call.state), "insufficient-credits": insufficient})
-    try:
-        charge = call.charge(api_key, request.price)
-    except InsufficientCredits:
-        return insufficient()
-    try:
-        await call.fail_if_forced(upstream_failures())
-        if call.take_fault("content-policy"):
-            call.state.ledger.refund(charge)  # the filter stops the request before any image is drawn
-            return JSONResponse({"created": int(call.state.clock.now()), "data": []})
+    call.counted(usage_key(call, account), lambda: rate_limit_headers(call, account))
+    refusals = {"rate-limit": lambda: rate_limited(call), "insufficient-credits": lambda: insufficient(call)}
+    await call.fail_if_forced(refusals)
+    now = int(call.state.clock.now())
+    with call.charged(api_key, request.price, lambda refused: insufficient(call)):
+        await call.fail_if_forced({fault: partial(upstream_failure, call, fault) for fault in UPSTREAM_FAULTS})
+        if call.take_fault("content-policy"):  # the filter stops the request before any image is drawn: no charge
+            raise Reject(JSONResponse({"created": now, "data": []}))
         images = await draw_images(call, request)
-    except BaseException:
-        call.state.ledger.refund(charge)
-        raise
-    return JSONResponse({"created": int(call.state.clock.now()), "data": images, **edit_fields(request)})
+    return JSONResponse({"created": now, "data": images, **edit_fields(request)})
 
 
-def upstream_failures() -> dict[str, Callable[[], Response]]:
-    return {
-        "no-image": lambda: error(None, 500, NO_IMAGES),
-        "server-error": lambda: error(None, 502, "All providers failed to process the request"),
-        "overloaded": lambda: error(None, 529, OVERLOADED, headers={"Retry-After": str(OVERLOAD_RETRY_SECONDS)}),
-        "timeout": lambda: error(None, 504, "The upstream provider did not answer in time"),
-    }
+def upstream_failure(call: Call, fault: str) -> Response:
+    failure = quirks_of(call).failures[fault]
+    headers = {"Retry-After": str(failure.retry_after)} if failure.retry_after is not None else None
+    return error(call.profile, failure.status, failure.message, headers=headers)
 
 
 async def draw_images(call: Call, request: ImageRequest) -> list[dict[str, str]]:
@@ -485,53 +384,45 @@ def edit_fields(request: ImageRequest) -> dict[str, Any]:
 
 
 def authenticate(call: Call) -> tuple[str, Account]:
+    """The key: `Authorization: Bearer`, or without that header one of the other headers the service reads."""
     headers = call.request.headers
     authorization = headers.get("authorization")
     if authorization is None:
-        api_key = headers.get("x-api-key")
+        others = (place.name for place in call.profile.key_places if place.kind == "header")
+        api_key = next((key for key in map(headers.get, others) if key), None)
         if not api_key:
-            raise Reject(error(None, 401, MISSING_AUTH))
+            raise Reject(error(call.profile, 401, words(call, "missing-key")))
     else:
         if not authorization.strip().lower().startswith("bearer"):
-            raise Reject(error(None, 401, MALFORMED_AUTH))
+            raise Reject(error(call.profile, 401, words(call, "malformed-key")))
         api_key = bearer_token(authorization)
         if api_key is None:
-            raise Reject(error(None, 401, "Unauthorized: No token provided"))
+            raise Reject(error(call.profile, 401, words(call, "no-token")))
     account = call.state.ledger.find_or_open(api_key)
     if account is None:
-        raise Reject(error(None, 401, "Unauthorized: Invalid token"))
+        raise Reject(error(call.profile, 401, words(call, "unknown-key")))
     return api_key, account
 
 
-def insufficient() -> Response:
-    return error(None, 402, "Organization has insufficient credits")
+def insufficient(call: Call) -> Response:
+    return error(call.profile, 402, words(call, "no-credits"))
 
 
-def usage_key(account: Account) -> str:
-    return f"llmgateway:{account.id}"
+def usage_key(call: Call, account: Account) -> str:
+    return f"{call.profile.name}:{account.id}"
 
 
-def rate_limit_headers(state: State, account: Account) -> dict[str, str]:
-    """The headers of the organization's requests-per-minute quota, as every authenticated answer has them."""
-    left = max(0, IMAGES_RPM - state.usage.count(usage_key(account), 60))
-    reset_at = state.usage.window_reset(usage_key(account), 60)
-    return limit_headers(left, max(0, math.ceil(reset_at - state.clock.now())), reset_at)
+def rate_limit_headers(call: Call, account: Account) -> dict[str, str]:
+    """The headers of the requests-per-minute quota, as every authenticated answer has them."""
+    limit = quirks_of(call).requests_per_minute
+    left = max(0, limit - call.state.usage.count(usage_key(call, account), 60))
+    reset_at = call.state.usage.window_reset(usage_key(call, account), 60)
+    return quirks_of(call).limit_headers(limit, left, max(0, math.ceil(reset_at - call.state.clock.now())), reset_at)
 
 
-def limit_headers(left: int, delay: int, reset_at: float) -> dict[str, str]:
-    return {
-        "RateLimit-Policy": f'"requests";q={IMAGES_RPM};w=60',
-        "RateLimit": f'"requests";r={left};t={delay}',
-        "RateLimit-Limit": str(IMAGES_RPM),
-        "RateLimit-Remaining": str(left),
-        "RateLimit-Reset": str(delay),
-        "X-RateLimit-Limit": str(IMAGES_RPM),
-        "X-RateLimit-Remaining": str(left),
-        "X-RateLimit-Reset": str(int(reset_at)),
-    }
-
-
-def rate_limited(state: State) -> Response:
-    message = f"Rate limit exceeded for /v1/images. Please retry after {RETRY_AFTER_SECONDS} seconds."
-    headers = limit_headers(0, RETRY_AFTER_SECONDS, state.clock.now() + RETRY_AFTER_SECONDS)
-    return error(None, 429, message, headers={"Retry-After": str(RETRY_AFTER_SECONDS), **headers})
+def rate_limited(call: Call) -> Response:
+    quirks = quirks_of(call)
+    failure, wait = quirks.rate_limited, quirks.rate_limited.retry_after or 0
+    headers = quirks.limit_headers(quirks.requests_per_minute, 0, wait, call.state.clock.now() + wait)
+    message = failure.message.format(seconds=wait)
+    return error(call.profile, failure.status, message, headers={"Retry-After": str(wait), **headers})

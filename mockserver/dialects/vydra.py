@@ -13,19 +13,20 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from starlette.responses import Response
-from starlette.routing import BaseRoute
 
-from ..clock import iso
-from ..credentials import bearer_token
-from ..endpoints import Call, Reject, service_route
-from ..files import StoredFile, file_url
-from ..images import ImageSpec
-from ..jsonio import JSONResponse, parse_json
-from ..ledger import Account, Charge, InsufficientCredits
-from ..sizes import GEMINI_25_FLASH
+import contracts
+
+from ..images.sizes import GEMINI_25_FLASH
+from ..images.spec import ImageSpec
+from ..pipeline.endpoint import Call, Reject
+from ..pipeline.routing import Profile, ServiceRoute
+from ..state.clock import iso
+from ..state.files import StoredFile, file_url
+from ..state.ledger import Account, Charge, InsufficientCredits
+from ..wire.jsonio import JSONResponse, parse_json
+from ..wire.keys import bearer_token
 
 if TYPE_CHECKING:
-    from ..profiles import Profile
     from ..state import State
 
 GENERATE = "/api/v1/models/gemini/generate"
@@ -36,7 +37,7 @@ HEALTH = "/api/v1/health"
 
 MODEL = "gemini-2.0-flash-exp-image-generation"
 PRICE = 5  # credits per image
-ASPECT_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")  # the seed's list
+ASPECT_RATIOS = tuple(contracts.load("vydra")["components"]["schemas"]["AspectRatio"]["enum"])  # the seed's list
 DEFAULT_ASPECT_RATIO = "1:1"
 MISSING_PROMPT = "Missing required field: prompt (string)"
 
@@ -70,16 +71,13 @@ def error(
     return JSONResponse(body, status, headers=dict(headers or {}))
 
 
-def routes(profile: Profile, state: State) -> list[BaseRoute]:
-    def route(method: str, path: str, handler: Callable[[Call], Awaitable[Response]], faults: tuple[str, ...]):
-        return service_route(profile, state, method, path, handler, faults)
-
+def routes(profile: Profile, state: State) -> list[ServiceRoute]:
     return [
-        route("POST", GENERATE, with_account(generate), GENERATE_FAULTS),
-        route("GET", ORGANIZATION, with_account(organization), READ_FAULTS),
-        route("GET", RATE_LIMITS, with_account(rate_limits), READ_FAULTS),
-        route("GET", MODELS, with_account(models), READ_FAULTS),
-        route("GET", HEALTH, health, HEALTH_FAULTS),
+        ServiceRoute("POST", GENERATE, with_account(generate), GENERATE_FAULTS),
+        ServiceRoute("GET", ORGANIZATION, with_account(organization), READ_FAULTS),
+        ServiceRoute("GET", RATE_LIMITS, with_account(rate_limits), READ_FAULTS),
+        ServiceRoute("GET", MODELS, with_account(models), READ_FAULTS),
+        ServiceRoute("GET", HEALTH, health, HEALTH_FAULTS),
     ]
 
 
@@ -91,14 +89,8 @@ AccountHandler = Callable[[Call, str, Account], Awaitable[Response]]
 def with_account(handler: AccountHandler) -> Callable[[Call], Awaitable[Response]]:
     async def run(call: Call) -> Response:
         api_key, account = authenticate(call)
-        call.state.usage.hit(account.id)
-        try:
-            response = await handler(call, api_key, account)
-        except Reject as rejection:
-            response = rejection.response
-        for name, value in rate_limit_headers(call.state, account.id).items():
-            response.headers.setdefault(name, value)
-        return response
+        call.counted(account.id, lambda: rate_limit_headers(call.state, account.id))
+        return await handler(call, api_key, account)
 
     return run
 
@@ -167,16 +159,9 @@ async def generate(call: Call, api_key: str, account: Account) -> Response:
     prompt, aspect_ratio = await generation_request(call)
     answers = forced_answers(call, generation_failed)
     await call.fail_if_forced({name: answers[name] for name in ("rate-limit", "insufficient-credits")})
-    try:
-        charge = call.charge(api_key, PRICE)
-    except InsufficientCredits as refusal:
-        return insufficient_credits(refusal.required, refusal.balance)
-    try:
+    with call.charged(api_key, PRICE, refused) as charge:
         await call.fail_if_forced({name: answers[name] for name in ("content-policy", "server-error", "timeout")})
         url = await publish_image(call, prompt, aspect_ratio, charge)
-    except BaseException:
-        call.state.ledger.refund(charge)
-        raise
     return JSONResponse(
         {
             "imageUrl": url,
@@ -193,7 +178,7 @@ async def generation_request(call: Call) -> tuple[str, str]:
     if content_type.split(";")[0].strip().lower() != "application/json":
         raise Reject(error(call.profile, 400, "Content-Type must be application/json"))
     try:
-        body = parse_json(await call.request.body())
+        body = parse_json(call.body)
     except ValueError:
         raise Reject(error(call.profile, 400, "Invalid JSON in request body")) from None
     fields = body if isinstance(body, dict) else {}
@@ -211,6 +196,10 @@ async def generation_request(call: Call) -> tuple[str, str]:
             )
         )
     return prompt, aspect_ratio
+
+
+def refused(refusal: InsufficientCredits) -> Response:
+    return insufficient_credits(refusal.required, refusal.balance)
 
 
 def insufficient_credits(required: int, remaining: int) -> Response:

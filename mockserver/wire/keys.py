@@ -1,9 +1,11 @@
-"""Where clients put their API keys, so the journal can hide them and dialects can read them."""
+"""Where clients put their API keys, so that the dialects can read them and the journal, recordings and
+the kit's reports can hide them."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+REDACTED = "[redacted]"  # what a secret is shown as
 SECRET_HEADERS = frozenset(
     {"authorization", "proxy-authorization", "cookie", "x-api-key", "x-goog-api-key", "api-key", "x-auth-token"}
 )
@@ -23,6 +25,13 @@ def bearer_token(authorization: str | None) -> str | None:
     scheme, _, token = (authorization or "").strip().partition(" ")
     token = token.strip()
     return token if scheme.lower() == "bearer" and token else None
+
+
+def key_at(headers: Mapping[str, str], query: Mapping[str, str], kind: str, name: str) -> str | None:
+    """The key in one place: a header or query parameter of that name, or a Bearer token ("bearer")."""
+    if kind == "bearer":
+        return bearer_token(headers.get("authorization"))
+    return (query if kind == "query" else headers).get(name)
 
 
 def api_key_of(headers: Mapping[str, str], query: Mapping[str, str]) -> str | None:

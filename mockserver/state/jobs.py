@@ -22,7 +22,7 @@ from typing import Any
 
 from .clock import Clock
 from .ids import Ids
-from .ledger import FIRST_GENERATION, Charge
+from .ledger import FIRST_ERA, Charge
 from .store import Store
 
 PROCESSING, COMPLETED, FAILED = "processing", "completed", "failed"
@@ -77,7 +77,7 @@ class Jobs:
         self._finishers: dict[str, Callable[[Job], None]] = {}
         self._next_id = 1
         self._lock = threading.Lock()
-        self.generation = 0  # grows with every reset
+        self.era = 0  # grows with every reset
 
     def serve(self, profile: str, finish: Callable[[Job], None], data_type: Callable[..., Any] = dict) -> None:
         """Let `profile` run jobs, finished by `finish`; with a store, its jobs kept there come back,
@@ -101,11 +101,11 @@ class Jobs:
         data: Any,
         charge: Charge | None = None,
         failure: tuple[str, str] | None = None,
-        generation: int | None = None,
+        era: int | None = None,
     ) -> Job:
-        """Start a job; with `generation`, only if the mock has not been reset since that generation."""
+        """Start a job; with `era`, only if the mock has not been reset since that era began."""
         with self._writing() as db, self._lock:
-            if generation is not None and generation != self.generation:
+            if era is not None and era != self.era:
                 raise JobsReset
             job = Job(
                 self._next_id, self._ids.uuid(), profile, api_key, self._clock.now(), duration, failure, data, charge
@@ -159,7 +159,7 @@ class Jobs:
             self._due.clear()
             self._finished.clear()
             self._next_id = 1
-            self.generation += 1
+            self.era += 1
             if db:
                 db.execute("DELETE FROM jobs")
 
@@ -220,5 +220,5 @@ def restored(row: sqlite3.Row, data_type: Callable[..., Any]) -> Job:
         finished_at=row["finished_at"],
     )
     if row["amount"]:
-        job.charge = Charge(row["api_key"], row["amount"], FIRST_GENERATION)
+        job.charge = Charge(row["api_key"], row["amount"], FIRST_ERA)
     return job

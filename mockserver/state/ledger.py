@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from .clock import Clock
 from .store import Store
 
-FIRST_GENERATION = 0  # of a ledger opened from a store, and of the charges restored with it
+FIRST_ERA = 0  # of a ledger opened from a store, and of the charges restored with it
 
 
 class InsufficientCredits(Exception):
@@ -41,7 +41,7 @@ class Account:
 class Charge:
     api_key: str
     amount: int
-    generation: int  # of the ledger: a charge taken before a reset is never refunded after it
+    era: int  # of the ledger, which every reset ends: a charge taken before a reset is never refunded after it
     refunded: bool = False
     pending_id: int | None = None  # its row in the store until its request is answered
 
@@ -62,7 +62,7 @@ class Ledger:
         self._accounts: dict[str, Account] = {}
         self._lock = threading.RLock()
         self._store = store
-        self._generation = FIRST_GENERATION
+        self._era = FIRST_ERA
         if store is None:
             self.reset()
             return
@@ -76,7 +76,7 @@ class Ledger:
         """Forget every account but those of the config file, which get their starting balances back."""
         with self._writing() as db:
             self._accounts.clear()
-            self._generation += 1
+            self._era += 1
             if db:
                 db.execute("DELETE FROM accounts")
                 db.execute("DELETE FROM charges")
@@ -121,7 +121,7 @@ class Ledger:
             if account.balance < amount:
                 raise InsufficientCredits(amount, account.balance)
             self._update(api_key, balance=account.balance - amount, charged=account.charged + amount)
-            charge = Charge(api_key, amount, self._generation)
+            charge = Charge(api_key, amount, self._era)
             if db:
                 charge.pending_id = db.execute("INSERT INTO charges VALUES (NULL, ?, ?)", (api_key, amount)).lastrowid
             return charge
@@ -129,7 +129,7 @@ class Ledger:
     def refund(self, charge: Charge) -> None:
         """Give back a charge; refunding the same charge again does nothing."""
         with self._writing():
-            if charge.refunded or charge.generation != self._generation:
+            if charge.refunded or charge.era != self._era:
                 return
             charge.refunded = True
             account = self._accounts[charge.api_key]

@@ -5,13 +5,11 @@ from __future__ import annotations
 import itertools
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ..images.spec import ImageSpec
 from .bounded import BoundedMap
 from .clock import Clock, iso
-
-if TYPE_CHECKING:
-    from .images import ImageSpec
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.responses import Response
+from starlette.types import Scope
 
-from .credentials import is_secret_header, is_secret_query
-from .journal import REDACTED, read_whole_body
+from ..wire.keys import REDACTED, is_secret_header, is_secret_query
 
 # Headers that describe one transfer, not the answer: the replay computes its own.
 HOP_HEADERS = frozenset({"content-length", "content-encoding", "transfer-encoding", "connection", "date", "server"})
@@ -123,27 +123,20 @@ def load(folder: Path) -> dict[tuple[str, ...], Recording]:
     return found
 
 
-class ReplayMiddleware:
-    """Answers a request that matches a recording with the recorded answer; others go on to the mock."""
+class Recordings:
+    """The recordings of a folder, by what a request must match."""
 
-    def __init__(self, app: ASGIApp, recordings: dict[tuple[str, ...], Recording]) -> None:
-        self.app = app
-        self.recordings = recordings
+    def __init__(self, folder: Path) -> None:
+        self._by_key = load(folder)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self.recordings or scope["path"].startswith("/_mock"):
-            await self.app(scope, receive, send)
-            return
-        body, receive = await read_whole_body(receive)
+    def answer(self, scope: Scope, body: bytes) -> Response | None:
+        """The recorded answer to the request, if one matches it."""
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         query = dict(parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True))
         key = request_key(scope["method"], scope["path"], query, body, headers.get("content-type", ""))
-        recording = self.recordings.get(key)
+        recording = self._by_key.get(key)
         if recording is None:
-            await self.app(scope, receive, send)
-            return
-        answer_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in recording.headers.items()]
-        answer_headers.append((b"content-length", str(len(recording.answer)).encode()))
-        answer_headers.append((b"x-mock-replayed", b"true"))
-        await send({"type": "http.response.start", "status": recording.status, "headers": answer_headers})
-        await send({"type": "http.response.body", "body": recording.answer})
+            return None
+        answer = Response(recording.answer, recording.status, headers=recording.headers)
+        answer.headers["x-mock-replayed"] = "true"
+        return answer

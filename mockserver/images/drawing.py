@@ -1,4 +1,4 @@
-"""Deterministic synthetic images: the same spec gives the same bytes, every time, on every machine
+"""A spec's picture, drawn and encoded: the same spec gives the same bytes, every time, on every machine
 with the same Pillow.
 
 Each picture says what it is (prompt excerpt, pixel size, model, profile) on a background derived
@@ -7,97 +7,21 @@ from the prompt and the seed, so a person debugging a client can tell images apa
 
 from __future__ import annotations
 
-import asyncio
-import base64
 import hashlib
 import io
 import textwrap
 import unicodedata
-from dataclasses import dataclass, replace
 from functools import cache
 
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
-from .bounded import BoundedMap
-from .gallery import Gallery
-from .workers import Workers
+from .spec import ImageSpec
 
-MEDIA_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 PROMPT_LINES = 4
 DEFAULT_QUALITY = 90  # of JPEG and WebP
 WEBP_METHOD = 0  # libwebp's fastest
 PNG_COMPRESSION = 1  # zlib's fastest: the pictures are flat, so it still compresses them well
 EDIT_STRENGTH = 0.2  # how much of the prompt's own picture an edit lays over the image it starts from
-
-
-@dataclass(frozen=True)
-class ImageSpec:
-    prompt: str
-    width: int
-    height: int
-    model: str
-    profile: str
-    seed: int = 0
-    format: str = "png"
-    tint: tuple[int, int, int] | None = None  # a colour from the client's reference image, on top
-    base: bytes | None = None  # an image to edit: the result is drawn from it instead of a gradient
-    mask: bytes | None = None  # of an edit: only where its alpha is 0 does the result differ from `base`
-    transparent: bool = False  # a real alpha channel: the corners, outside the subject, are see-through
-    quality: int | None = None  # of JPEG and WebP, 0-100; None for the encoder's default
-
-    @property
-    def media_type(self) -> str:
-        return MEDIA_TYPES[self.format]
-
-
-def variants(spec: ImageSpec, count: int) -> list[ImageSpec]:
-    """`count` distinct images for one request: the second and later say which of them they are."""
-    return [spec] + [replace(spec, prompt=f"{spec.prompt} ({i} of {count})") for i in range(2, count + 1)]
-
-
-class Renderer:
-    """Renders specs, keeping recent results so identical requests cost almost nothing; the drawing and
-    encoding are done by its `workers`."""
-
-    def __init__(self, cache_bytes: int, gallery: Gallery | None = None, workers: int = 1) -> None:
-        self._cache: BoundedMap[object, bytes | str] = BoundedMap(1_000_000, cache_bytes, len, lru=True)
-        self.gallery = gallery
-        self.workers = Workers(workers)
-
-    async def render(self, spec: ImageSpec, shown: bool = True) -> bytes:
-        """The spec's bytes; `shown` ones (not a stand-in for a client's input) go to the gallery too."""
-        cached = self._cache.get(spec)
-        if cached is None:
-            cached = await self.workers.run(drawn, spec)
-            self._cache.put(spec, cached)
-        if shown and self.gallery is not None:
-            self.gallery.add(spec, cached)
-        return cached
-
-    async def base64(self, spec: ImageSpec) -> str:
-        """The spec's bytes in base64, as JSON answers carry them (kept too, as they cost more than the lookup)."""
-        content = await self.render(spec)
-        key = ("base64", spec)
-        cached = self._cache.get(key)
-        if cached is None:
-            cached = base64.b64encode(content).decode()
-            self._cache.put(key, cached)
-        return cached
-
-    async def base64_all(self, specs: list[ImageSpec]) -> list[str]:
-        """Several images of one answer, drawn side by side, then taken in order from the cache."""
-        if len(specs) > 1:
-            await asyncio.gather(*(self.render(spec, shown=False) for spec in specs))
-        return [await self.base64(spec) for spec in specs]
-
-    async def thumbnail(self, spec: ImageSpec, side: int) -> bytes:
-        """The rendered image shrunk to fit `side` x `side`, as JPEG."""
-        key = (spec, side)
-        cached = self._cache.get(key)
-        if cached is None:
-            cached = await self.workers.run(shrink, await self.render(spec, shown=False), side)
-            self._cache.put(key, cached)
-        return cached
 
 
 def palette(spec: ImageSpec) -> list[tuple[int, int, int]]:

@@ -1,4 +1,4 @@
-"""Everything the mock remembers between requests, in one object that the admin API can reset.
+"""Everything the mock remembers between requests, in one object that the control API can reset.
 
 With --data-dir, the accounts, the ledger, the jobs and the generated files are kept in a store on
 disk as well, and a new server on the same folder starts from them.
@@ -8,21 +8,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..settings import Settings
 from .clock import Clock
 from .faults import FaultQueue
 from .files import FileStore
 from .gallery import Gallery
 from .ids import Ids
-from .images import Renderer
 from .jobs import Jobs
 from .journal import Journal
 from .ledger import Ledger
-from .settings import Settings
+from .rates import RequestCounter
+from .renderings import Renderer
 from .store import Store
-from .usage import RequestCounter
 from .webhooks import Webhooks
 
-MIB = 1024 * 1024
 GALLERY_COUNT = 100  # images kept for the dashboard and for tests that ask what a client received
 
 
@@ -33,14 +32,14 @@ class State:
         self.clock = Clock(settings.frozen_clock, self.store)
         self.ledger = Ledger(self.clock, settings.credits, settings.strict_keys, settings.accounts, self.store)
         self.journal = Journal(settings.journal_size)
-        self.files = FileStore(settings.files_max_count, settings.files_max_mib * MIB, self.store)
+        self.files = FileStore(settings.files_max_count, settings.files_max_bytes, self.store)
         self.faults = FaultQueue()
         self.usage = RequestCounter(self.clock)
         self.ids = Ids(settings.seed, self.store.boot if self.store else 1)
         self.jobs = Jobs(self.clock, self.ids, settings.jobs_max_count, self.store)
         self.webhooks = Webhooks(settings, self.clock, self.journal)
-        self.gallery = Gallery(self.clock, GALLERY_COUNT, settings.image_cache_mib * MIB)
-        self.renderer = Renderer(settings.image_cache_mib * MIB, self.gallery, settings.workers)  # a reset keeps it
+        self.gallery = Gallery(self.clock, GALLERY_COUNT, settings.image_cache_bytes)
+        self.renderer = Renderer(settings.image_cache_bytes, self.gallery, settings.workers)  # a reset keeps it
         self.latency: dict[str | None, int] = {}  # milliseconds added, by profile (None: every profile)
 
     def reset(self) -> None:
@@ -61,3 +60,10 @@ class State:
     def latency_ms(self, profile: str) -> int:
         """The latency added to the profile's answers: set through the control API, else --latency."""
         return self.latency.get(profile, self.latency.get(None, self.settings.latency))
+
+    def close(self) -> None:
+        """What the server does as it stops: webhook deliveries and image workers stopped, the store closed."""
+        self.webhooks.clear()
+        self.renderer.workers.close()
+        if self.store:
+            self.store.close()

@@ -22,11 +22,11 @@ import httpx
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from ..settings import Settings
+from ..wire.hosts import is_loopback
 from .clock import Clock, iso
 from .journal import Entry, Journal, describe_body
 from .ledger import account_id
-from .network import is_loopback
-from .settings import Settings
 
 DELIVERY_TIMEOUT_SECONDS = 10.0
 

@@ -8,6 +8,7 @@ from importlib.metadata import version
 from typing import Any
 from urllib.parse import parse_qsl
 
+import yaml
 from starlette.applications import Starlette
 from starlette.endpoints import HTTPEndpoint
 from starlette.exceptions import HTTPException
@@ -19,17 +20,18 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 import contracts
 
-from .clock import iso
+from ..pipeline.forced import FAULTS, MAX_DELAY_MS, MockUsageError, check_fault_name
+from ..pipeline.routing import Services
+from ..scenarios import scenarios
+from ..state import State
+from ..state.clock import iso
+from ..state.ledger import Account, account_id
+from ..state.webhooks import WebhookError
+from ..wire.jsonio import JSONResponse, parse_json
 from .dashboard import DASHBOARD
-from .faults import FAULTS, MAX_DELAY_MS, MockUsageError, check_fault_name
-from .jsonio import JSONResponse, parse_json
-from .ledger import Account, account_id
-from .profiles import PROFILES
-from .scenarios import CATALOGUE
-from .state import State
-from .webhooks import WebhookError
 
 THUMBNAIL_SIDE = 256
+ADMIN_CONTRACT = "admin"
 
 
 class AdminError(Exception):
@@ -38,11 +40,7 @@ class AdminError(Exception):
         self.status = status
 
 
-# For each profile, its documented paths and the faults each can be made to show.
-Endpoints = dict[str, dict[str, frozenset[str]]]
-
-
-def create_admin(state: State, endpoints: Endpoints) -> Starlette:
+def create_admin(state: State, services: Services) -> Starlette:
     app = Starlette(
         middleware=[Middleware(AdminTokenMiddleware, token=state.settings.admin_token)],
         routes=[
@@ -70,7 +68,7 @@ def create_admin(state: State, endpoints: Endpoints) -> Starlette:
         },
     )
     app.state.mock = state
-    app.state.endpoints = endpoints
+    app.state.services = services
     return app
 
 
@@ -100,10 +98,14 @@ def state_of(request: Request) -> State:
     return request.app.state.mock
 
 
+def profiles_of(request: Request) -> list[str]:
+    return list(request.app.state.services.profiles)
+
+
 async def health(request: Request) -> Response:
     profiles = {
         name: {"title": p.title, "prefix": f"/{name}", "contract": f"/_mock/contracts/{p.contract}"}
-        for name, p in PROFILES.items()
+        for name, p in request.app.state.services.profiles.items()
     }
     settings = state_of(request).settings
     return JSONResponse(
@@ -165,22 +167,23 @@ class Latency(HTTPEndpoint):
     """Latency added to every answer of a profile (or of all), without restarting the mock."""
 
     async def get(self, request: Request) -> Response:
-        return latency_json(state_of(request))
+        return latency_json(request)
 
     async def put(self, request: Request) -> Response:
         body = await json_object(request)
         milliseconds, profile = whole_number(body.get("milliseconds")), body.get("profile")
         if milliseconds is None or not 0 <= milliseconds <= MAX_DELAY_MS:
             raise AdminError(400, f'"milliseconds" must be a whole number from 0 to {MAX_DELAY_MS}')
-        if profile is not None and (not isinstance(profile, str) or profile not in PROFILES):
-            raise AdminError(400, f'"profile" must be one of: {", ".join(PROFILES)}, or left out for every profile')
-        state = state_of(request)
-        state.latency[profile] = milliseconds
-        return latency_json(state)
+        profiles = profiles_of(request)
+        if profile is not None and (not isinstance(profile, str) or profile not in profiles):
+            raise AdminError(400, f'"profile" must be one of: {", ".join(profiles)}, or left out for every profile')
+        state_of(request).latency[profile] = milliseconds
+        return latency_json(request)
 
 
-def latency_json(state: State) -> Response:
-    by_profile = {name: state.latency_ms(name) for name in PROFILES}
+def latency_json(request: Request) -> Response:
+    state = state_of(request)
+    by_profile = {name: state.latency_ms(name) for name in profiles_of(request)}
     return JSONResponse({"default_milliseconds": state.settings.latency, "milliseconds": by_profile})
 
 
@@ -213,10 +216,10 @@ async def get_image(request: Request) -> Response:
 
 
 async def list_scenarios(request: Request) -> Response:
-    profile = request.query_params.get("profile")
-    if profile is not None and profile not in CATALOGUE:
-        raise AdminError(400, f'"profile" must be one of: {", ".join(CATALOGUE)}')
-    listed = [s for name, items in CATALOGUE.items() if profile in (None, name) for s in items]
+    profile, profiles = request.query_params.get("profile"), profiles_of(request)
+    if profile is not None and profile not in profiles:
+        raise AdminError(400, f'"profile" must be one of: {", ".join(profiles)}')
+    listed = [s for name in profiles if profile in (None, name) for s in scenarios(name)]
     return JSONResponse({"scenarios": [scenario.as_json() for scenario in listed]})
 
 
@@ -261,14 +264,15 @@ class Faults(HTTPEndpoint):
         body = await json_object(request)
         profile, fault, path = (body.get(k) for k in ("profile", "fault", "path"))
         times = whole_number(body.get("times", 1))
-        if not isinstance(profile, str) or profile not in PROFILES:
-            raise AdminError(400, f'"profile" must be one of: {", ".join(PROFILES)}')
+        profiles = profiles_of(request)
+        if not isinstance(profile, str) or profile not in profiles:
+            raise AdminError(400, f'"profile" must be one of: {", ".join(profiles)}')
         if not isinstance(fault, str):
             raise AdminError(400, f'"fault" must be one of: {", ".join(FAULTS)}')
         check_fault_name(fault)
         if times is None or times < 1:
             raise AdminError(400, '"times" must be a whole number >= 1')
-        check_fault_fits(request.app.state.endpoints[profile], profile, fault, path)
+        check_fault_fits(request.app.state.services.endpoints(profile), profile, fault, path)
         return JSONResponse(state_of(request).faults.add(profile, fault, times, path).as_json(), 201)
 
     async def delete(self, request: Request) -> Response:
@@ -319,13 +323,23 @@ async def list_contracts(request: Request) -> Response:
 
 async def get_contract(request: Request) -> Response:
     name = request.path_params["name"]
-    try:
-        text = contracts.text(name)
-    except KeyError:
-        raise AdminError(404, f"no contract named {name!r}; known: {', '.join(contracts.names())}") from None
+    if name not in contracts.names():
+        raise AdminError(404, f"no contract named {name!r}; known: {', '.join(contracts.names())}")
     if request.query_params.get("format") == "json":
-        return JSONResponse(contracts.load(name))
+        return JSONResponse(contract_of(request, name))
+    if name == ADMIN_CONTRACT:
+        text = yaml.safe_dump(contract_of(request, name), sort_keys=False, allow_unicode=True, width=120)
+    else:
+        text = contracts.text(name)
     return Response(text, media_type="application/yaml")
+
+
+def contract_of(request: Request, name: str) -> dict[str, Any]:
+    """The contract; the control API's own names the profiles of this mock, from its table."""
+    document = contracts.load(name)
+    if name == ADMIN_CONTRACT:
+        document["components"]["schemas"]["ProfileName"]["enum"] = profiles_of(request)
+    return document
 
 
 async def json_object(request: Request) -> dict[str, Any]:

@@ -11,6 +11,9 @@ import warnings
 from dataclasses import dataclass
 
 from PIL import Image, UnidentifiedImageError
+from starlette.concurrency import run_in_threadpool
+
+from ..settings import Settings
 
 # MPO is a JPEG with extra pictures appended (phone cameras write them); Pillow names it apart.
 FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "MPO": "image/jpeg", "WEBP": "image/webp", "GIF": "image/gif"}
@@ -52,6 +55,11 @@ def read_image(content: bytes, max_bytes: int, max_pixels: int) -> Upload:
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
         raise UploadError("is truncated or corrupt") from None
     return Upload(content, FORMATS[image.format], width, height, mean)  # type: ignore[arg-type]
+
+
+async def read_upload(content: bytes, settings: Settings) -> Upload:
+    """read_image within the settings' limits, off the event loop."""
+    return await run_in_threadpool(read_image, content, settings.upload_max_bytes, settings.upload_max_pixels)
 
 
 def too_large(max_bytes: int) -> str:

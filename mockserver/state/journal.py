@@ -1,28 +1,21 @@
-"""The request journal: what every client sent and what it got back, secrets redacted, bounded."""
+"""The request journal: what every client sent and what it got back, secrets redacted, bounded.
+
+Requests are written to it by the pipeline (pipeline/journal.py), webhook deliveries by state/webhooks.py."""
 
 from __future__ import annotations
 
 import threading
-import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from email.parser import BytesParser
 from email.policy import default as default_policy
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qsl
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
+from ..wire.jsonio import parse_json
+from ..wire.keys import REDACTED, api_key_of, is_secret_header, is_secret_query
 from .clock import iso
-from .credentials import api_key_of, is_secret_header, is_secret_query
-from .jsonio import parse_json
 from .ledger import account_id
-
-if TYPE_CHECKING:
-    from .state import State
-
-REDACTED = "[redacted]"
 
 
 @dataclass(frozen=True)
@@ -75,27 +68,6 @@ class Journal:
             self._entries.clear()
 
 
-async def read_whole_body(receive: Receive) -> tuple[bytes, Receive]:
-    """Read the request body up front (the journal wants it even if the app never reads it), and
-    give the app a receive that hands the same body over again."""
-    chunks = []
-    message: Message = {"more_body": True}
-    while message.get("more_body", False):
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunks.append(message.get("body", b""))
-    body = b"".join(chunks)
-    pending = [{"type": "http.request", "body": body, "more_body": False}]
-    if message["type"] != "http.request":
-        pending.append(message)
-
-    async def replay() -> Message:
-        return pending.pop(0) if pending else await receive()
-
-    return body, replay
-
-
 def describe_body(content_type: str, raw: bytes, size: int, limit: int) -> Any:
     """The request or response body as a client test wants to see it: parsed where it can be.
 
@@ -140,65 +112,6 @@ def form_fields(content_type: str, raw: bytes) -> dict[str, Any]:
             uploads.append({"field": name, "filename": part.get_filename(), "content_type": part.get_content_type(),
                             "bytes": len(content)})  # fmt: skip
     return {"fields": fields, "files": uploads}
-
-
-class JournalMiddleware:
-    """Records every request that reaches a service (everything except the admin API)."""
-
-    def __init__(self, app: ASGIApp, state: State, route_of: Callable[[str], tuple[str | None, str]]) -> None:
-        self.app = app
-        self.state = state
-        self.body_limit = state.settings.journal_body_kib * 1024
-        self.route_of = route_of
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith("/_mock"):
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        received, receive = await read_whole_body(receive)
-        sent = bytearray()
-        sent_size = 0
-        response_start: dict[str, Any] = {}
-
-        async def recording_send(message: Message) -> None:
-            nonlocal sent_size
-            if message["type"] == "http.response.start":
-                response_start.update(message)
-            elif message["type"] == "http.response.body":
-                chunk = message.get("body", b"")
-                sent_size += len(chunk)
-                sent.extend(chunk[: self.body_limit + 1 - len(sent)])
-            await send(message)
-
-        scope["imagegen.profile"], scope["imagegen.endpoint"] = self.route_of(scope["path"])
-        try:
-            await self.app(scope, receive, recording_send)
-        finally:
-            entry = self._entry(scope, received, (bytes(sent), sent_size), response_start, started)
-            self.state.journal.add(entry)
-
-    def _entry(
-        self, scope: Scope, received: bytes, sent: tuple[bytes, int], start: dict[str, Any], started: float
-    ) -> Recorded:
-        return Recorded(
-            id=self.state.journal.next_id(),
-            time=self.state.clock.now(),
-            profile=scope["imagegen.profile"],
-            method=scope["method"],
-            path=scope["path"],
-            endpoint=scope["imagegen.endpoint"],
-            raw_headers=scope["headers"],
-            query_string=scope.get("query_string", b""),
-            body=kept_body(scope["headers"], received, self.body_limit),
-            body_size=len(received),
-            status=start.get("status", 500),
-            duration_ms=round((time.perf_counter() - started) * 1000, 3),
-            response_headers=start.get("headers", []),
-            response=sent[0],
-            response_size=sent[1],
-            body_limit=self.body_limit,
-        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,17 +1,14 @@
-"""Forced failures and added latency.
+"""The failures and the latency a request can be given.
 
-A fault is asked for per request with the ``X-Mock-Fault`` header, or queued through the admin API for
-the next N requests of a profile (optionally of one path), so a client needs no change at all. Each
-profile answers a fault with its own documented failure; an endpoint takes only the faults that make
-sense for it.
+A fault is asked for per request with the ``X-Mock-Fault`` header, or queued through the control API for
+the next N requests of a profile (optionally of one path; the queue is state/faults.py), so a client needs
+no change at all. Each profile answers a fault with its own documented failure; an endpoint takes only the
+faults that make sense for it.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Collection, Mapping
-from dataclasses import asdict, dataclass
-from typing import Any
 
 FAULTS = {
     "content-policy": "the service refuses the prompt or the result (its content filter)",
@@ -30,51 +27,6 @@ MAX_DELAY_MS = 600_000
 
 class MockUsageError(Exception):
     """A mock control header or admin request the mock cannot act on; the message says why."""
-
-
-@dataclass
-class QueuedFault:
-    id: int
-    profile: str
-    fault: str
-    remaining: int
-    path: str | None
-
-    def as_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-class FaultQueue:
-    def __init__(self) -> None:
-        self._queued: list[QueuedFault] = []
-        self._next_id = 1
-        self._lock = threading.Lock()
-
-    def add(self, profile: str, fault: str, times: int, path: str | None) -> QueuedFault:
-        with self._lock:
-            queued = QueuedFault(self._next_id, profile, fault, times, path)
-            self._next_id += 1
-            self._queued.append(queued)
-            return queued
-
-    def take(self, profile: str, endpoint: str, applicable: Collection[str]) -> str | None:
-        """Use up one queued fault that fits this request, oldest first."""
-        with self._lock:
-            for queued in self._queued:
-                if queued.profile == profile and queued.fault in applicable and queued.path in (None, endpoint):
-                    queued.remaining -= 1
-                    if queued.remaining == 0:
-                        self._queued.remove(queued)
-                    return queued.fault
-            return None
-
-    def pending(self) -> list[QueuedFault]:
-        with self._lock:
-            return list(self._queued)
-
-    def clear(self, profile: str | None = None) -> None:
-        with self._lock:
-            self._queued = [q for q in self._queued if profile is not None and q.profile != profile]
 
 
 def check_fault_name(name: str) -> None:

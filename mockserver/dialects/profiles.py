@@ -1,0 +1,116 @@
+"""The one table of services: each row a profile, a dialect plus that service's quirks.
+
+A row names the profile (its prefix and, by default, its contract's name), its title and the documentation
+it follows, its dialect, and whether its paths also answer at the root. What its contract states (paths,
+models and pixel tables, prices, where keys go, how it refuses) is read from the contract; what the contract
+cannot state is the row's `quirks`, in the dialect's own type.
+"""
+
+from __future__ import annotations
+
+from ..pipeline.routing import Profile
+from . import gemini, geminigen, openai_images, vydra, zod
+from .gemini import GeminiQuirks
+from .openai_images import Failure, OpenAIQuirks
+
+
+def llm_gateway_limit_headers(limit: int, left: int, reset_in: int, reset_at: float) -> dict[str, str]:
+    """IETF RateLimit headers, with their older spellings (seed 003's 300 requests a minute on /v1/images)."""
+    return {
+        "RateLimit-Policy": f'"requests";q={limit};w=60',
+        "RateLimit": f'"requests";r={left};t={reset_in}',
+        "RateLimit-Limit": str(limit),
+        "RateLimit-Remaining": str(left),
+        "RateLimit-Reset": str(reset_in),
+        "X-RateLimit-Limit": str(limit),
+        "X-RateLimit-Remaining": str(left),
+        "X-RateLimit-Reset": str(int(reset_at)),
+    }
+
+
+# LLM Gateway (seed 003; research/apis.md §3, from apps/gateway/src/images/images.ts and the gateway's error
+# handler): zod's checks, its own error codes, Google behind it.
+LLM_GATEWAY = OpenAIQuirks(
+    default_model="auto",
+    generation_rules={
+        "prompt": zod.text(1), "model": zod.text(), "n": zod.whole(1, 10), "size": zod.text(),
+        "quality": zod.one_of("standard", "hd", "low", "medium", "high"), "response_format": zod.literal("b64_json"),
+        "style": zod.one_of("vivid", "natural"), "aspect_ratio": zod.text(),
+    },
+    edit_rules={
+        "images": zod.array(1, openai_images.MAX_IMAGES), "prompt": zod.text(1),
+        "background": zod.one_of("transparent", "opaque", "auto"), "input_fidelity": zod.one_of("high", "low"),
+        "model": zod.text(), "n": zod.whole(1, 10), "output_compression": zod.whole(0, 100),
+        "output_format": zod.one_of("png", "jpeg", "webp"), "quality": zod.one_of("low", "medium", "high", "auto"),
+        "size": zod.text(), "aspect_ratio": zod.text(),
+    },
+    codes={
+        400: ("invalid_request_error", None), 401: ("invalid_request_error", "invalid_api_key"),
+        402: ("invalid_request_error", "billing_error"), 403: ("invalid_request_error", "permission_denied"),
+        404: ("invalid_request_error", "not_found"), 405: ("invalid_request_error", None),
+        413: ("invalid_request_error", "request_too_large"), 429: ("rate_limit_error", "rate_limit_exceeded"),
+        502: ("upstream_error", "all_providers_failed"), 504: ("upstream_timeout", "timeout"),
+        529: ("overloaded", "overloaded"),
+    },
+    words={
+        "invalid-parameters": "Invalid request parameters: ",
+        "invalid-json": "Invalid JSON in request body",
+        "unknown-model": "Requested model {model} not supported",
+        "chat-model": "Model {model} is a chat model and cannot be used with {endpoint}. "
+        "Use the /v1/chat/completions endpoint instead.",
+        "unsupported-size-ratio": "Unsupported aspect ratio: {width}:{height}",
+        "unsupported-ratio": "Unsupported aspect ratio: {ratio}. Use W:H, such as 16:9.",
+        "transparent-jpeg": "A transparent background needs output_format png or webp.",
+        "unsupported-url": "images[{index}].image_url must be an https URL or a base64 data URL",
+        "undecodable-image": "images[{index}].image_url is invalid: its base64 data does not decode",
+        "invalid-image": "images[{index}].image_url is invalid: the image {problem}",
+        "missing-prompt": "prompt is required",
+        "missing-image-file": "image file is required for multipart/form-data requests",
+        "malformed-form": "Malformed multipart/form-data body: {problem}",
+        "missing-key": "Unauthorized: No Authorization header provided. Expected 'Bearer your-api-token'",
+        "malformed-key": "Unauthorized: Invalid Authorization header format. Expected 'Bearer your-api-token'",
+        "no-token": "Unauthorized: No token provided",
+        "unknown-key": "Unauthorized: Invalid token",
+        "no-credits": "Organization has insufficient credits",
+    },
+    failures={
+        "no-image": Failure(
+            500,
+            "The model did not generate any images. Try a different model with image generation capabilities "
+            "(e.g., gemini-2.5-flash-image, gemini-3-pro-image-preview).",
+        ),
+        "server-error": Failure(502, "All providers failed to process the request"),
+        "overloaded": Failure(529, "The gateway is overloaded. Please retry shortly.", retry_after=1),
+        "timeout": Failure(504, "The upstream provider did not answer in time"),
+    },
+    requests_per_minute=300,
+    rate_limited=Failure(429, "Rate limit exceeded for /v1/images. Please retry after {seconds} seconds.", 12),
+    limit_headers=llm_gateway_limit_headers,
+)  # fmt: skip
+
+PROFILES: dict[str, Profile] = {
+    profile.name: profile
+    for profile in (
+        Profile(name="geminigen", title="GeminiGen.AI", source="seed 000", dialect=geminigen),
+        Profile(name="vydra", title="Vydra", source="seed 001", dialect=vydra),
+        Profile(name="llmgateway", title="LLM Gateway", source="seed 003", dialect=openai_images, quirks=LLM_GATEWAY),
+        Profile(
+            name="gemini",
+            title="Gemini generateContent, any of its services",
+            source="seeds 002 and 004, Google's API",
+            dialect=gemini,
+        ),
+        Profile(
+            name="google", title="Google Gemini API (strict)", source="Google's API", dialect=gemini, at_root=False
+        ),
+        Profile(
+            name="vastnum",
+            title="vastnum, a new-api gateway",
+            source="seed 002",
+            dialect=gemini,
+            quirks=GeminiQuirks(safety_ratings=True, request_ids=True),
+            at_root=False,
+        ),
+        Profile(name="crazyrouter", title="Crazyrouter", source="seed 004", dialect=gemini, at_root=False),
+    )
+}

@@ -1,0 +1,104 @@
+"""The pipeline: every request passes here once, in this order.
+
+1. routing (routing.py): which service the path belongs to, if any;
+2. the body (body.py), read once and whole within --max-request-mib, else 413 in that service's envelope;
+3. a recorded answer (replay.py), with --replay, if one matches the request;
+4. the endpoint (endpoint.py): latency, forced faults, charges, the answer; a path the service does not
+   have gets its 404 or 405;
+5. the journal (journal.py): what came and what went;
+6. the charges settled, once the whole answer has gone.
+
+The control API (/_mock/) takes only the body limit; the generated files and paths of no service go on to
+the app's own routes, journalled.
+"""
+
+from __future__ import annotations
+
+import time
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from ..state import State
+from ..wire.jsonio import JSONResponse
+from .body import TooLarge, read_body, replaying
+from .endpoint import Call, run
+from .journal import Capture, record
+from .replay import Recordings
+from .routing import Destination, Found, Services
+
+CONTROL_PREFIX = "/_mock"
+
+
+class Pipeline:
+    def __init__(self, app: ASGIApp, services: Services, state: State, recordings: Recordings | None) -> None:
+        self.app = app  # the control API, the files, and answers for paths of no service
+        self.services = services
+        self.state = state
+        self.recordings = recordings
+        self.limit = state.settings.max_request_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        control = scope["path"].startswith(CONTROL_PREFIX)
+        destination = None if control else self.services.destination(scope["path"])
+        try:
+            body, rest = await read_body(scope, receive, self.limit)
+        except TooLarge:
+            await too_large(destination, self.limit)(scope, receive, send)
+            return
+        receive = replaying(body, rest, receive)
+        if destination is None:
+            await self.app(scope, receive, send)
+            return
+        answer = Capture(send, self.state.settings.journal_body_kib * 1024)
+        charges = []
+        try:
+            charges = await self.answer(scope, receive, answer.send, destination, body)
+        finally:
+            record(self.state, scope, destination, body, answer, started)
+        if answer.complete and charges:
+            self.state.ledger.settle(charges)
+
+    async def answer(self, scope: Scope, receive: Receive, send: Send, destination: Destination, body: bytes) -> list:
+        """Answer the request; the charges it made."""
+        recorded = self.recordings.answer(scope, body) if self.recordings else None
+        if recorded is not None:
+            await recorded(scope, receive, send)
+            return []
+        profile = destination.profile
+        if profile is None:
+            await self.app(scope, receive, send)
+            return []
+        found = self.services.find(destination, scope["method"])
+        if not isinstance(found, Found):
+            await no_such_endpoint(destination, found, scope)(scope, receive, send)
+            return []
+        if destination.prefix:  # as Starlette's Mount would see it: the prefix is part of the root
+            root_path = scope.get("root_path", "")
+            scope["app_root_path"] = scope.get("app_root_path", root_path)
+            scope["root_path"] = root_path + destination.prefix
+        scope["path_params"] = found.params
+        call = Call(Request(scope, receive), body, self.state, profile, found.route)
+        response = await run(call)
+        await response(scope, receive, send)
+        return call.charges
+
+
+def too_large(destination: Destination | None, limit: int) -> Response:
+    """The 413 of the service the path belongs to (the control API's own for the rest)."""
+    message = f"The request body is larger than the limit of {limit} bytes"
+    if destination is None or destination.profile is None:
+        return JSONResponse({"error": message}, 413)
+    return destination.profile.error(413, message)
+
+
+def no_such_endpoint(destination: Destination, allowed: frozenset[str], scope: Scope) -> Response:
+    """404 for a path the service does not have, 405 for a method its path does not take, in its envelope."""
+    status, reason = (405, "Method Not Allowed") if allowed else (404, "Not Found")
+    headers = {"Allow": ", ".join(sorted(allowed))} if allowed else None
+    return destination.profile.error(status, f"{reason}: {scope['method']} {scope['path']}", headers)

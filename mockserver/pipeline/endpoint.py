@@ -1,0 +1,116 @@
+"""How a service endpoint runs: the mock's control headers, latency, forced faults, the one money rule, and
+errors that always come back in the service's own format."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..state import State
+from ..state.ledger import Charge, InsufficientCredits
+from .forced import MockUsageError, delay_seconds, header_fault
+from .routing import Profile, ServiceRoute
+
+log = logging.getLogger("imagegen_mock")
+
+
+class Reject(Exception):
+    """Ends a call early with a finished answer, usually an error in the service's format."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
+@dataclass
+class Call:
+    """One request to a service endpoint, with what the mock knows about it."""
+
+    request: Request
+    body: bytes  # read once, by the pipeline
+    state: State
+    profile: Profile
+    route: ServiceRoute
+    header_fault: str | None = None  # the fault the request's X-Mock-Fault header asks for
+    charges: list[Charge] = field(default_factory=list)  # settled by the pipeline once the answer has gone
+    answer_headers: list[Callable[[], Mapping[str, str]]] = field(default_factory=list)
+
+    @property
+    def endpoint(self) -> str:
+        """The path as the service documents it, such as /v1beta/models/{model}:generateContent."""
+        return self.route.documented
+
+    @contextmanager
+    def charged(
+        self, api_key: str, amount: int, refused: Callable[[InsufficientCredits], Response]
+    ) -> Iterator[Charge]:
+        """The rule the mock exists for: take `amount` credits from the key's account for the block, or end the
+        call with the answer `refused` gives and take nothing. Any failure inside the block (a forced fault, an
+        error, a client gone) gives the credits back; once the answer has been sent, the charge is final."""
+        try:
+            charge = self.state.ledger.charge(api_key, amount)
+        except InsufficientCredits as refusal:
+            raise Reject(refused(refusal)) from None
+        self.charges.append(charge)
+        try:
+            yield charge
+        except BaseException:
+            self.state.ledger.refund(charge)
+            raise
+
+    def counted(self, key: str, headers: Callable[[], Mapping[str, str]]) -> None:
+        """Count the request towards `key`'s rate figures, and give whatever the call answers (an error too)
+        the `headers` made as the answer leaves, unless the answer has them already."""
+        self.state.usage.hit(key)
+        self.answer_headers.append(headers)
+
+    def take_fault(self, *names: str) -> str | None:
+        """The fault among `names` (and this endpoint's faults) to force now: the one the request's
+        header asks for, else the oldest queued one that fits.
+
+        Ask at the point where those faults happen, so that a request failing earlier for its own
+        reasons (validation, too few credits) leaves the queue alone.
+        """
+        wanted = self.route.faults.intersection(names)
+        if self.header_fault is not None:
+            return self.header_fault if self.header_fault in wanted else None
+        return self.state.faults.take(self.profile.name, self.endpoint, wanted)
+
+    async def fail_if_forced(self, answers: Mapping[str, Callable[[], Response]]) -> None:
+        """If one of the faults `answers` names is forced now, end the call with that answer (holding
+        the request first, for a timeout)."""
+        fault = self.take_fault(*answers)
+        if fault is None:
+            return
+        if fault == "timeout":
+            await asyncio.sleep(self.state.settings.timeout_seconds)
+        raise Reject(answers[fault]())
+
+
+async def run(call: Call) -> Response:
+    """The endpoint's answer to the call, in the service's format whatever happens."""
+    label = f"{call.route.method} {call.endpoint}"
+    try:
+        call.header_fault = header_fault(call.request.headers, call.route.faults, label)
+        delay = delay_seconds(call.request.headers, call.state.latency_ms(call.profile.name))
+        if delay:
+            await asyncio.sleep(delay)
+        try:
+            response = await call.route.handler(call)
+        except Reject as rejection:
+            response = rejection.response
+    except MockUsageError as error:
+        return call.profile.error(400, str(error))
+    except Exception:
+        log.exception("%s failed inside the mock", label)
+        return call.profile.error(500, f"The mock failed while handling {label}; see its log.")
+    for headers in call.answer_headers:
+        for name, value in headers().items():
+            response.headers.setdefault(name, value)
+    return response

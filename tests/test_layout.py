@@ -1,0 +1,98 @@
+"""The house's plan holds: the mock's layers import only the layers below them, no module imports itself
+round a cycle (imports for type checking included), and the kit reaches the mock only through its public face."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import mockserver
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("mockserver", "contracts", "conformance")
+# The mock's layers, lowest first; the modules at the top of the package (app, cli, ...) stand above them all.
+LAYERS = ("wire", "settings", "images", "state", "pipeline", "dialects", "scenarios", "control")
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {module_name(path): path for package in PACKAGES for path in (ROOT / package).rglob("*.py")}
+
+
+def imported(name: str) -> set[str]:
+    """The project's modules that `name` imports, wherever the import stands (under TYPE_CHECKING too)."""
+    path = MODULES[name]
+    package = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = ".".join(package[: len(package) - node.level + 1] + [node.module or ""]).strip(".")
+            base = node.module if not node.level else base
+            submodules = {f"{base}.{alias.name}" for alias in node.names} & MODULES.keys()
+            found |= submodules or {base}
+    return {module for module in found if module in MODULES and module != name}
+
+
+GRAPH = {name: imported(name) for name in MODULES}
+
+
+def cycle_from(start: str) -> list[str] | None:
+    """A chain of imports that leads from `start` back to it, if there is one."""
+    stack, seen = [(start, [start])], set()
+    while stack:
+        name, chain = stack.pop()
+        for following in GRAPH[name]:
+            if following == start:
+                return [*chain, start]
+            if following not in seen:
+                seen.add(following)
+                stack.append((following, [*chain, following]))
+    return None
+
+
+def layer_of(name: str) -> int:
+    parts = name.split(".")
+    return LAYERS.index(parts[1]) if len(parts) > 1 and parts[1] in LAYERS else len(LAYERS)
+
+
+def test_no_module_imports_itself_round_a_cycle():
+    cycles = [chain for name in sorted(GRAPH) if (chain := cycle_from(name))]
+
+    assert not cycles, "\n".join(" -> ".join(chain) for chain in cycles)
+
+
+def test_each_layer_of_the_mock_imports_only_the_layers_below_it():
+    upward = [
+        f"{name} imports {other}"
+        for name in GRAPH
+        if name.startswith("mockserver.")
+        for other in GRAPH[name]
+        if other.startswith("mockserver.") and layer_of(other) > layer_of(name)
+    ]
+
+    assert not upward, "\n".join(upward)
+
+
+def test_the_layers_are_the_folders():
+    folders = {path.name for path in (ROOT / "mockserver").iterdir() if (path / "__init__.py").exists()}
+
+    assert folders == set(LAYERS) - {"settings", "scenarios"}
+
+
+def test_the_kit_reaches_the_mock_only_through_its_public_face():
+    reaching_in = [
+        f"{name}: {node.module}.{alias.name}" if node.module != "mockserver" else f"{name}: {alias.name}"
+        for name, path in MODULES.items()
+        if name.startswith("conformance")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("mockserver")
+        for alias in node.names
+        if node.module != "mockserver" or alias.name not in mockserver.__all__
+    ]
+
+    assert not reaching_in, "\n".join(reaching_in)
