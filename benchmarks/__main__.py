@@ -125,7 +125,8 @@ def scenarios(base: str, run_id: str) -> list[Scenario]:
 def measure(args: argparse.Namespace) -> list[str]:
     lines = [f"Machine: {platform.machine()}, {cpu_count()} cores, Python {platform.python_version()}, "
              f"imagegen-mock {version('imagegen-mock')}, uvicorn {version('uvicorn')}, Pillow {version('pillow')}; "
-             f"wrk 1 thread, {args.seconds:g} s a scenario after {args.warmup:g} s of warm-up."]  # fmt: skip
+             f"wrk 1 thread, {args.seconds:g} s a scenario after {args.warmup:g} s of warm-up; each ratio against "
+             "the baseline measured just before it, on as many connections."]  # fmt: skip
     port = free_port()
     baseline_command = [sys.executable, "-m", "uvicorn", "benchmarks.baseline:app", "--port", str(port),
                         "--log-level", "warning", "--no-access-log"]  # fmt: skip
@@ -134,23 +135,27 @@ def measure(args: argparse.Namespace) -> list[str]:
             "POST", f"{baseline.url}/generate", {"Content-Type": "application/json"}, '{"prompt": "a lighthouse"}'
         )
         reference = timed(post, args, 16)
-        baseline_rss = baseline.peak_rss_mib()
-    rows = [row("baseline", "Starlette POST, the same server settings", reference, baseline_rss, reference)]
-    if args.peers:
-        rows += measure_peers(args, reference)
-    port = free_port()
-    command = [SCRIPT, "serve", "--port", str(port), "--credits", str(BENCH_CREDITS), *args.serve_option]
-    with serving("imagegen-mock", command, "/_mock/health", port) as mock:
-        lines.append(f"Start-up to the first answer: {mock.started_seconds:.2f} s.")
-        httpx.put(f"{mock.url}/_mock/accounts/{BROKE}", json={"credits": 0}).raise_for_status()
-        run_id = str(int(time.time()))
-        for scenario in scenarios(mock.url, run_id):
-            if args.only and scenario.profile not in args.only:
-                continue
-            result = timed(scenario.load, args, scenario.connections)
-            rows.append(row(scenario.profile, scenario.name, result, mock.peak_rss_mib(), reference))
-            print(rows[-1], flush=True)
-        lines.append(f"Resident memory after the load: {mock.rss_mib():.0f} MiB (peak {mock.peak_rss_mib():.0f} MiB).")
+        rows = [row("baseline", "Starlette POST, the same server settings", reference, baseline.peak_rss_mib(),
+                    reference)]  # fmt: skip
+        if args.peers:
+            rows += measure_peers(args, reference)
+        port = free_port()
+        command = [SCRIPT, "serve", "--port", str(port), "--credits", str(BENCH_CREDITS), *args.serve_option]
+        with serving("imagegen-mock", command, "/_mock/health", port) as mock:
+            lines.append(f"Start-up to the first answer: {mock.started_seconds:.2f} s.")
+            httpx.put(f"{mock.url}/_mock/accounts/{BROKE}", json={"credits": 0}).raise_for_status()
+            run_id = str(int(time.time()))
+            for scenario in scenarios(mock.url, run_id):
+                if args.only and scenario.profile not in args.only:
+                    continue
+                # The machine's speed drifts over a run: each scenario is compared with the baseline of its moment.
+                adjacent = timed(post, args, scenario.connections)
+                result = timed(scenario.load, args, scenario.connections)
+                rows.append(row(scenario.profile, scenario.name, result, mock.peak_rss_mib(), adjacent))
+                print(rows[-1], flush=True)
+            lines.append(
+                f"Resident memory after the load: {mock.rss_mib():.0f} MiB (peak {mock.peak_rss_mib():.0f} MiB)."
+            )
     table = [
         "| profile | scenario | req/s | p50 ms | p99 ms | peak RSS MiB | vs baseline |",
         "|---|---|---|---|---|---|---|",

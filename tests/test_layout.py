@@ -31,8 +31,8 @@ def imported(name: str) -> set[str]:
         if isinstance(node, ast.Import):
             found |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom):
-            base = ".".join(package[: len(package) - node.level + 1] + [node.module or ""]).strip(".")
-            base = node.module if not node.level else base
+            anchor = package[: len(package) - node.level + 1]  # the package a relative import starts from
+            base = ".".join([*anchor, node.module or ""]).strip(".") if node.level else node.module
             submodules = {f"{base}.{alias.name}" for alias in node.names} & MODULES.keys()
             found |= submodules or {base}
     return {module for module in found if module in MODULES and module != name}

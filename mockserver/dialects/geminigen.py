@@ -266,7 +266,7 @@ async def job_record(
         model=generation.model,
         price=generation.price,
         references=len(generation.references),
-        base_url=str(call.request.base_url),
+        base_url=call.base_url,
         user_id=int(hashlib.sha256(api_key.encode()).hexdigest()[:8], 16) % 1_000_000,
         resolution=f"{width}x{height}",
         file_size=len(files[0][1]) if files else 0,

@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from fractions import Fraction
-from functools import partial
+from functools import lru_cache, partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -123,7 +123,12 @@ def price_of(model: Model, size: str) -> int:
 def nearest_pixels(model: Model, size: str, ratio: Fraction) -> tuple[int, int]:
     """The pixels of the ratio of the model's table nearest `ratio`."""
     table = model.sizes[size]
-    return table[min(table, key=lambda name: abs(as_fraction(name) - ratio))]
+    return table[nearest_ratio(tuple(table), ratio)]
+
+
+@lru_cache(maxsize=1024)  # Fractions are slow to compare, and clients ask for few ratios
+def nearest_ratio(ratios: tuple[str, ...], ratio: Fraction) -> str:
+    return min(ratios, key=lambda name: abs(as_fraction(name) - ratio))
 
 
 def as_fraction(ratio: str) -> Fraction:
@@ -415,8 +420,8 @@ def usage_key(call: Call, account: Account) -> str:
 def rate_limit_headers(call: Call, account: Account) -> dict[str, str]:
     """The headers of the requests-per-minute quota, as every authenticated answer has them."""
     limit = quirks_of(call).requests_per_minute
-    left = max(0, limit - call.state.usage.count(usage_key(call, account), 60))
-    reset_at = call.state.usage.window_reset(usage_key(call, account), 60)
+    used, reset_at = call.state.usage.window(usage_key(call, account), 60)
+    left = max(0, limit - used)
     return quirks_of(call).limit_headers(limit, left, max(0, math.ceil(reset_at - call.state.clock.now())), reset_at)
 
 

@@ -110,8 +110,8 @@ def authenticate(call: Call) -> tuple[str, Account]:
 
 
 def rate_limit_headers(state: State, account_id: str) -> dict[str, str]:
-    remaining = LIMITS["rpm"] - state.usage.count(account_id, 60)
-    return limit_headers(remaining, state.usage.window_reset(account_id, 60))
+    used, reset_at = state.usage.window(account_id, 60)
+    return limit_headers(LIMITS["rpm"] - used, reset_at)
 
 
 def limit_headers(remaining: int, reset: float) -> dict[str, str]:
@@ -219,7 +219,7 @@ async def publish_image(call: Call, prompt: str, aspect_ratio: str, charge: Char
     content = await state.renderer.render(spec)
     name = f"{call.profile.name}/{state.ids.hex()}.png"
     state.files.put(StoredFile(name, content, spec.media_type, state.clock.now(), expires_at=None), charge)
-    return file_url(str(call.request.base_url), name)
+    return file_url(call.base_url, name)
 
 
 # The account endpoints.

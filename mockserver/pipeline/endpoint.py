@@ -8,13 +8,14 @@ import logging
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from ..state import State
 from ..state.ledger import Charge, InsufficientCredits
-from .forced import MockUsageError, delay_seconds, header_fault
+from .forced import MockUsageError, delay_seconds, header_fault, mock_headers
 from .routing import Profile, ServiceRoute
 
 log = logging.getLogger("imagegen_mock")
@@ -70,6 +71,14 @@ class Call:
         self.state.usage.hit(key)
         self.answer_headers.append(headers)
 
+    @property
+    def base_url(self) -> str:
+        """The server's own origin as the client named it (its Host header), for the URLs of its answers."""
+        scope = self.request.scope
+        host = next((value for name, value in scope["headers"] if name == b"host"), b"")
+        root_path = scope.get("app_root_path", scope.get("root_path", ""))
+        return base_url_of(scope.get("scheme", "http"), host, tuple(scope.get("server") or ()), root_path)
+
     def take_fault(self, *names: str) -> str | None:
         """The fault among `names` (and this endpoint's faults) to force now: the one the request's
         header asks for, else the oldest queued one that fits.
@@ -77,10 +86,11 @@ class Call:
         Ask at the point where those faults happen, so that a request failing earlier for its own
         reasons (validation, too few credits) leaves the queue alone.
         """
-        wanted = self.route.faults.intersection(names)
         if self.header_fault is not None:
-            return self.header_fault if self.header_fault in wanted else None
-        return self.state.faults.take(self.profile.name, self.endpoint, wanted)
+            return self.header_fault if self.header_fault in names and self.header_fault in self.route.faults else None
+        if not self.state.faults:
+            return None
+        return self.state.faults.take(self.profile.name, self.route.documented, self.route.faults.intersection(names))
 
     async def fail_if_forced(self, answers: Mapping[str, Callable[[], Response]]) -> None:
         """If one of the faults `answers` names is forced now, end the call with that answer (holding
@@ -97,8 +107,9 @@ async def run(call: Call) -> Response:
     """The endpoint's answer to the call, in the service's format whatever happens."""
     label = f"{call.route.method} {call.endpoint}"
     try:
-        call.header_fault = header_fault(call.request.headers, call.route.faults, label)
-        delay = delay_seconds(call.request.headers, call.state.latency_ms(call.profile.name))
+        controls = mock_headers(call.request.scope)
+        call.header_fault = header_fault(controls, call.route.faults, label)
+        delay = delay_seconds(controls, call.state.latency_ms(call.profile.name))
         if delay:
             await asyncio.sleep(delay)
         try:
@@ -110,7 +121,18 @@ async def run(call: Call) -> Response:
     except Exception:
         log.exception("%s failed inside the mock", label)
         return call.profile.error(500, f"The mock failed while handling {label}; see its log.")
+    given = {name for name, _ in response.raw_headers}
     for headers in call.answer_headers:
         for name, value in headers().items():
-            response.headers.setdefault(name, value)
+            if (key := name.lower().encode("latin-1")) not in given:
+                response.raw_headers.append((key, value.encode("latin-1")))
+                given.add(key)
     return response
+
+
+@lru_cache(maxsize=64)
+def base_url_of(scheme: str, host: bytes, server: tuple, root_path: str) -> str:
+    """Starlette's base URL of a request from these parts (worked out once for each origin clients use)."""
+    scope = {"type": "http", "scheme": scheme, "server": server or None, "root_path": root_path, "path": "/",
+             "headers": [(b"host", host)] if host else []}  # fmt: skip
+    return str(Request(scope).base_url)

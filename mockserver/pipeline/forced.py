@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 
+from starlette.types import Scope
+
 FAULTS = {
     "content-policy": "the service refuses the prompt or the result (its content filter)",
     "blocked-prompt": "the service refuses the prompt itself, before generating anything",
@@ -27,6 +29,15 @@ MAX_DELAY_MS = 600_000
 
 class MockUsageError(Exception):
     """A mock control header or admin request the mock cannot act on; the message says why."""
+
+
+def mock_headers(scope: Scope) -> dict[str, str]:
+    """The request's X-Mock-* headers, names in lower case."""
+    return {
+        name.decode("latin-1"): value.decode("latin-1")
+        for name, value in scope["headers"]
+        if name.startswith(b"x-mock-")
+    }
 
 
 def check_fault_name(name: str) -> None:

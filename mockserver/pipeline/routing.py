@@ -80,6 +80,8 @@ class ServiceRoute:
 
     def match(self, path: str) -> dict[str, Any] | None:
         """The path parameters, if `path` is this route's; else None."""
+        if not self._convertors:
+            return {} if path == self.path else None
         found = self._pattern.match(path)
         if found is None:
             return None

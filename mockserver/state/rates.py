@@ -29,18 +29,16 @@ class RequestCounter:
                 del times[: max(len(times) - MAX_REMEMBERED, bisect.bisect_right(times, now - DAY))]
 
     def count(self, account: str, seconds: float) -> int:
-        since = self._clock.now() - seconds
-        with self._lock:
-            times = self._times.get(account, [])
-            return len(times) - bisect.bisect_right(times, since)
+        return self.window(account, seconds)[0]
 
-    def window_reset(self, account: str, seconds: float) -> float:
-        """When the oldest request of the window leaves it (now + window if there is none)."""
+    def window(self, account: str, seconds: float) -> tuple[int, float]:
+        """The account's requests of the last `seconds`, and when the oldest of them leaves the window (now +
+        the window if there is none)."""
         now = self._clock.now()
         with self._lock:
             times = self._times.get(account, [])
             first = bisect.bisect_right(times, now - seconds)
-            return (times[first] if first < len(times) else now) + seconds
+            return len(times) - first, (times[first] if first < len(times) else now) + seconds
 
     def clear(self) -> None:
         with self._lock:
