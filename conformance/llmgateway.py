@@ -28,9 +28,7 @@ CATALOGUE = Catalogue("llmgateway")
 GENERATIONS = "/v1/images/generations"
 EDITS = "/v1/images/edits"
 CONTRACT = contracts.load("llmgateway")
-MODELS: dict[str, dict[str, Any]] = {
-    name: CONTRACT["x-models"][entry.get("aliasOf", name)] for name, entry in CONTRACT["x-models"].items()
-}
+MODELS: dict[str, dict[str, Any]] = contracts.models("llmgateway")  # aliases resolved
 IMAGE_MODELS = [name for name, entry in MODELS.items() if "sizes" in entry]
 TEXT_MODELS = [name for name, entry in MODELS.items() if entry.get("output") == "text"]
 SIZES = contracts.image_sizes("llmgateway")

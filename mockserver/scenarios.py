@@ -2,7 +2,7 @@
 check — success, each documented error, refunds, a job's end, rate limits, content filters.
 
 One list serves three readers: the pytest plugin parametrises a client's tests with it, the kit plays each
-scenario against a server (behaviour `documented-scenarios`, conformance/player.py), and the README's failure
+scenario against a server (behaviour `documented-scenarios`, conformance/scenarios.py), and the README's failure
 tables are printed from it (`imagegen-mock scenarios --markdown`), so the three cannot drift apart. Over HTTP
 it is `GET /_mock/scenarios`. A profile's scenarios are its service's own (the seeds' examples), or else those
 of its wire format, from its contract.

@@ -21,6 +21,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..state import State
+from ..state.ledger import Charge
 from ..wire.jsonio import JSONResponse
 from .body import TooLarge, read_body, replaying
 from .endpoint import Call, run
@@ -55,38 +56,37 @@ class Pipeline:
         if destination is None:
             await self.app(scope, receive, send)
             return
-        answer = Capture(send, self.state.settings.journal_body_kib * 1024)
-        charges = []
+        sent = Capture(send, self.state.settings.journal_body_kib * 1024)
+        charges: list[Charge] = []  # what the request is charged, filled by its endpoint
         try:
-            charges = await self.answer(scope, receive, answer.send, destination, body)
+            await self.answer(scope, receive, sent.send, destination, body, charges)
         finally:
-            record(self.state, scope, destination, body, answer, started)
-        if answer.complete and charges:
+            record(self.state, scope, destination, body, sent, started)
+        if sent.complete and charges:
             self.state.ledger.settle(charges)
 
-    async def answer(self, scope: Scope, receive: Receive, send: Send, destination: Destination, body: bytes) -> list:
-        """Answer the request; the charges it made."""
+    async def answer(
+        self, scope: Scope, receive: Receive, send: Send, destination: Destination, body: bytes, charges: list[Charge]
+    ) -> None:
         recorded = self.recordings.answer(scope, body) if self.recordings else None
         if recorded is not None:
             await recorded(scope, receive, send)
-            return []
+            return
         profile = destination.profile
         if profile is None:
             await self.app(scope, receive, send)
-            return []
+            return
         found = self.services.find(destination, scope["method"])
         if not isinstance(found, Found):
             await no_such_endpoint(destination, found, scope)(scope, receive, send)
-            return []
+            return
         if destination.prefix:  # as Starlette's Mount would see it: the prefix is part of the root
             root_path = scope.get("root_path", "")
             scope["app_root_path"] = scope.get("app_root_path", root_path)
             scope["root_path"] = root_path + destination.prefix
         scope["path_params"] = found.params
-        call = Call(Request(scope, receive), body, self.state, profile, found.route)
-        response = await run(call)
+        response = await run(Call(Request(scope, receive), body, self.state, profile, found.route, charges=charges))
         await response(scope, receive, send)
-        return call.charges
 
 
 def too_large(destination: Destination | None, limit: int) -> Response:

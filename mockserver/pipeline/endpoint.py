@@ -87,7 +87,7 @@ class Call:
         reasons (validation, too few credits) leaves the queue alone.
         """
         if self.header_fault is not None:
-            return self.header_fault if self.header_fault in names and self.header_fault in self.route.faults else None
+            return self.header_fault if self.header_fault in names else None  # one the endpoint takes, as checked
         if not self.state.faults:
             return None
         return self.state.faults.take(self.profile.name, self.route.documented, self.route.faults.intersection(names))
