@@ -138,7 +138,7 @@ def measure(args: argparse.Namespace) -> list[str]:
         rows = [row("baseline", "Starlette POST, the same server settings", reference, baseline.peak_rss_mib(),
                     reference)]  # fmt: skip
         if args.peers:
-            rows += measure_peers(args, reference)
+            rows += measure_peers(args, post)
         port = free_port()
         command = [SCRIPT, "serve", "--port", str(port), "--credits", str(BENCH_CREDITS), *args.serve_option]
         with serving("imagegen-mock", command, "/_mock/health", port) as mock:
@@ -166,7 +166,7 @@ def measure(args: argparse.Namespace) -> list[str]:
     return lines
 
 
-def measure_peers(args: argparse.Namespace, reference: Result) -> list[str]:
+def measure_peers(args: argparse.Namespace, baseline: Load) -> list[str]:
     """Prism and WireMock on an equivalent endpoint (a static answer), under the same load."""
     from . import peers
 
@@ -176,7 +176,8 @@ def measure_peers(args: argparse.Namespace, reference: Result) -> list[str]:
         with start() as server:
             load = Load("POST", server.url + peers.PATH, {"Content-Type": "application/json"}, '{"prompt": "a cat"}')
             run(load, warmup, 16)
-            rows.append(row("peer", server.name, run(load, args.seconds, 16), server.peak_rss_mib(), reference))
+            adjacent = timed(baseline, args, 16)
+            rows.append(row("peer", server.name, run(load, args.seconds, 16), server.peak_rss_mib(), adjacent))
             print(rows[-1], flush=True)
     return rows
 
