@@ -96,3 +96,12 @@ def test_the_kit_reaches_the_mock_only_through_its_public_face():
     ]
 
     assert not reaching_in, "\n".join(reaching_in)
+
+
+def test_the_readmes_layout_names_every_folder_and_module_of_the_mock():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    layout = readme[readme.index("## Layout") :].split("```")[1]
+    parts = [f"{path.name}/" if path.is_dir() else path.name for path in (ROOT / "mockserver").iterdir()]
+
+    assert [part for part in parts if part not in layout and part != "__pycache__/"] == []
+    assert all(f"\n{package}/" in layout for package in PACKAGES)
