@@ -33,13 +33,15 @@ async def read_body(scope: Scope, receive: Receive, limit: int | None) -> tuple[
 
 
 def declared_length(scope: Scope) -> int:
+    """The Content-Length the request declares (its last, if several), 0 if none or empty."""
+    declared = b"0"
     for name, value in scope["headers"]:
         if name == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                raise TooLarge from None  # no length the mock can trust
-    return 0
+            declared = value or b"0"
+    try:
+        return int(declared)
+    except ValueError:
+        raise TooLarge from None  # no length the mock can trust
 
 
 def replaying(body: bytes, rest: list[Message], receive: Receive) -> Receive:

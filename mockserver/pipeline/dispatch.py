@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import time
 
+from starlette.datastructures import URL
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..state import State
@@ -27,7 +28,7 @@ from .body import TooLarge, read_body, replaying
 from .endpoint import Call, run
 from .journal import Capture, record
 from .replay import Recordings
-from .routing import Destination, Found, Services
+from .routing import Destination, Found, Services, route_path, slash_toggled
 
 CONTROL_PREFIX = "/_mock"
 
@@ -45,8 +46,8 @@ class Pipeline:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        control = scope["path"].startswith(CONTROL_PREFIX)
-        destination = None if control else self.services.destination(scope["path"])
+        path = route_path(scope)
+        destination = None if path.startswith(CONTROL_PREFIX) else self.services.destination(path)
         try:
             body, rest = await read_body(scope, receive, self.limit)
         except TooLarge:
@@ -61,9 +62,9 @@ class Pipeline:
         try:
             await self.answer(scope, receive, sent.send, destination, body, charges)
         finally:
+            if sent.complete and charges:
+                self.state.ledger.settle(charges)
             record(self.state, scope, destination, body, sent, started)
-        if sent.complete and charges:
-            self.state.ledger.settle(charges)
 
     async def answer(
         self, scope: Scope, receive: Receive, send: Send, destination: Destination, body: bytes, charges: list[Charge]
@@ -78,7 +79,7 @@ class Pipeline:
             return
         found = self.services.find(destination, scope["method"])
         if not isinstance(found, Found):
-            await no_such_endpoint(destination, found, scope)(scope, receive, send)
+            await no_such_endpoint(self.services, destination, found, scope)(scope, receive, send)
             return
         if destination.prefix:  # as Starlette's Mount would see it: the prefix is part of the root
             root_path = scope.get("root_path", "")
@@ -97,8 +98,15 @@ def too_large(destination: Destination | None, limit: int) -> Response:
     return destination.profile.error(413, message)
 
 
-def no_such_endpoint(destination: Destination, allowed: frozenset[str], scope: Scope) -> Response:
-    """404 for a path the service does not have, 405 for a method its path does not take, in its envelope."""
-    status, reason = (405, "Method Not Allowed") if allowed else (404, "Not Found")
-    headers = {"Allow": ", ".join(sorted(allowed))} if allowed else None
-    return destination.profile.error(status, f"{reason}: {scope['method']} {scope['path']}", headers)
+def no_such_endpoint(services: Services, destination: Destination, allowed: frozenset[str], scope: Scope) -> Response:
+    """For a path the service does not have, what Starlette's router answers, in the service's envelope: 405 for a
+    method its path does not take, a redirect where the path with its trailing slash toggled is one (or is the
+    bare prefix, /vydra), else 404."""
+    assert destination.profile is not None
+    if allowed:
+        message = f"Method Not Allowed: {scope['method']} {Request(scope).url.path}"
+        return destination.profile.error(405, message, {"Allow": ", ".join(sorted(allowed))})
+    bare = route_path(scope) == destination.prefix
+    if bare or (destination.path != "/" and services.has(destination.profile, slash_toggled(destination.path))):
+        return RedirectResponse(str(URL(scope={**scope, "path": slash_toggled(scope["path"])})))
+    return destination.profile.error(404, f"Not Found: {scope['method']} {Request(scope).url.path}")

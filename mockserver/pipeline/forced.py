@@ -32,12 +32,12 @@ class MockUsageError(Exception):
 
 
 def mock_headers(scope: Scope) -> dict[str, str]:
-    """The request's X-Mock-* headers, names in lower case."""
-    return {
-        name.decode("latin-1"): value.decode("latin-1")
-        for name, value in scope["headers"]
-        if name.startswith(b"x-mock-")
-    }
+    """The request's X-Mock-* headers (the first of each name), names in lower case."""
+    found: dict[str, str] = {}
+    for name, value in scope["headers"]:
+        if name.startswith(b"x-mock-"):
+            found.setdefault(name.decode("latin-1"), value.decode("latin-1"))
+    return found
 
 
 def check_fault_name(name: str) -> None:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from starlette.responses import Response
 from starlette.routing import compile_path
+from starlette.types import Scope
 
 import contracts
 
@@ -35,17 +36,17 @@ class Dialect(Protocol):
 
 @dataclass(frozen=True)
 class Profile:
-    name: str  # its prefix
+    name: str  # its prefix, and the name of its contract
     title: str
     source: str  # the documentation it follows
     dialect: Dialect
     quirks: Any = None  # what sets it apart from the other profiles of its dialect, beyond its contract
     at_root: bool = True  # its paths also answer at the root (one profile per path there)
-    contract: str = ""  # the name of its contract; its own name if not given
 
-    def __post_init__(self) -> None:
-        if not self.contract:
-            object.__setattr__(self, "contract", self.name)
+    @property
+    def contract(self) -> str:
+        """The name of its contract (contracts/<name>.yaml), which is its own."""
+        return self.name
 
     @cached_property
     def key_places(self) -> list[contracts.KeyPlace]:
@@ -138,12 +139,28 @@ class Services:
             allowed = allowed or route.methods
         return allowed
 
+    def has(self, profile: Profile, path: str) -> bool:
+        """Whether `path` (as the service documents it) is one of the profile's, for any method."""
+        return any(route.match(path) is not None for route in self.routes[profile.name])
+
     def endpoints(self, profile: str) -> dict[str, frozenset[str]]:
         """The profile's documented paths, and the faults each can be made to show."""
         endpoints: dict[str, frozenset[str]] = {}
         for route in self.routes[profile]:
             endpoints[route.documented] = endpoints.get(route.documented, frozenset()) | route.faults
         return endpoints
+
+
+def route_path(scope: Scope) -> str:
+    """The request's path below the app's root path (an ASGI server's --root-path), as Starlette's routes see it."""
+    path, root = scope["path"], scope.get("root_path", "")
+    if not root or not path.startswith(root):
+        return path
+    return "" if path == root else path[len(root) :] if path[len(root)] == "/" else path
+
+
+def slash_toggled(path: str) -> str:
+    return path[:-1] if path.endswith("/") else path + "/"
 
 
 def namespace(path: str) -> str:
