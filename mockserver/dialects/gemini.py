@@ -63,7 +63,7 @@ class GeminiQuirks:
 
 NO_QUIRKS = GeminiQuirks()
 
-# Where clients put a key, in the order a service looks (the lenient union's contract lists them all).
+# Where Gemini's clients put a key, in the order a service looks (the lenient union's contract lists them).
 KEY_PLACES = contracts.key_places("gemini")
 
 
@@ -71,7 +71,6 @@ KEY_PLACES = contracts.key_places("gemini")
 class Facts:
     """How a service speaks the format, as its contract says."""
 
-    key_places: tuple[contracts.KeyPlace, ...]
     refusals: Mapping[str, Mapping[str, Any]]  # how it refuses (x-refusals): status, envelope, and a gateway's words
     strict_fields: bool  # unknown fields are refused (Google); a gateway's parser drops them
     image_generation_config: bool  # the gateways' generationConfig.imageGenerationConfig
@@ -90,7 +89,6 @@ def facts_of(contract: str) -> Facts:
     schemas = document["components"]["schemas"]
     config = schemas["GenerationConfig"]
     return Facts(
-        key_places=tuple(contracts.key_places(contract)),
         refusals=document["x-refusals"],
         strict_fields=config.get("additionalProperties") is False,
         image_generation_config="imageGenerationConfig" in config["properties"],
@@ -218,17 +216,18 @@ def forced_answers(call: Call, model: str) -> dict[str, Callable[[], Response]]:
 
 def authenticate(call: Call) -> str:
     """The request's API key: the first one given, which must be in a place the service reads."""
-    facts = facts_of(call.profile.contract)
+    accepted = call.profile.key_places
     headers, query = call.request.headers, call.request.query_params
-    if facts.bearer_is_oauth and "authorization" in headers:
+    if facts_of(call.profile.contract).bearer_is_oauth and "authorization" in headers:
         raise Reject(refusal(call, "bearer-key"))
+    places = [*KEY_PLACES, *(place for place in accepted if place not in KEY_PLACES)]
     given = {
         place: key_at(headers, query, place.kind, place.name)
-        for place in KEY_PLACES
-        if place.kind != "bearer" or place in facts.key_places
+        for place in places
+        if place.kind != "bearer" or place in accepted
     }
     api_key = next((key for key in given.values() if key), None)
-    if not api_key or not any(given.get(place) == api_key for place in facts.key_places):
+    if not api_key or not any(given.get(place) == api_key for place in accepted):
         raise Reject(refusal(call, "missing-key"))
     if call.state.ledger.find_or_open(api_key) is None:
         raise Reject(refusal(call, "unknown-key"))
@@ -260,7 +259,7 @@ def model_of(call: Call, method: str) -> Model:
     name = call.request.path_params["model"].removeprefix("models/")
     model = facts_of(call.profile.contract).models.get(name)
     if model is None:
-        version = call.request.url.path.split("/")[1 if call.request.url.path.startswith("/v") else 2]
+        version = call.route.path.split("/")[1]  # v1beta or v1, as the route says (whatever the prefix)
         raise Reject(google_error(
             404,
             f"models/{name} is not found for API version {version}, or is not supported for {method}. "

@@ -46,8 +46,8 @@ GENERATIONS = "/v1/images/generations"
 EDITS = "/v1/images/edits"
 PLACEHOLDER_SIDE = 1024  # an https input image, which the mock never fetches, stands in at this size
 MAX_IMAGES = 16  # input images of an edit
-FAULTS = ("content-policy", "no-image", "server-error", "overloaded", "rate-limit", "insufficient-credits", "timeout")
-UPSTREAM_FAULTS = ("no-image", "server-error", "overloaded", "timeout")
+# The faults every service of the format shows; each also fails upstream in the ways its quirks say.
+FAULTS = ("content-policy", "rate-limit", "insufficient-credits")
 
 
 @dataclass(frozen=True)
@@ -88,9 +88,9 @@ def error(
     return JSONResponse({"error": body}, status, headers=dict(headers or {}))
 
 
-def bad_request(message: str, param: str | None = None) -> Reject:
-    body = {"message": message, "type": "invalid_request_error", "param": param, "code": None}
-    return Reject(JSONResponse({"error": body}, 400))
+def bad_request(call: Call, what: str, param: str | None = None, **values: Any) -> Reject:
+    """400, in the service's words for `what`."""
+    return Reject(error(call.profile, 400, words(call, what, **values), param=param))
 
 
 def words(call: Call, what: str, **values: Any) -> str:
@@ -98,7 +98,10 @@ def words(call: Call, what: str, **values: Any) -> str:
 
 
 def routes(profile: Profile, state: State) -> list[ServiceRoute]:
-    return [ServiceRoute("POST", GENERATIONS, generate, FAULTS), ServiceRoute("POST", EDITS, edit, FAULTS)]
+    if not isinstance(profile.quirks, OpenAIQuirks):
+        raise TypeError(f"profile {profile.name}: the openai_images dialect needs its OpenAIQuirks")
+    faults = (*FAULTS, *profile.quirks.failures)
+    return [ServiceRoute("POST", GENERATIONS, generate, faults), ServiceRoute("POST", EDITS, edit, faults)]
 
 
 # The models, as the profile's contract lists them: their pixel tables and their prices.
@@ -110,7 +113,7 @@ def image_model(call: Call, name: str, endpoint: str) -> Model:
         message = words(call, "unknown-model", model=name)
         raise Reject(error(call.profile, 400, message, param="model", code="model_not_found"))
     if not model.makes_images:
-        raise bad_request(words(call, "chat-model", model=name, endpoint=endpoint))
+        raise bad_request(call, "chat-model", model=name, endpoint=endpoint)
     return model
 
 
@@ -150,7 +153,7 @@ def validated(call: Call, body: Any, rules: Mapping[str, Rule]) -> dict[str, Any
         if "images" in rules and not field_issue(body, "images", rules["images"]):
             issues += image_issues(body["images"])
     if issues:
-        raise bad_request(words(call, "invalid-parameters") + ", ".join(issues))
+        raise bad_request(call, "invalid-parameters", issues=", ".join(issues))
     return {name: body[name] for name in rules if name in body}
 
 
@@ -210,7 +213,7 @@ def size_ratio(call: Call, size: str) -> Fraction | None:
     if width == height:
         return Fraction(1)
     if 0 in (width, height):
-        raise bad_request(words(call, "unsupported-size-ratio", width=width, height=height), "size")
+        raise bad_request(call, "unsupported-size-ratio", "size", width=width, height=height)
     return Fraction(width, height)
 
 
@@ -220,7 +223,7 @@ def chosen_ratio(call: Call, fields: Mapping[str, Any]) -> Fraction | None:
         size = fields.get("size")
         return size_ratio(call, size) if size and size != "auto" else None
     if not re.fullmatch(r"[1-9]\d{0,4}:[1-9]\d{0,4}", asked):
-        raise bad_request(words(call, "unsupported-ratio", ratio=asked), "aspect_ratio")
+        raise bad_request(call, "unsupported-ratio", "aspect_ratio", ratio=asked)
     return as_fraction(asked)
 
 
@@ -232,7 +235,7 @@ def image_request(call: Call, fields: dict[str, Any], endpoint: str) -> ImageReq
         chosen_ratio(call, fields), fields,
     )  # fmt: skip
     if request.fields.get("background") == "transparent" and request.output_format == "jpeg":
-        raise bad_request(words(call, "transparent-jpeg"), "background")
+        raise bad_request(call, "transparent-jpeg", "background")
     return request
 
 
@@ -240,7 +243,7 @@ def json_body(call: Call) -> Any:
     try:
         return parse_json(call.body)
     except ValueError:
-        raise bad_request(words(call, "invalid-json")) from None
+        raise bad_request(call, "invalid-json") from None
 
 
 async def generate(call: Call) -> Response:
@@ -256,7 +259,7 @@ async def edit(call: Call) -> Response:
         references = [image["image_url"] for image in fields["images"]]
     for index, reference in enumerate(references):
         if not supported_url(reference):
-            raise bad_request(words(call, "unsupported-url", index=index))
+            raise bad_request(call, "unsupported-url", index=index)
     uploads = [await input_image(call, reference, index) for index, reference in enumerate(references)]
     request = image_request(call, fields, EDITS)
     if "mask" in fields:  # the service sends a mask along as one more image
@@ -286,11 +289,11 @@ async def input_image(call: Call, reference: str, index: int) -> Upload:
         try:
             content = base64.b64decode(re.sub(r"\s", "", data_url[1]), validate=True)
         except (binascii.Error, ValueError):
-            raise bad_request(words(call, "undecodable-image", index=index)) from None
+            raise bad_request(call, "undecodable-image", index=index) from None
     try:
         return await read_upload(content, settings)
     except UploadError as problem:
-        raise bad_request(words(call, "invalid-image", index=index, problem=problem)) from None
+        raise bad_request(call, "invalid-image", index=index, problem=problem) from None
 
 
 # Multipart edits: the fields the service reads, the image as the data URL it makes of it.
@@ -303,10 +306,10 @@ async def form_request(call: Call) -> tuple[dict[str, Any], list[str]]:
     form = await read_form(call)
     prompt = form.get("prompt")
     if not isinstance(prompt, str) or not prompt:
-        raise bad_request(words(call, "missing-prompt"))
+        raise bad_request(call, "missing-prompt")
     image = next((form.getlist(name)[0] for name in ("image", "image[]", "file") if form.getlist(name)), None)
     if not isinstance(image, UploadFile):
-        raise bad_request(words(call, "missing-image-file"))
+        raise bad_request(call, "missing-image-file")
     references = [await data_url_of(image)]
     fields: dict[str, Any] = {"prompt": prompt}
     mask = form.get("mask")
@@ -326,7 +329,7 @@ async def read_form(call: Call) -> FormData:
     try:
         return await call.request.form(max_files=MAX_FORM_FILES, max_fields=64)
     except HTTPException as problem:  # Starlette's word for a form it cannot parse
-        raise bad_request(words(call, "malformed-form", problem=problem.detail)) from None
+        raise bad_request(call, "malformed-form", problem=problem.detail) from None
 
 
 async def data_url_of(upload: UploadFile) -> str:
@@ -348,13 +351,12 @@ async def respond(call: Call, request: ImageRequest) -> Response:
     call.counted(usage_key(call, account), lambda: rate_limit_headers(call, account))
     refusals = {"rate-limit": lambda: rate_limited(call), "insufficient-credits": lambda: insufficient(call)}
     await call.fail_if_forced(refusals)
-    now = int(call.state.clock.now())
     with call.charged(api_key, request.price, lambda refused: insufficient(call)):
-        await call.fail_if_forced({fault: partial(upstream_failure, call, fault) for fault in UPSTREAM_FAULTS})
+        await call.fail_if_forced({fault: partial(upstream_failure, call, fault) for fault in quirks_of(call).failures})
         if call.take_fault("content-policy"):  # the filter stops the request before any image is drawn: no charge
-            raise Reject(JSONResponse({"created": now, "data": []}))
+            raise Reject(JSONResponse({"created": int(call.state.clock.now()), "data": []}))
         images = await draw_images(call, request)
-    return JSONResponse({"created": now, "data": images, **edit_fields(request)})
+    return JSONResponse({"created": int(call.state.clock.now()), "data": images, **edit_fields(request)})
 
 
 def upstream_failure(call: Call, fault: str) -> Response:

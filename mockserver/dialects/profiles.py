@@ -53,7 +53,7 @@ LLM_GATEWAY = OpenAIQuirks(
         529: ("overloaded", "overloaded"),
     },
     words={
-        "invalid-parameters": "Invalid request parameters: ",
+        "invalid-parameters": "Invalid request parameters: {issues}",
         "invalid-json": "Invalid JSON in request body",
         "unknown-model": "Requested model {model} not supported",
         "chat-model": "Model {model} is a chat model and cannot be used with {endpoint}. "
