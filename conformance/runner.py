@@ -19,7 +19,8 @@ from .session import Session
 from .target import Target
 from .traffic import Budget, BudgetSpent, Exchange
 
-# The checks of each wire format (a contract's x-dialect), for a profile: each judged by its contract's facts.
+# The checks of each wire format (a contract's x-dialect), for a profile: Gemini's judged by each profile's
+# contract, the others' by their one service's.
 CHECKS: dict[str, Callable[[str], list[Behaviour]]] = {
     "geminigen": lambda profile: geminigen.CATALOGUE.behaviours,
     "vydra": lambda profile: vydra.CATALOGUE.behaviours,

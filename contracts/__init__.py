@@ -5,8 +5,8 @@ conformance kit checks servers against them. A contract that says `x-extends: <b
 Patch (RFC 7386) over that base, so that services sharing a wire format state only what differs; its
 `x-dialect` names that wire format.
 
-Besides the contracts shipped here, `add_folder` makes those of another folder known, for a service
-defined outside the project.
+Besides the contracts shipped here, `add_folder` makes those of another folder known (`remove_folder`
+forgets them), for a service defined outside the project.
 """
 
 from __future__ import annotations
@@ -29,6 +29,12 @@ FOLDERS: list[Traversable] = [files(__name__)]
 def add_folder(folder: Path) -> None:
     """Know the contracts in `folder` too (a shipped contract of the same name wins)."""
     FOLDERS.append(folder)
+
+
+def remove_folder(folder: Path) -> None:
+    """Forget the contracts of a folder added before."""
+    FOLDERS.remove(folder)
+    _resolved.cache_clear()
 
 
 def names() -> list[str]:

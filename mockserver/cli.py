@@ -15,6 +15,7 @@ import uvicorn
 import contracts
 
 from .app import create_app
+from .control.admin import served_text
 from .dialects.profiles import PROFILES
 from .settings import Settings, SettingsError, default_of, env_name, flag_fields, load_settings
 
@@ -185,7 +186,7 @@ def run_scenarios(args: argparse.Namespace) -> int:
 
 def run_contracts(args: argparse.Namespace) -> int:
     if args.name:
-        sys.stdout.write(contracts.text(args.name))
+        sys.stdout.write(served_text(args.name, PROFILES))
     else:
         for name in contracts.names():
             print(f"{name:<12} imagegen-mock contracts {name}")

@@ -1,14 +1,19 @@
 """The one money rule every dialect uses (pipeline/endpoint.py, Call.charged): a charge for the block, refunded on
-any failure inside it, refused whole when the balance is short, settled by the pipeline once answered."""
+any failure inside it, refused whole when the balance is short; and settled by the pipeline once the whole answer
+has gone (with --data-dir, a charge not settled is undone at the next start)."""
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from starlette.responses import Response
+from starlette.types import Message
 
-from mockserver import PROFILES, Settings
+from mockserver import PROFILES, Settings, create_app
 from mockserver.pipeline.endpoint import Call, Reject
 from mockserver.state import State
 
@@ -16,9 +21,10 @@ KEY = "money-key"
 
 
 @pytest.fixture
-def call() -> Call:
+def call() -> Iterator[Call]:
     state = State(Settings(accounts={KEY: 10}, strict_keys=True))
-    return Call(request=None, body=b"", state=state, profile=PROFILES["vydra"], route=None)  # type: ignore[arg-type]
+    yield Call(request=None, body=b"", state=state, profile=PROFILES["vydra"], route=None)  # type: ignore[arg-type]
+    state.close()
 
 
 def refused(refusal) -> Response:
@@ -56,3 +62,52 @@ def test_too_few_credits_end_the_call_with_the_services_refusal_and_take_nothing
 
     assert (rejected.value.response.status_code, rejected.value.response.body) == (402, b"11 wanted, 10 left")
     assert (balance(call), call.charges) == (10, [])
+
+
+def generate(app, send) -> None:
+    """One Vydra generation through the app, its answer handed to `send`."""
+    headers = [(b"authorization", f"Bearer {KEY}".encode()), (b"content-type", b"application/json")]
+    scope = {"type": "http", "method": "POST", "path": "/vydra/api/v1/models/gemini/generate", "root_path": "",
+             "scheme": "http", "query_string": b"", "server": ("127.0.0.1", 8000), "headers": headers}  # fmt: skip
+    messages = [{"type": "http.request", "body": b'{"prompt": "a fox"}', "more_body": False}]
+
+    async def receive() -> Message:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    asyncio.run(app(scope, receive, send))
+
+
+def pending_charges(folder: Path) -> int:
+    with sqlite3.connect(folder / "state.sqlite3") as db:
+        return db.execute("SELECT COUNT(*) FROM charges").fetchone()[0]
+
+
+def test_a_charge_is_settled_once_its_whole_answer_has_gone(tmp_path):
+    app = create_app(Settings(accounts={KEY: 10}, data_dir=str(tmp_path)))
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    generate(app, send)
+    app.state.mock.close()
+
+    assert sent[0]["status"] == 200
+    assert pending_charges(tmp_path) == 0
+
+
+def test_a_charge_whose_answer_never_went_stays_pending_for_the_next_start_to_undo(tmp_path):
+    app = create_app(Settings(accounts={KEY: 10}, data_dir=str(tmp_path)))
+
+    async def send(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            raise OSError("the client went away")
+
+    with pytest.raises(OSError):
+        generate(app, send)
+    app.state.mock.close()
+
+    assert pending_charges(tmp_path) == 1
+    restarted = State(Settings(accounts={KEY: 10}, data_dir=str(tmp_path)))
+    assert restarted.ledger.find(KEY).balance == 10
+    restarted.close()

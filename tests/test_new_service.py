@@ -41,8 +41,11 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> str:
     folder = tmp_path_factory.mktemp("contracts")
     (folder / f"{ROW.name}.yaml").write_text(CONTRACT, encoding="utf-8")
     contracts.add_folder(folder)
-    with BackgroundServer(create_app(bundled_settings(), profiles={**PROFILES, ROW.name: ROW})) as server:
-        yield f"{server.url}/{ROW.name}"
+    try:
+        with BackgroundServer(create_app(bundled_settings(), profiles={**PROFILES, ROW.name: ROW})) as server:
+            yield f"{server.url}/{ROW.name}"
+    finally:
+        contracts.remove_folder(folder)
 
 
 def test_the_new_profile_refuses_as_its_contract_says(served):

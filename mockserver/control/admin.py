@@ -4,6 +4,7 @@ the request journal and the contracts."""
 from __future__ import annotations
 
 import hmac
+from collections.abc import Iterable
 from importlib.metadata import version
 from typing import Any
 from urllib.parse import parse_qsl
@@ -326,20 +327,23 @@ async def get_contract(request: Request) -> Response:
     if name not in contracts.names():
         raise AdminError(404, f"no contract named {name!r}; known: {', '.join(contracts.names())}")
     if request.query_params.get("format") == "json":
-        return JSONResponse(contract_of(request, name))
-    if name == ADMIN_CONTRACT:
-        text = yaml.safe_dump(contract_of(request, name), sort_keys=False, allow_unicode=True, width=120)
-    else:
-        text = contracts.text(name)
-    return Response(text, media_type="application/yaml")
+        return JSONResponse(served_contract(name, profiles_of(request)))
+    return Response(served_text(name, profiles_of(request)), media_type="application/yaml")
 
 
-def contract_of(request: Request, name: str) -> dict[str, Any]:
-    """The contract; the control API's own names the profiles of this mock, from its table."""
+def served_contract(name: str, profiles: Iterable[str]) -> dict[str, Any]:
+    """The contract as the mock serves it: the control API's own names the profiles of this mock, from its table."""
     document = contracts.load(name)
     if name == ADMIN_CONTRACT:
-        document["components"]["schemas"]["ProfileName"]["enum"] = profiles_of(request)
+        document["components"]["schemas"]["ProfileName"]["enum"] = list(profiles)
     return document
+
+
+def served_text(name: str, profiles: Iterable[str]) -> str:
+    """The same as YAML: as written, but for the control API's (and those that extend a base), made whole."""
+    if name != ADMIN_CONTRACT:
+        return contracts.text(name)
+    return yaml.safe_dump(served_contract(name, profiles), sort_keys=False, allow_unicode=True, width=120)
 
 
 async def json_object(request: Request) -> dict[str, Any]:
