@@ -4,9 +4,9 @@
 2. the body (body.py), read once and whole within --max-request-mib, else 413 in that service's envelope;
 3. a recorded answer (replay.py), with --replay, if one matches the request;
 4. the endpoint (endpoint.py): latency, forced faults, charges, the answer; a path the service does not
-   have gets its 404 or 405;
-5. the journal (journal.py): what came and what went;
-6. the charges settled, once the whole answer has gone.
+   have gets its 404 or 405 (or a redirect), as Starlette's router gives them;
+5. the charges settled, once the whole answer has gone;
+6. the journal (journal.py): what came and what went.
 
 The control API (/_mock/) takes only the body limit; the generated files and paths of no service go on to
 the app's own routes, journalled.
