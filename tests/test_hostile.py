@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import struct
 import zlib
 
@@ -171,6 +172,27 @@ def test_hostile_input_gets_a_clear_4xx(client, what):
     body = response.json()
     assert isinstance(body, dict) and body, response.text[:300]
     assert "Traceback" not in response.text
+
+
+NESTED_IN = {  # where each profile reads a value a client may nest, and how it authenticates
+    "vydra": (VYDRA, BEARER, lambda nested: {"prompt": "x", "aspectRatio": nested}),
+    "llmgateway": (LLM, BEARER, lambda nested: {"prompt": "x", "size": nested}),
+    "google": (GOOGLE, GOOG, lambda nested: {"contents": nested}),
+    "gemini": ("/v1beta/models/gemini-2.5-flash-image:generateContent", GOOG, lambda nested: {"contents": nested}),
+}
+
+
+@pytest.mark.parametrize("depth", [250, 970, 1500])
+@pytest.mark.parametrize("profile", NESTED_IN)
+def test_json_nested_at_any_depth_gets_the_services_400_and_the_journal_still_reads(client, profile, depth):
+    url, headers, body = NESTED_IN[profile]
+    nested = "[" * depth + "]" * depth
+    content = json.dumps(body("NESTED")).replace('"NESTED"', nested).encode()
+
+    response = client.post(url, headers={**headers, **JSON}, content=content)
+
+    assert response.status_code == 400, response.text[:300]
+    assert client.get("/_mock/requests").status_code == 200
 
 
 @pytest.mark.parametrize("prompt", ["\x00\x01\x02 control", "🦊" * 1000, "مرحبا", "\u202etext reversed", "a" * 50_000])

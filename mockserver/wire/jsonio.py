@@ -8,21 +8,37 @@ from typing import Any
 import orjson
 from starlette.responses import JSONResponse as StarletteJSONResponse
 
+MAX_DEPTH = 200  # nothing the services take nests deeper, and quoting deeper values in errors and the journal fails
+
 
 def parse_json(raw: bytes | str) -> Any:
-    """Parse a request body; ValueError for anything that is not JSON, including nesting too deep to parse.
+    """Parse a request body; ValueError for anything that is not JSON, including nesting deeper than MAX_DEPTH.
 
     orjson's parser first (several times faster), the standard library's for what orjson refuses but JSON
     allows as Python reads it: lone surrogates, integers beyond 64 bits, NaN.
     """
     try:
-        return orjson.loads(raw)
+        value = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        pass
-    try:
-        return json.loads(raw)
-    except RecursionError:
-        raise ValueError("JSON nested too deeply") from None
+        try:
+            value = json.loads(raw)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
+    if not nested_within(value, MAX_DEPTH):
+        raise ValueError("JSON nested too deeply")
+    return value
+
+
+def nested_within(value: Any, limit: int) -> bool:
+    """Whether no array or object of `value` lies more than `limit` levels deep (walked without recursion)."""
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        if children and depth >= limit:
+            return False
+        pending.extend((child, depth + 1) for child in children)
+    return True
 
 
 class JSONResponse(StarletteJSONResponse):
