@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import itertools
+import sqlite3
+import subprocess
 import sys
 import time
 from collections import Counter
@@ -272,3 +274,35 @@ def crash_and_restart(data_dir: Path, broken: str = "") -> tuple:
         urls = image_urls + [job[field] for job in jobs for field in ("generate_result", "thumbnail_small")]
         served = [http.get(url) for url in urls]
     return answered, uuids, balance, kept, jobs, served
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"\x00not a database at all" * 100, b"SQLite format 3\x00" + b"\xff" * 200],
+    ids=["garbage", "a broken header"],
+)
+def test_a_corrupt_state_file_is_a_one_line_error(tmp_path, content):
+    (tmp_path / "state.sqlite3").write_bytes(content)
+
+    with pytest.raises(SettingsError, match=r"^data_dir: .*state\.sqlite3 is not an imagegen-mock state file"):
+        State(Settings(data_dir=str(tmp_path)))
+    State(Settings(data_dir=str(tmp_path / "elsewhere"))).close()  # the folder's lock was let go
+
+
+def test_another_programs_database_is_refused_by_its_tables(tmp_path):
+    with sqlite3.connect(tmp_path / "state.sqlite3") as other:
+        other.execute("CREATE TABLE accounts (user TEXT, money REAL)")
+
+    with pytest.raises(SettingsError, match="holds a table accounts unlike this mock's"):
+        State(Settings(data_dir=str(tmp_path)))
+
+
+def test_the_command_says_so_in_one_line(tmp_path):
+    (tmp_path / "state.sqlite3").write_bytes(b"garbage" * 100)
+
+    done = subprocess.run([sys.executable, "-m", "mockserver", "serve", "--data-dir", str(tmp_path)],
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+
+    assert done.returncode == 2
+    assert done.stderr.strip().startswith("imagegen-mock: data_dir:")
+    assert len(done.stderr.strip().splitlines()) == 1

@@ -50,15 +50,21 @@ class Store:
         except BlockingIOError:
             self._lock_file.close()
             raise SettingsError(f"data_dir: another imagegen-mock keeps its state in {folder}") from None
-        self._db = sqlite3.connect(folder / "state.sqlite3", isolation_level=None, check_same_thread=False)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")  # durable across a killed process, if not a power cut
-        self._db.executescript(SCHEMA)
         self._lock = threading.RLock()
         self._depth = 0
-        self.boot = self._count_boot()
-        self._undo_unanswered()
+        path = folder / "state.sqlite3"
+        try:
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")  # durable across a killed process, if not a power cut
+            self._db.executescript(SCHEMA)
+            self._check_tables(path)
+            self.boot = self._count_boot()
+            self._undo_unanswered()
+        except sqlite3.DatabaseError as error:
+            self._lock_file.close()
+            raise SettingsError(f"data_dir: {path} is not an imagegen-mock state file ({error})") from None
 
     def value(self, name: str, default: float) -> float:
         rows = self.rows("SELECT value FROM meta WHERE name = ?", name)
@@ -121,6 +127,17 @@ class Store:
         for digest in candidates - used:
             (self.files_folder / digest).unlink(missing_ok=True)
 
+    def _check_tables(self, path: Path) -> None:
+        """Refuse a database whose tables are not the ones this mock writes (another program's, or a newer one's)."""
+        with sqlite3.connect(":memory:") as fresh:
+            fresh.executescript(SCHEMA)
+            expected = tables_of(fresh)
+        found = tables_of(self._db)
+        for table, columns in expected.items():
+            if found.get(table) != columns:
+                self._lock_file.close()
+                raise SettingsError(f"data_dir: {path} holds a table {table} unlike this mock's")
+
     def _count_boot(self) -> int:
         boot = int(self.value("boots", 0)) + 1
         self.set_value("boots", boot)
@@ -138,3 +155,9 @@ class Store:
             db.execute("DELETE FROM files WHERE charge_id IN (SELECT id FROM charges)")
             db.execute("DELETE FROM charges")
         self.delete_unused_contents()  # theirs, and any left by a request killed before its row was written
+
+
+def tables_of(db: sqlite3.Connection) -> dict[str, list[str]]:
+    """Each table of the database and its columns, in order."""
+    names = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    return {name: [row[1] for row in db.execute(f"PRAGMA table_info({name})")] for name in names}
