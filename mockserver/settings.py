@@ -20,6 +20,7 @@ from .wire.hosts import is_loopback
 
 ENV_PREFIX = "IMAGEGEN_MOCK_"
 MIB = 1024 * 1024
+MAX_CREDITS = 2**63 - 1  # the largest balance the ledger keeps: SQLite's largest integer, for --data-dir
 
 
 class SettingsError(ValueError):
@@ -69,6 +70,8 @@ class Settings:
             value = getattr(self, f.name)
             if f.name != "seed" and isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
                 raise SettingsError(f"{f.name} must not be negative, got {value}")
+        if self.credits > MAX_CREDITS:
+            raise SettingsError(f"credits must be at most {MAX_CREDITS}, got {self.credits}")
         if self.workers < 1:
             raise SettingsError(f"workers must be at least 1, got {self.workers}")
         if self.port > 65535:
@@ -83,8 +86,8 @@ class Settings:
         for key, credits in self.accounts.items():
             if not isinstance(key, str) or not key:
                 raise SettingsError(f"accounts: every API key must be a non-empty string, got {key!r}")
-            if isinstance(credits, bool) or not isinstance(credits, int) or credits < 0:
-                raise SettingsError(f"accounts: the balance of {key!r} must be a whole number >= 0")
+            if isinstance(credits, bool) or not isinstance(credits, int) or not 0 <= credits <= MAX_CREDITS:
+                raise SettingsError(f"accounts: the balance of {key!r} must be a whole number from 0 to {MAX_CREDITS}")
 
     # The limits given in MiB, in bytes.
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import yaml
 
@@ -153,3 +155,19 @@ def test_deeply_nested_admin_bodies_are_a_400(client):
     response = client.post("/_mock/faults", content=deep, headers={"Content-Type": "application/json"})
 
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize("credits", [2**63, 1e30, -1])
+def test_a_balance_beyond_what_the_ledger_keeps_is_refused_and_changes_nothing(serve, tmp_path, credits):
+    http = serve(data_dir=str(tmp_path))
+    http.put("/_mock/accounts/k", json={"credits": 7}).raise_for_status()
+
+    refused = http.put("/_mock/accounts/k", content=json.dumps({"credits": credits}))
+    largest = http.put("/_mock/accounts/big", json={"credits": 2**63 - 1})
+
+    assert refused.status_code == 400
+    assert "from 0 to 9223372036854775807" in refused.json()["error"]
+    assert http.get("/_mock/accounts/k").json()["credits"] == 7
+    assert largest.status_code == 200
+    paid = http.post("/api/v1/models/gemini/generate", headers={"Authorization": "Bearer k"}, json={"prompt": "x"})
+    assert (paid.status_code, http.get("/_mock/accounts/k").json()["credits"]) == (200, 2)

@@ -42,6 +42,7 @@ def test_config_file_from_the_environment_in_yaml_and_json(tmp_path):
         ({"port": "eighty"}, {}, "--port: expected a whole number"),
         ({}, {"IMAGEGEN_MOCK_STRICT_KEYS": "perhaps"}, "IMAGEGEN_MOCK_STRICT_KEYS: expected true or false"),
         ({"credits": "-1"}, {}, "credits must not be negative"),
+        ({"credits": str(2**63)}, {}, "credits must be at most 9223372036854775807"),
         ({"port": "70000"}, {}, "port must be at most 65535"),
         ({"journal_body_kib": "-1"}, {}, "journal_body_kib must not be negative"),
         ({"image_cache_mib": "-5"}, {}, "image_cache_mib must not be negative"),

@@ -24,6 +24,7 @@ import contracts
 from ..pipeline.forced import FAULTS, MAX_DELAY_MS, MockUsageError, check_fault_name
 from ..pipeline.routing import Services
 from ..scenarios import scenarios
+from ..settings import MAX_CREDITS
 from ..state import State
 from ..state.clock import iso
 from ..state.ledger import Account, account_id
@@ -134,8 +135,8 @@ class Accounts(HTTPEndpoint):
         if not {"credits", "webhook_url"} & set(body):
             raise AdminError(400, 'give "credits", "webhook_url" or both')
         credits = whole_number(body["credits"]) if "credits" in body else None
-        if "credits" in body and (credits is None or credits < 0):
-            raise AdminError(400, '"credits" must be a whole number >= 0')
+        if "credits" in body and (credits is None or not 0 <= credits <= MAX_CREDITS):
+            raise AdminError(400, f'"credits" must be a whole number from 0 to {MAX_CREDITS}')
         url = body.get("webhook_url")
         if url is not None and not isinstance(url, str):
             raise AdminError(400, '"webhook_url" must be a URL, or null to stop sending webhooks')
