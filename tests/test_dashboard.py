@@ -83,6 +83,16 @@ def test_the_dashboard_page_stands_alone(client):
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", page.text), "the page loads something from outside"
 
 
+def test_the_dashboard_runs_only_its_own_script_and_may_not_be_framed(client):
+    headers = client.get("/_mock/").headers
+    policy = dict(part.strip().split(" ", 1) for part in headers["content-security-policy"].split(";"))
+
+    assert policy["default-src"] == "'none'" and policy["frame-ancestors"] == "'none'"
+    assert re.fullmatch(r"'sha256-[A-Za-z0-9+/=]{44}'", policy["script-src"])
+    assert policy["connect-src"] == policy["img-src"].split()[0] == "'self'"
+    assert (headers["x-frame-options"], headers["x-content-type-options"]) == ("DENY", "nosniff")
+
+
 @needs_chromium
 def test_the_dashboard_shows_real_activity_in_a_headless_browser(client, server, tmp_path):
     activity(client)

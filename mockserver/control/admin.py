@@ -31,6 +31,7 @@ from ..state.ledger import Account, account_id
 from ..state.webhooks import WebhookError
 from ..wire.jsonio import JSONResponse, parse_json
 from .dashboard import DASHBOARD
+from .dashboard import HEADERS as DASHBOARD_HEADERS
 
 THUMBNAIL_SIDE = 256
 ADMIN_CONTRACT = "admin"
@@ -226,7 +227,7 @@ async def list_scenarios(request: Request) -> Response:
 
 
 async def dashboard(request: Request) -> Response:
-    return HTMLResponse(DASHBOARD)
+    return HTMLResponse(DASHBOARD, headers=DASHBOARD_HEADERS)
 
 
 class Clock(HTTPEndpoint):
