@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import MISSING, Field, dataclass, field, fields
@@ -60,6 +61,10 @@ class Settings:
     replay: str = option("", "a folder recorded by `imagegen-mock proxy --record`: matching requests get its answers")
     data_dir: str = option("", "folder that keeps accounts, the ledger, jobs and generated files across restarts")
     admin_token: str = option("", "token the control API (/_mock/) requires; needed to listen beyond loopback")
+    allowed_hosts: str = option(
+        "", "host names besides this machine's that the control API answers to, comma-separated"
+    )
+    public_url: str = option("", "base URL clients reach the mock at, for the URLs in its answers (behind a proxy)")
     accounts: Mapping[str, int] = field(
         default_factory=dict,
         metadata={"help": "API keys and their starting balances (config file only)", "flag": False},
@@ -81,6 +86,10 @@ class Settings:
                 f"listening on {self.host} opens the control API beyond this machine: give --admin-token "
                 f"(or {env_name('admin_token')}) so that only who has it can reset, fund or fault the mock"
             )
+        if self.public_url and not re.fullmatch(r"https?://[^/\s?#]+(/[^\s?#]*)?", self.public_url):
+            raise SettingsError(
+                f"public_url: expected an http or https URL such as http://mock.internal:8000, got {self.public_url!r}"
+            )
         if self.replay and not Path(self.replay).is_dir():
             raise SettingsError(f"replay: {self.replay} is not a folder of recordings")
         for key, credits in self.accounts.items():
@@ -88,6 +97,10 @@ class Settings:
                 raise SettingsError(f"accounts: every API key must be a non-empty string, got {key!r}")
             if isinstance(credits, bool) or not isinstance(credits, int) or not 0 <= credits <= MAX_CREDITS:
                 raise SettingsError(f"accounts: the balance of {key!r} must be a whole number from 0 to {MAX_CREDITS}")
+
+    @property
+    def allowed_host_names(self) -> frozenset[str]:
+        return frozenset(name.strip().lower() for name in self.allowed_hosts.split(",") if name.strip())
 
     # The limits given in MiB, in bytes.
 

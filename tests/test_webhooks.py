@@ -229,3 +229,11 @@ def test_a_reset_stops_deliveries_under_way(serve):
         time.sleep(0.3)  # six backoff periods: a delivery still under way would have tried again
 
         assert len(hook.received) <= attempts + 1  # at most the attempt already in flight
+
+
+@pytest.mark.parametrize("path", ["/_mock/reset", "/%5Fmock/reset", "/hooks/../_mock/clock", "/prefix/_mock/faults"])
+def test_a_webhook_aimed_at_a_mocks_control_api_is_refused(client, server, path):
+    response = client.put(f"/_mock/accounts/{KEY}", json={"webhook_url": f"{server.url}{path}"})
+
+    assert response.status_code == 400
+    assert "control API" in response.json()["error"]

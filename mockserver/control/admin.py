@@ -3,11 +3,9 @@ the request journal and the contracts."""
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Iterable
 from importlib.metadata import version
 from typing import Any
-from urllib.parse import parse_qsl
 
 import yaml
 from starlette.applications import Starlette
@@ -17,7 +15,6 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 import contracts
 
@@ -30,6 +27,7 @@ from ..state.clock import iso
 from ..state.ledger import Account, account_id
 from ..state.webhooks import WebhookError
 from ..wire.jsonio import JSONResponse, parse_json
+from .access import AdminTokenMiddleware, SameOriginMiddleware
 from .dashboard import DASHBOARD
 from .dashboard import HEADERS as DASHBOARD_HEADERS
 
@@ -45,7 +43,10 @@ class AdminError(Exception):
 
 def create_admin(state: State, services: Services) -> Starlette:
     app = Starlette(
-        middleware=[Middleware(AdminTokenMiddleware, token=state.settings.admin_token)],
+        middleware=[
+            Middleware(SameOriginMiddleware, allowed_hosts=state.settings.allowed_host_names),
+            Middleware(AdminTokenMiddleware, token=state.settings.admin_token),
+        ],
         routes=[
             Route("/health", health, methods=["GET"]),
             Route("/", dashboard, methods=["GET"]),
@@ -73,28 +74,6 @@ def create_admin(state: State, services: Services) -> Starlette:
     app.state.mock = state
     app.state.services = services
     return app
-
-
-class AdminTokenMiddleware:
-    """With a token set, the control API answers only who gives it: `Authorization: Bearer <token>`,
-    `X-Admin-Token: <token>`, or `?token=` (for the dashboard, which a browser opens by its URL)."""
-
-    def __init__(self, app: ASGIApp, token: str) -> None:
-        self.app = app
-        self.token = token.encode()
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self.token or self.given(scope):
-            await self.app(scope, receive, send)
-            return
-        refusal = JSONResponse({"error": "the control API needs the admin token (--admin-token)"}, 401)
-        await refusal(scope, receive, send)
-
-    def given(self, scope: Scope) -> bool:
-        headers = dict(scope["headers"])
-        offered = [headers.get(b"x-admin-token", b""), headers.get(b"authorization", b"").removeprefix(b"Bearer ")]
-        offered += [v.encode() for k, v in parse_qsl(scope.get("query_string", b"").decode("latin-1")) if k == "token"]
-        return any(hmac.compare_digest(candidate, self.token) for candidate in offered)
 
 
 def state_of(request: Request) -> State:

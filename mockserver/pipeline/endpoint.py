@@ -73,11 +73,13 @@ class Call:
 
     @property
     def base_url(self) -> str:
-        """The server's own origin as the client named it (its Host header), for the URLs of its answers."""
+        """Where clients reach the server, for the URLs of its answers: --public-url, else the address the request
+        came in on; never its Host header, which a client (or a page that rebinds a name of its own) chooses."""
+        if self.state.settings.public_url:
+            return self.state.settings.public_url.rstrip("/") + "/"
         scope = self.request.scope
-        host = next((value for name, value in scope["headers"] if name == b"host"), b"")
         root_path = scope.get("app_root_path", scope.get("root_path", ""))
-        return base_url_of(scope.get("scheme", "http"), host, tuple(scope.get("server") or ()), root_path)
+        return base_url_of(scope.get("scheme", "http"), tuple(scope.get("server") or ()), root_path)
 
     def take_fault(self, *names: str) -> str | None:
         """The fault among `names` (and this endpoint's faults) to force now: the one the request's
@@ -131,8 +133,8 @@ async def run(call: Call) -> Response:
 
 
 @lru_cache(maxsize=64)
-def base_url_of(scheme: str, host: bytes, server: tuple, root_path: str) -> str:
-    """Starlette's base URL of a request from these parts (worked out once for each origin clients use)."""
+def base_url_of(scheme: str, server: tuple, root_path: str) -> str:
+    """Starlette's base URL of a request to this address (worked out once for each address the server has)."""
     scope = {"type": "http", "scheme": scheme, "server": server or None, "root_path": root_path, "path": "/",
-             "headers": [(b"host", host)] if host else []}  # fmt: skip
+             "headers": []}  # fmt: skip
     return str(Request(scope).base_url)

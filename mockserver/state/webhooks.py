@@ -29,6 +29,7 @@ from .journal import Entry, Journal, describe_body
 from .ledger import account_id
 
 DELIVERY_TIMEOUT_SECONDS = 10.0
+CONTROL_SEGMENT = "_mock"  # of the control API's paths
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,10 @@ class Webhooks:
         if not is_loopback(host) and host.lower() not in self._allowed_hosts:
             raise WebhookError(
                 f"the mock only calls loopback hosts, and {host} is not one; name it in --webhook-hosts to allow it"
+            )
+        if CONTROL_SEGMENT in parsed.path.split("/"):  # decoded and normalised: %5Fmock and ../ reach it too
+            raise WebhookError(
+                "a webhook URL may not be an imagegen-mock's control API (/_mock/): events would drive it"
             )
 
     def send(self, api_key: str, profile: str, event: Callable[[], dict[str, Any]]) -> None:
