@@ -267,3 +267,65 @@ def test_the_mock_makes_no_outbound_request(client, monkeypatch):
     )
     webhook = client.put(f"/_mock/accounts/{KEY}", json={"webhook_url": "https://example.com/hook"})
     assert webhook.status_code == 400
+
+
+def vydra_ask(prompt: str) -> dict:
+    return dict(url=VYDRA, headers=BEARER, json={"prompt": prompt})
+
+
+def vydra_refused(response) -> bool:
+    body = response.json()
+    return (response.status_code, body["code"], body["details"]["maxLength"]) == (400, "INVALID_INPUT", 131_072)
+
+
+def geminigen_ask(prompt: str) -> dict:
+    return dict(url=GEMINIGEN, headers={"x-api-key": KEY}, data={**FORM, "prompt": prompt})
+
+
+def geminigen_refused(response) -> bool:
+    return response.status_code == 422 and "at most 131072 characters" in response.json()["detail"]["message"]
+
+
+def llmgateway_ask(prompt: str) -> dict:
+    return dict(url=LLM, headers=BEARER, json={"prompt": prompt, "model": "gemini-2.5-flash-image"})
+
+
+def llmgateway_refused(response) -> bool:
+    error = response.json()["error"]
+    return (response.status_code, error["type"]) == (400, "invalid_request_error") and "allowed (32768)" in error[
+        "message"
+    ]
+
+
+def google_ask(prompt: str) -> dict:
+    return dict(url=GOOGLE, headers=GOOG, json={"contents": [{"parts": [{"text": prompt}]}]})
+
+
+def google_refused(response) -> bool:
+    error = response.json()["error"]
+    return (response.status_code, error["status"]) == (400, "INVALID_ARGUMENT") and "allowed (32768)" in error[
+        "message"
+    ]
+
+
+# The longest prompt each service takes (Google's 32,768 tokens, about four characters each), how to ask with a
+# prompt, and whether an answer is its refusal of one longer.
+LONGEST = {
+    "vydra": (131_072, vydra_ask, vydra_refused),
+    "geminigen": (131_072, geminigen_ask, geminigen_refused),
+    "llmgateway": (4 * 32_768, llmgateway_ask, llmgateway_refused),
+    "google": (4 * 32_768, google_ask, google_refused),
+}
+
+
+@pytest.mark.parametrize("profile", LONGEST)
+def test_a_prompt_beyond_the_services_limit_gets_its_400_and_costs_nothing(client, profile):
+    longest, request, refused = LONGEST[profile]
+
+    at_the_limit = client.post(**request("a" * longest))
+    balance = client.get(f"/_mock/accounts/{KEY}").json()["credits"]
+    over = client.post(**request("a" * (longest + 1)))
+
+    assert at_the_limit.status_code == 200, at_the_limit.text[:300]
+    assert refused(over), over.text[:300]
+    assert client.get(f"/_mock/accounts/{KEY}").json()["credits"] == balance

@@ -31,7 +31,7 @@ from ..pipeline.endpoint import Call, Reject
 from ..pipeline.routing import Profile, ServiceRoute
 from ..wire.jsonio import JSONResponse, parse_json
 from ..wire.keys import key_at
-from .models import Model, models_of
+from .models import Model, estimated_tokens, models_of
 
 if TYPE_CHECKING:
     from ..state import State
@@ -384,6 +384,14 @@ class Generation:
         """The image an edit starts from: the conversation's latest."""
         return self.images[-1] if self.images else None
 
+    @property
+    def prompt_text_tokens(self) -> int:
+        return sum(estimated_tokens(text) for text in self.texts)
+
+    @property
+    def prompt_image_tokens(self) -> int:
+        return INPUT_IMAGE_TOKENS * len(self.images)
+
 
 async def generation_request(call: Call, model: Model) -> Generation:
     try:
@@ -412,7 +420,16 @@ async def generation_request(call: Call, model: Model) -> Generation:
         raise invalid(
             f"Multiple candidates is not enabled for models/{model.name}", "generation_config.candidate_count"
         )
-    return Generation(model, tuple(texts), last_user_text, tuple(images), modalities, aspect_ratio, size, count)
+    generation = Generation(model, tuple(texts), last_user_text, tuple(images), modalities, aspect_ratio, size, count)
+    if generation.prompt_text_tokens + generation.prompt_image_tokens > model.input_token_limit:
+        raise Reject(too_many_tokens(model.input_token_limit))
+    return generation
+
+
+def too_many_tokens(limit: int) -> Response:
+    """AI Studio's answer since late 2025 (arkavo-org/arkavo-edge#371); before, it also gave the count
+    (google-gemini/gemini-cli#4118)."""
+    return google_error(400, f"The input token count exceeds the maximum number of tokens allowed ({limit}).")
 
 
 async def read_turn(call: Call, content: dict[str, Any], index: int, images: list[Upload]) -> list[str]:
@@ -521,15 +538,14 @@ class Answer:
     images: int
 
     def usage(self, generation: Generation) -> dict[str, Any]:
-        prompt_text = sum(tokens(text) for text in generation.texts)
-        prompt_images = INPUT_IMAGE_TOKENS * len(generation.images)
+        prompt_text, prompt_images = generation.prompt_text_tokens, generation.prompt_image_tokens
         prompt = prompt_text + prompt_images
         details = [{"modality": "TEXT", "tokenCount": prompt_text}]
         details += [{"modality": "IMAGE", "tokenCount": prompt_images}] if prompt_images else []
         usage: dict[str, Any] = {"promptTokenCount": prompt}
         if self.outcome != "blocked-prompt":
             image_tokens = self.images * generation.model.entry.get("imageTokens", {}).get(generation.image_size, 0)
-            answered = (tokens(self.text) if self.text else 0) + image_tokens
+            answered = (estimated_tokens(self.text) if self.text else 0) + image_tokens
             usage["candidatesTokenCount"] = answered
             usage["totalTokenCount"] = prompt + answered
             modality = "IMAGE" if self.images else "TEXT"
@@ -539,11 +555,6 @@ class Answer:
             usage["totalTokenCount"] = prompt
             usage["promptTokensDetails"] = details
         return usage
-
-
-def tokens(text: str) -> int:
-    """Roughly four characters a token, as Google's tokenizers average on English."""
-    return max(1, math.ceil(len(text) / 4))
 
 
 def plan_answer(generation: Generation, fault: str | None) -> Answer:

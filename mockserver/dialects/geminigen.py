@@ -57,6 +57,8 @@ PRICES = {"imagen-flash": 5, "imagen-4-fast": 5, "imagen-4": 10, "imagen-4-ultra
 STABLE_PRICE_FACTOR = 2
 
 MAX_FILES = 16
+# GeminiGen documents no limit: this is the mock's own, so that no prompt costs more to take than a long one.
+MAX_PROMPT_CHARACTERS = 131_072
 THUMBNAIL_SIDE = 256
 RETENTION_SECONDS = 30 * 86_400
 RETRY_AFTER_SECONDS = 60
@@ -201,7 +203,7 @@ async def generation_request(call: Call) -> Generation:
             raise invalid(("body", "files", index), f"Value error, Expected UploadFile, received: {type(item)}")
         references.append(await reference(call, item, index))
     return Generation(
-        prompt=text_field(form, "prompt"),
+        prompt=text_field(form, "prompt", max_length=MAX_PROMPT_CHARACTERS),
         model=text_field(form, "model", choices=tuple(MODELS)),
         aspect_ratio=text_field(form, "aspect_ratio", choices=ASPECT_RATIOS, default="1:1"),
         style=text_field(form, "style", choices=STYLES, default="None"),
@@ -221,7 +223,9 @@ async def read_form(call: Call) -> FormData:
         raise Reject(fail("unparsable", f"There was an error parsing the body: {problem.detail}")) from None
 
 
-def text_field(form: FormData, name: str, choices: tuple[str, ...] = (), default: str | None = None) -> str:
+def text_field(
+    form: FormData, name: str, choices: tuple[str, ...] = (), default: str | None = None, max_length: int | None = None
+) -> str:
     value = form.get(name)
     if value is None or value == "":  # FastAPI reads an empty form field as a missing one
         if default is None:
@@ -232,6 +236,8 @@ def text_field(form: FormData, name: str, choices: tuple[str, ...] = (), default
     if choices and value not in choices:
         quoted = [f"'{choice}'" for choice in choices]
         raise invalid(("body", name), f"Input should be {', '.join(quoted[:-1])} or {quoted[-1]}")
+    if max_length is not None and len(value) > max_length:
+        raise invalid(("body", name), f"String should have at most {max_length} characters")  # pydantic's words
     return value
 
 

@@ -3,6 +3,7 @@ its entry (prices, token counts, catalogue fields), aliases answering as the mod
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -23,10 +24,20 @@ class Model:
     def makes_images(self) -> bool:
         return self.sizes is not None
 
+    @property
+    def input_token_limit(self) -> int:
+        """The prompt's tokens the model reads at most (its entry's inputTokenLimit; ListModels gives them)."""
+        return self.entry["inputTokenLimit"]
+
     def image_size(self, asked: str | None) -> str:
         """The size this model draws: the one asked for if it has it, else its smallest (2.5 Flash: always 1K)."""
         sizes = list(self.sizes or ())
         return asked if asked in sizes else sizes[0]
+
+
+def estimated_tokens(text: str) -> int:
+    """Roughly four characters a token, as Google's tokenizers average on English."""
+    return max(1, math.ceil(len(text) / 4))
 
 
 @cache

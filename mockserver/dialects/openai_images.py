@@ -36,7 +36,7 @@ from ..pipeline.routing import Profile, ServiceRoute
 from ..state.ledger import Account
 from ..wire.jsonio import JSONResponse, parse_json
 from ..wire.keys import bearer_token
-from .models import Model, models_of
+from .models import Model, estimated_tokens, models_of
 from .zod import Rule, text, type_name
 
 if TYPE_CHECKING:
@@ -352,6 +352,8 @@ async def respond(call: Call, request: ImageRequest) -> Response:
     refusals = {"rate-limit": lambda: rate_limited(call), "insufficient-credits": lambda: insufficient(call)}
     await call.fail_if_forced(refusals)
     with call.charged(api_key, request.price, lambda refused: insufficient(call)):
+        if estimated_tokens(request.prompt) > request.model.input_token_limit:  # the model behind refuses it
+            raise bad_request(call, "too-many-tokens", limit=request.model.input_token_limit)
         await call.fail_if_forced({fault: partial(upstream_failure, call, fault) for fault in quirks_of(call).failures})
         if call.take_fault("content-policy"):  # the filter stops the request before any image is drawn: no charge
             raise Reject(JSONResponse({"created": int(call.state.clock.now()), "data": []}))

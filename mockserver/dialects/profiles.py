@@ -72,6 +72,7 @@ LLM_GATEWAY = OpenAIQuirks(
         "no-token": "Unauthorized: No token provided",
         "unknown-key": "Unauthorized: Invalid token",
         "no-credits": "Organization has insufficient credits",
+        "too-many-tokens": "The input token count exceeds the maximum number of tokens allowed ({limit}).",  # Google's
     },
     failures={
         "no-image": Failure(

@@ -40,6 +40,9 @@ PRICE = 5  # credits per image
 ASPECT_RATIOS = tuple(contracts.load("vydra")["components"]["schemas"]["AspectRatio"]["enum"])  # the seed's list
 DEFAULT_ASPECT_RATIO = "1:1"
 MISSING_PROMPT = "Missing required field: prompt (string)"
+# Vydra documents no limit (its models list gives the prompt no maxLength); this is the mock's, what Gemini 2.0
+# Flash behind it reads: 32,768 tokens of about four characters.
+MAX_PROMPT_CHARACTERS = 131_072
 
 PLAN = "creator"
 LIMITS = {"rpm": 60, "rph": 1500, "rpd": 20000, "concurrent": 10}
@@ -185,6 +188,9 @@ async def generation_request(call: Call) -> tuple[str, str]:
     prompt = fields.get("prompt")
     if not isinstance(prompt, str) or not prompt:
         raise Reject(JSONResponse({"error": MISSING_PROMPT}, 400))
+    if len(prompt) > MAX_PROMPT_CHARACTERS:
+        message = f"prompt must be at most {MAX_PROMPT_CHARACTERS} characters"
+        raise Reject(error(call.profile, 400, message, details={"field": "prompt", "maxLength": MAX_PROMPT_CHARACTERS}))
     aspect_ratio = fields.get("aspectRatio", DEFAULT_ASPECT_RATIO)
     if aspect_ratio not in ASPECT_RATIOS:
         raise Reject(
