@@ -6,8 +6,11 @@ import base64
 import io
 import json
 import struct
+import time
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 
+import httpx
 import pytest
 from PIL import Image
 
@@ -329,3 +332,43 @@ def test_a_prompt_beyond_the_services_limit_gets_its_400_and_costs_nothing(clien
     assert at_the_limit.status_code == 200, at_the_limit.text[:300]
     assert refused(over), over.text[:300]
     assert client.get(f"/_mock/accounts/{KEY}").json()["credits"] == balance
+
+
+BOUNDARY = "hostile"
+
+
+def multipart(*parts: str) -> bytes:
+    return "".join(f"--{BOUNDARY}\r\n{part}\r\n" for part in parts).encode() + f"--{BOUNDARY}--\r\n".encode()
+
+
+HOSTILE_FORMS = {  # what once froze every client for 10-47 s, or went missing from the journal
+    "100,000 empty fields": multipart(*['Content-Disposition: form-data; name="f"\r\n'] * 100_000),
+    "20,000 encoded words": multipart(f'Content-Disposition: form-data; name="{"=?utf-8?q?a?= " * 20_000}"\r\n\r\nx'),
+    "20,000 parameters": multipart(f'Content-Disposition: form-data; name="a"{"; x=" * 20_000}\r\n\r\nx'),
+    "20,000 parentheses": multipart(f'Content-Disposition: form-data; name="a" {"(" * 20_000}\r\n\r\nx'),
+}
+
+
+@pytest.mark.parametrize("form", HOSTILE_FORMS)
+@pytest.mark.parametrize("url", [GEMINIGEN, EDITS])
+def test_a_hostile_form_never_holds_up_other_clients_and_is_journalled_as_refused(server, client, form, url):
+    """The bound is measured, not assumed: 50 times the slowest of ten answers before, and at least a second
+    (the freeze this guards against held every client for 10-47 s)."""
+
+    def health() -> float:
+        started = time.perf_counter()
+        httpx.get(f"{server.url}/_mock/health", timeout=120).raise_for_status()
+        return time.perf_counter() - started
+
+    bound = max(1.0, 50 * max(health() for _ in range(10)))
+    headers = {"x-api-key": KEY, **BEARER, "Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
+    with ThreadPoolExecutor(1) as pool:
+        hostile = pool.submit(client.post, url, headers=headers, content=HOSTILE_FORMS[form], timeout=120)
+        waits = [health() for _ in range(20)]
+        answer = hostile.result()
+
+    assert max(waits) < bound, f"a health check waited {max(waits):.2f} s (bound {bound:.2f} s)"
+    assert 400 <= answer.status_code < 500, answer.text[:300]
+    (entry,) = client.get("/_mock/requests", params={"limit": 1}).json()["requests"]
+    assert (entry["path"], entry["status"]) == (url, answer.status_code)
+    assert entry["body"]["refused"], entry["body"]

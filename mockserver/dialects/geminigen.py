@@ -218,7 +218,7 @@ async def read_form(call: Call) -> FormData:
     if not content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
         return FormData()
     try:
-        return await call.request.form(max_files=MAX_FILES, max_fields=64)
+        return await call.form(max_files=MAX_FILES, max_fields=64)
     except HTTPException as problem:  # Starlette's word for a form it cannot parse
         raise Reject(fail("unparsable", f"There was an error parsing the body: {problem.detail}")) from None
 

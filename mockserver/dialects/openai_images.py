@@ -327,7 +327,7 @@ async def form_request(call: Call) -> tuple[dict[str, Any], list[str]]:
 
 async def read_form(call: Call) -> FormData:
     try:
-        return await call.request.form(max_files=MAX_FORM_FILES, max_fields=64)
+        return await call.form(max_files=MAX_FORM_FILES, max_fields=64)
     except HTTPException as problem:  # Starlette's word for a form it cannot parse
         raise bad_request(call, "malformed-form", problem=problem.detail) from None
 

@@ -22,7 +22,6 @@ from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..state import State
-from ..state.ledger import Charge
 from ..wire.jsonio import JSONResponse
 from .body import TooLarge, read_body, replaying
 from .endpoint import Call, run
@@ -58,36 +57,39 @@ class Pipeline:
             await self.app(scope, receive, send)
             return
         sent = Capture(send, self.state.settings.journal_body_kib * 1024)
-        charges: list[Charge] = []  # what the request is charged, filled by its endpoint
+        call = None
         try:
-            await self.answer(scope, receive, sent.send, destination, body, charges)
+            call = await self.answer(scope, receive, sent.send, destination, body)
         finally:
-            if sent.complete and charges:
-                self.state.ledger.settle(charges)
-            record(self.state, scope, destination, body, sent, started)
+            if call is not None and call.charges and sent.complete:
+                self.state.ledger.settle(call.charges)
+            await record(self.state, scope, destination, body, sent, started, call.form_read if call else None)
 
     async def answer(
-        self, scope: Scope, receive: Receive, send: Send, destination: Destination, body: bytes, charges: list[Charge]
-    ) -> None:
+        self, scope: Scope, receive: Receive, send: Send, destination: Destination, body: bytes
+    ) -> Call | None:
+        """Answer the request; the call of the endpoint that answered it, if one did."""
         recorded = self.recordings.answer(scope, body) if self.recordings else None
         if recorded is not None:
             await recorded(scope, receive, send)
-            return
+            return None
         profile = destination.profile
         if profile is None:
             await self.app(scope, receive, send)
-            return
+            return None
         found = self.services.find(destination, scope["method"])
         if not isinstance(found, Found):
             await no_such_endpoint(self.services, destination, found, scope)(scope, receive, send)
-            return
+            return None
         if destination.prefix:  # as Starlette's Mount would see it: the prefix is part of the root
             root_path = scope.get("root_path", "")
             scope["app_root_path"] = scope.get("app_root_path", root_path)
             scope["root_path"] = root_path + destination.prefix
         scope["path_params"] = found.params
-        response = await run(Call(Request(scope, receive), body, self.state, profile, found.route, charges=charges))
+        call = Call(Request(scope, receive), body, self.state, profile, found.route)
+        response = await run(call)
         await response(scope, receive, send)
+        return call
 
 
 def too_large(destination: Destination | None, limit: int) -> Response:

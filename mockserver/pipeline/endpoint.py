@@ -10,6 +10,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -41,6 +43,7 @@ class Call:
     header_fault: str | None = None  # the fault the request's X-Mock-Fault header asks for
     charges: list[Charge] = field(default_factory=list)  # settled by the pipeline once the answer has gone
     answer_headers: list[Callable[[], Mapping[str, str]]] = field(default_factory=list)
+    form_read: FormData | HTTPException | None = None  # the form, or why it could not be read: for the journal
 
     @property
     def endpoint(self) -> str:
@@ -64,6 +67,16 @@ class Call:
         except BaseException:
             self.state.ledger.refund(charge)
             raise
+
+    async def form(self, *, max_files: int, max_fields: int) -> FormData:
+        """The request's form, read once by Starlette's parser within these limits (HTTPException, 400, beyond
+        them); the journal describes the same."""
+        try:
+            self.form_read = await self.request.form(max_files=max_files, max_fields=max_fields)
+        except HTTPException as refused:
+            self.form_read = refused
+            raise
+        return self.form_read
 
     def counted(self, key: str, headers: Callable[[], Mapping[str, str]]) -> None:
         """Count the request towards `key`'s rate figures, and give whatever the call answers (an error too)

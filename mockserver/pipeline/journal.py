@@ -1,5 +1,6 @@
 """What came and what went, written to the journal (state/journal.py) for every request but the control API's:
-the request as it came, with the body the pipeline read, and the answer's status, headers and first bytes.
+the request as it came, with the body the pipeline read (a multipart form as the endpoint read it, once), and
+the answer's status, headers and first bytes.
 
 An entry is kept raw, as bytes; it is made readable (parsed, redacted) only when the journal is read, so
 that recording costs the request almost nothing.
@@ -8,12 +9,21 @@ that recording costs the request almost nothing.
 from __future__ import annotations
 
 import time
+from typing import Any
 
+from starlette.datastructures import FormData, Headers, UploadFile
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
 from starlette.types import Message, Scope, Send
 
 from ..state import State
-from ..state.journal import Recorded, kept_body
+from ..state.journal import Recorded
+from .body import replaying
 from .routing import Destination
+
+# A form no endpoint read is read within these limits, as generous as any service's: past them it is refused,
+# and the journal says why, instead of taking a hostile form apart.
+FORM_LIMITS = {"max_files": 32, "max_fields": 64}
 
 
 class Capture:
@@ -40,8 +50,13 @@ class Capture:
             self.complete = True
 
 
-def record(state: State, scope: Scope, destination: Destination, body: bytes, answer: Capture, started: float) -> None:
+async def record(
+    state: State, scope: Scope, destination: Destination, body: bytes, answer: Capture, started: float,
+    form: FormData | HTTPException | None,
+) -> None:  # fmt: skip
+    """Journal the request; `form` is what its endpoint read of its form, if it did."""
     limit = state.settings.journal_body_kib * 1024
+    kept = await kept_body(scope, body, form, limit)
     state.journal.add(
         Recorded(
             id=state.journal.next_id(),
@@ -52,7 +67,7 @@ def record(state: State, scope: Scope, destination: Destination, body: bytes, an
             endpoint=destination.path,
             raw_headers=scope["headers"],
             query_string=scope.get("query_string", b""),
-            body=kept_body(scope["headers"], body, limit),
+            body=kept,
             body_size=len(body),
             status=answer.start.get("status", 500),
             duration_ms=round((time.perf_counter() - started) * 1000, 3),
@@ -62,3 +77,43 @@ def record(state: State, scope: Scope, destination: Destination, body: bytes, an
             body_limit=limit,
         )
     )
+
+
+async def kept_body(
+    scope: Scope, body: bytes, form: FormData | HTTPException | None, limit: int
+) -> bytes | dict[str, Any]:
+    """What the journal keeps of a request body: a multipart form described (its files are not kept), as its
+    endpoint read it or, if none did, as the journal reads it within the same limits; anything else as its first
+    `limit` + 1 bytes."""
+    if not body or not Headers(scope=scope).get("content-type", "").startswith("multipart/form-data"):
+        return body[: limit + 1]
+    if form is None:
+        form = await read_form(scope, body)
+    if isinstance(form, HTTPException):
+        return {"fields": {}, "files": [], "refused": form.detail}
+    try:
+        return described(form)
+    finally:
+        await form.close()
+
+
+async def read_form(scope: Scope, body: bytes) -> FormData | HTTPException:
+    async def gone() -> Message:
+        return {"type": "http.disconnect"}
+
+    try:
+        return await Request(scope, replaying(body, [], gone)).form(**FORM_LIMITS)
+    except HTTPException as refused:
+        return refused
+
+
+def described(form: FormData) -> dict[str, Any]:
+    """A form as a test wants to see it: its text fields, and each file described."""
+    fields, files = {}, []
+    for name, value in form.multi_items():
+        if isinstance(value, UploadFile):
+            files.append({"field": name, "filename": value.filename, "content_type": value.content_type,
+                          "bytes": value.size})  # fmt: skip
+        else:
+            fields[name] = value
+    return {"fields": fields, "files": files}

@@ -7,8 +7,6 @@ from __future__ import annotations
 import threading
 from collections import deque
 from dataclasses import asdict, dataclass
-from email.parser import BytesParser
-from email.policy import default as default_policy
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -87,31 +85,6 @@ def describe_body(content_type: str, raw: bytes, size: int, limit: int) -> Any:
     if content_type.startswith(("image/", "multipart/", "application/octet-stream")):
         return {"omitted_bytes": size, "content_type": content_type}
     return raw.decode("utf-8", errors="replace")
-
-
-def kept_body(headers: list[tuple[bytes, bytes]], body: bytes, limit: int) -> bytes | dict[str, Any]:
-    """What the journal keeps of a request body: a multipart form described now (its files are not kept),
-    anything else as its first `limit` + 1 bytes."""
-    content_type = next((v.decode("latin-1") for k, v in headers if k.lower() == b"content-type"), "")
-    if content_type.startswith("multipart/form-data") and body:
-        return form_fields(content_type, body)
-    return body[: limit + 1]
-
-
-def form_fields(content_type: str, raw: bytes) -> dict[str, Any]:
-    """A multipart form as a test wants to see it: its text fields, and each file described (not kept)."""
-    message = BytesParser(policy=default_policy).parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + raw)
-    fields: dict[str, Any] = {}
-    uploads = []
-    for part in message.iter_parts() if message.is_multipart() else []:
-        name = part.get_param("name", header="content-disposition") or ""
-        content = part.get_payload(decode=True) or b""
-        if part.get_filename() is None:
-            fields[name] = content.decode("utf-8", errors="replace")
-        else:
-            uploads.append({"field": name, "filename": part.get_filename(), "content_type": part.get_content_type(),
-                            "bytes": len(content)})  # fmt: skip
-    return {"fields": fields, "files": uploads}
 
 
 @dataclass(slots=True)  # not frozen: a frozen dataclass costs the request more to make
