@@ -42,6 +42,7 @@ class Settings:
     latency: int = option(0, "milliseconds added before every answer of a service")
     journal_size: int = option(1000, "requests the journal keeps (oldest dropped first)")
     journal_body_kib: int = option(64, "request and response bodies larger than this are not kept whole")
+    journal_mib: int = option(64, "memory the journal may take, headers included (oldest requests dropped first)")
     files_max_count: int = option(2000, "generated files the mock keeps serving (oldest dropped first)")
     files_max_mib: int = option(512, "total size of the generated files the mock keeps serving")
     workers: int = option(1, "processes that draw and encode images (1: threads of the server); state stays in one")
@@ -111,6 +112,10 @@ class Settings:
     @property
     def upload_max_bytes(self) -> int:
         return int(self.upload_max_mib * MIB)
+
+    @property
+    def journal_bytes(self) -> int:
+        return self.journal_mib * MIB
 
     @property
     def files_max_bytes(self) -> int:

@@ -6,6 +6,7 @@ import asyncio
 import io
 import subprocess
 import sys
+import tracemalloc
 
 import pytest
 from PIL import Image, ImageChops
@@ -127,3 +128,18 @@ def test_variants_are_distinct_and_the_first_is_the_request_itself():
 
     assert first == SPEC
     assert len({render(first), render(second), render(third)}) == 3
+
+
+def test_the_image_cache_counts_what_its_keys_hold_too():
+    """A key is a spec: its prompt (or an edit's input images) counts against the budget like the bytes drawn."""
+    renderer = Renderer(cache_bytes=1024 * 1024)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(16):
+            asyncio.run(renderer.render(ImageSpec(f"{i} " + "x" * 256 * 1024, 8, 8, "m", "p"), shown=False))
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+
+    assert held < 2.5 * 1024 * 1024, f"{held / 1024 / 1024:.1f} MiB held for a 1 MiB cache"

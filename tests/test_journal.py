@@ -84,3 +84,14 @@ def test_large_and_binary_bodies_are_summarised(serve):
     big, binary = journal(client)
     assert big["body"]["omitted_bytes"] > 1024
     assert binary["body"] == {"omitted_bytes": 8, "content_type": "image/png"}
+
+
+def test_the_journal_keeps_within_its_byte_budget_headers_included(serve):
+    http = serve(journal_mib=1)
+
+    for i in range(12):
+        http.get("/api/v1/health", headers={"X-Big": f"{i}" + "x" * 200_000})
+
+    kept = http.get("/_mock/requests").json()["requests"]
+    assert 1 <= len(kept) <= 5
+    assert kept[-1]["headers"]["x-big"].startswith("11")

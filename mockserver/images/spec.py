@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, replace
 
 MEDIA_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
@@ -25,6 +26,11 @@ class ImageSpec:
     @property
     def media_type(self) -> str:
         return MEDIA_TYPES[self.format]
+
+    @property
+    def footprint(self) -> int:
+        """The bytes it holds, roughly: its prompt and an edit's images (for the caches that keep specs)."""
+        return sys.getsizeof(self.prompt) + len(self.base or b"") + len(self.mask or b"")
 
 
 def variants(spec: ImageSpec, count: int) -> list[ImageSpec]:

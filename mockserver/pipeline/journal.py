@@ -92,7 +92,7 @@ async def kept_body(
     if isinstance(form, HTTPException):
         return {"fields": {}, "files": [], "refused": form.detail}
     try:
-        return described(form)
+        return described(form, limit)
     finally:
         await form.close()
 
@@ -107,13 +107,13 @@ async def read_form(scope: Scope, body: bytes) -> FormData | HTTPException:
         return refused
 
 
-def described(form: FormData) -> dict[str, Any]:
-    """A form as a test wants to see it: its text fields, and each file described."""
+def described(form: FormData, limit: int) -> dict[str, Any]:
+    """A form as a test wants to see it: its text fields (each cut to `limit` characters), each file described."""
     fields, files = {}, []
     for name, value in form.multi_items():
         if isinstance(value, UploadFile):
             files.append({"field": name, "filename": value.filename, "content_type": value.content_type,
                           "bytes": value.size})  # fmt: skip
         else:
-            fields[name] = value
+            fields[name] = value if len(value) <= limit else value[:limit] + f"… ({len(value)} characters)"
     return {"fields": fields, "files": files}

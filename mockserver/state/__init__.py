@@ -31,7 +31,7 @@ class State:
         self.store = Store(Path(settings.data_dir)) if settings.data_dir else None
         self.clock = Clock(settings.frozen_clock, self.store)
         self.ledger = Ledger(self.clock, settings.credits, settings.strict_keys, settings.accounts, self.store)
-        self.journal = Journal(settings.journal_size)
+        self.journal = Journal(settings.journal_size, settings.journal_bytes)
         self.files = FileStore(settings.files_max_count, settings.files_max_bytes, self.store)
         self.faults = FaultQueue()
         self.usage = RequestCounter(self.clock)

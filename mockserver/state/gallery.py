@@ -31,7 +31,9 @@ class Shown:
 class Gallery:
     def __init__(self, clock: Clock, max_count: int, max_bytes: int) -> None:
         self._clock = clock
-        self._shown: BoundedMap[int, Shown] = BoundedMap(max_count, max_bytes, lambda s: len(s.content))
+        self._shown: BoundedMap[int, Shown] = BoundedMap(
+            max_count, max_bytes, lambda s: len(s.content) + s.spec.footprint
+        )
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
 

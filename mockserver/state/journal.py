@@ -5,13 +5,13 @@ Requests are written to it by the pipeline (pipeline/journal.py), webhook delive
 from __future__ import annotations
 
 import threading
-from collections import deque
 from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
 from ..wire.jsonio import parse_json
 from ..wire.keys import REDACTED, api_key_of, is_secret_header, is_secret_query
+from .bounded import BoundedMap
 from .clock import iso
 from .ledger import account_id
 
@@ -36,10 +36,17 @@ class Entry:
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
 
+    @property
+    def footprint(self) -> int:
+        """The bytes it holds, roughly (for the journal's budget)."""
+        return len(repr(self))
+
 
 class Journal:
-    def __init__(self, size: int) -> None:
-        self._entries: deque[Entry | Recorded] = deque(maxlen=size)
+    """The latest entries, within a count and a byte budget (the oldest dropped first)."""
+
+    def __init__(self, size: int, max_bytes: int) -> None:
+        self._entries: BoundedMap[int, Entry | Recorded] = BoundedMap(size, max_bytes, lambda e: e.footprint)
         self._lock = threading.Lock()
         self._next_id = 1
 
@@ -49,12 +56,10 @@ class Journal:
             return self._next_id - 1
 
     def add(self, entry: Entry | Recorded) -> None:
-        with self._lock:
-            self._entries.append(entry)
+        self._entries.put(entry.id, entry)
 
     def entries(self, profile: str | None = None, path: str | None = None) -> list[Entry | Recorded]:
-        with self._lock:
-            found = list(self._entries)
+        found = self._entries.values()
         if profile is not None:
             found = [e for e in found if e.profile == profile]
         if path is not None:
@@ -62,8 +67,7 @@ class Journal:
         return found
 
     def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
+        self._entries.clear()
 
 
 def describe_body(content_type: str, raw: bytes, size: int, limit: int) -> Any:
@@ -108,6 +112,13 @@ class Recorded:
     response: bytes
     response_size: int
     body_limit: int
+
+    @property
+    def footprint(self) -> int:
+        """The bytes it holds, roughly (for the journal's budget): headers, query, what it kept of both bodies."""
+        headers = sum(len(name) + len(value) for name, value in (*self.raw_headers, *self.response_headers))
+        body = len(self.body) if isinstance(self.body, bytes) else len(repr(self.body))
+        return headers + len(self.query_string) + body + len(self.response)
 
     def as_json(self) -> dict[str, Any]:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in self.raw_headers}

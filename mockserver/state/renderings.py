@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+from collections.abc import Awaitable, Callable
+from operator import itemgetter
+from typing import Any
 
 from ..images.drawing import drawn, shrink
 from ..images.spec import ImageSpec
@@ -15,32 +18,29 @@ from .gallery import Gallery
 
 class Renderer:
     """Renders specs, keeping recent results so identical requests cost almost nothing; the drawing and
-    encoding are done by its `workers`."""
+    encoding are done by its `workers`. What it keeps counts against its budget keys and all: a key holds its
+    spec, and with it the prompt and an edit's input images."""
 
     def __init__(self, cache_bytes: int, gallery: Gallery | None = None, workers: int = 1) -> None:
-        self._cache: BoundedMap[object, bytes | str] = BoundedMap(1_000_000, cache_bytes, len, lru=True)
+        self._cache: BoundedMap[object, tuple[Any, int]] = BoundedMap(1_000_000, cache_bytes, itemgetter(1), lru=True)
         self.gallery = gallery
         self.workers = Workers(workers)
 
     async def render(self, spec: ImageSpec, shown: bool = True) -> bytes:
         """The spec's bytes; `shown` ones (not a stand-in for a client's input) go to the gallery too."""
-        cached = self._cache.get(spec)
-        if cached is None:
-            cached = await self.workers.run(drawn, spec)
-            self._cache.put(spec, cached)
+        content = await self._kept(spec, spec, lambda: self.workers.run(drawn, spec))
         if shown and self.gallery is not None:
-            self.gallery.add(spec, cached)
-        return cached
+            self.gallery.add(spec, content)
+        return content
 
     async def base64(self, spec: ImageSpec) -> str:
         """The spec's bytes in base64, as JSON answers carry them (kept too, as they cost more than the lookup)."""
         content = await self.render(spec)
-        key = ("base64", spec)
-        cached = self._cache.get(key)
-        if cached is None:
-            cached = base64.b64encode(content).decode()
-            self._cache.put(key, cached)
-        return cached
+
+        async def encoded() -> str:
+            return base64.b64encode(content).decode()
+
+        return await self._kept(("base64", spec), spec, encoded)
 
     async def base64_all(self, specs: list[ImageSpec]) -> list[str]:
         """Several images of one answer, drawn side by side, then taken in order from the cache."""
@@ -50,9 +50,17 @@ class Renderer:
 
     async def thumbnail(self, spec: ImageSpec, side: int) -> bytes:
         """The rendered image shrunk to fit `side` x `side`, as JPEG."""
-        key = (spec, side)
-        cached = self._cache.get(key)
-        if cached is None:
-            cached = await self.workers.run(shrink, await self.render(spec, shown=False), side)
-            self._cache.put(key, cached)
-        return cached
+
+        async def shrunk() -> bytes:
+            return await self.workers.run(shrink, await self.render(spec, shown=False), side)
+
+        return await self._kept((spec, side), spec, shrunk)
+
+    async def _kept(self, key: object, spec: ImageSpec, make: Callable[[], Awaitable[Any]]) -> Any:
+        """What `make` makes for `key`, from the cache if it is there (counted with the spec the key holds)."""
+        entry = self._cache.get(key)
+        if entry is None:
+            value = await make()
+            entry = (value, len(value) + spec.footprint)
+            self._cache.put(key, entry)
+        return entry[0]
