@@ -39,6 +39,8 @@ class Settings:
     seed: int = option(0, "seed of images and identifiers: the same seed and request give the same bytes")
     credits: int = option(1000, "starting balance of an API key the mock has not seen before")
     strict_keys: bool = option(False, "refuse API keys that are not listed under [accounts] in the config file")
+    accounts_max_count: int = option(10_000, "accounts opened by a key's first request that are remembered (the least "
+                                     "recently used forgotten first; never one given a balance)")  # fmt: skip
     latency: int = option(0, "milliseconds added before every answer of a service")
     journal_size: int = option(1000, "requests the journal keeps (oldest dropped first)")
     journal_body_kib: int = option(64, "request and response bodies larger than this are not kept whole")

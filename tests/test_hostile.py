@@ -372,3 +372,13 @@ def test_a_hostile_form_never_holds_up_other_clients_and_is_journalled_as_refuse
     (entry,) = client.get("/_mock/requests", params={"limit": 1}).json()["requests"]
     assert (entry["path"], entry["status"]) == (url, answer.status_code)
     assert entry["body"]["refused"], entry["body"]
+
+
+def test_a_key_longer_than_any_services_opens_no_account(client):
+    key = "k" * 1_000_000
+    answer = client.post(VYDRA, headers={"Authorization": f"Bearer {key}"}, json={"prompt": "a fox"})
+    given = client.put(f"/_mock/accounts/{'k' * 513}", json={"credits": 5})
+
+    assert (answer.status_code, answer.json()["code"]) == (401, "KEY_NOT_FOUND")
+    assert client.get("/_mock/accounts").json()["accounts"] == []
+    assert given.status_code == 400

@@ -137,3 +137,35 @@ def test_a_charge_taken_before_a_reset_is_not_refunded_after_it():
     book.refund(charge)
 
     assert book.find("k").balance == 10
+
+
+def test_a_key_longer_than_any_services_is_nobodys():
+    ledger = Ledger(Clock(), 100, strict=False, preset={})
+
+    assert ledger.find_or_open("k" * 512) is not None
+    assert ledger.find_or_open("k" * 513) is None
+    assert ledger.find("k" * 513) is None
+
+
+def test_idle_opened_accounts_are_forgotten_beyond_the_limit_but_never_one_given_a_balance():
+    ledger = Ledger(Clock(), 100, strict=False, preset={}, max_opened=3)
+    ledger.set_balance("given", 7)
+    for key in ("a", "b", "c"):
+        ledger.find_or_open(key)
+    ledger.find_or_open("a")  # used again: now the most recent
+
+    ledger.find_or_open("d")
+    ledger.find_or_open("e")
+
+    assert {key for key in ("given", "a", "b", "c", "d", "e") if ledger.find(key)} == {"given", "a", "d", "e"}
+    assert ledger.find("given").balance == 7
+
+
+def test_a_charge_whose_account_was_forgotten_is_refunded_to_nobody():
+    ledger = Ledger(Clock(), 100, strict=False, preset={}, max_opened=1)
+    charge = ledger.charge("first", 10)
+    ledger.find_or_open("second")
+
+    ledger.refund(charge)
+
+    assert ledger.find("first") is None

@@ -306,3 +306,16 @@ def test_the_command_says_so_in_one_line(tmp_path):
     assert done.returncode == 2
     assert done.stderr.strip().startswith("imagegen-mock: data_dir:")
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_forgotten_account_stays_forgotten_and_a_given_one_stays_given_across_a_restart(tmp_path):
+    first = State(Settings(data_dir=str(tmp_path), accounts_max_count=1))
+    first.ledger.set_balance("given", 5)
+    first.ledger.find_or_open("old")
+    first.ledger.find_or_open("new")
+    first.close()
+
+    again = State(Settings(data_dir=str(tmp_path), accounts_max_count=1))
+    again.ledger.find_or_open("newer")
+    assert [key for key in ("given", "old", "new", "newer") if again.ledger.find(key)] == ["given", "newer"]
+    again.close()

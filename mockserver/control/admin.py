@@ -24,7 +24,7 @@ from ..scenarios import scenarios
 from ..settings import MAX_CREDITS
 from ..state import State
 from ..state.clock import iso
-from ..state.ledger import Account, account_id
+from ..state.ledger import MAX_KEY_LENGTH, Account, account_id
 from ..state.webhooks import WebhookError
 from ..wire.jsonio import JSONResponse, parse_json
 from .access import AdminTokenMiddleware, SameOriginMiddleware
@@ -112,6 +112,8 @@ class Accounts(HTTPEndpoint):
         """Set the balance, the webhook URL, or both: all checked before anything changes."""
         state, api_key = state_of(request), request.path_params["api_key"]
         body = await json_object(request)
+        if len(api_key) > MAX_KEY_LENGTH:
+            raise AdminError(400, f"an API key is at most {MAX_KEY_LENGTH} characters, as no service's is longer")
         if not {"credits", "webhook_url"} & set(body):
             raise AdminError(400, 'give "credits", "webhook_url" or both')
         credits = whole_number(body["credits"]) if "credits" in body else None

@@ -30,7 +30,14 @@ class State:
         self.settings = settings
         self.store = Store(Path(settings.data_dir)) if settings.data_dir else None
         self.clock = Clock(settings.frozen_clock, self.store)
-        self.ledger = Ledger(self.clock, settings.credits, settings.strict_keys, settings.accounts, self.store)
+        self.ledger = Ledger(
+            self.clock,
+            settings.credits,
+            settings.strict_keys,
+            settings.accounts,
+            self.store,
+            settings.accounts_max_count,
+        )
         self.journal = Journal(settings.journal_size, settings.journal_bytes)
         self.files = FileStore(settings.files_max_count, settings.files_max_bytes, self.store)
         self.faults = FaultQueue()

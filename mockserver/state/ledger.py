@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -18,6 +19,8 @@ from .clock import Clock
 from .store import Store
 
 FIRST_ERA = 0  # of a ledger opened from a store, and of the charges restored with it
+# Longer than any service's keys (Google's are 39 characters, OpenAI's about 200): such a key is nobody's.
+MAX_KEY_LENGTH = 512
 
 
 class InsufficientCredits(Exception):
@@ -53,21 +56,34 @@ def account_id(api_key: str) -> str:
 
 class Ledger:
     def __init__(
-        self, clock: Clock, default_credits: int, strict: bool, preset: Mapping[str, int], store: Store | None = None
+        self,
+        clock: Clock,
+        default_credits: int,
+        strict: bool,
+        preset: Mapping[str, int],
+        store: Store | None = None,
+        max_opened: int = 10_000,
     ) -> None:
+        """`max_opened`: accounts opened by a key's first request that are remembered, the least recently used
+        forgotten first; an account given a balance (by the control API or the config file) is never forgotten."""
         self._clock = clock
         self._default_credits = default_credits
         self._strict = strict
         self._preset = dict(preset)
         self._accounts: dict[str, Account] = {}
+        self._opened: OrderedDict[str, None] = OrderedDict()  # the forgettable ones, least recently used first
+        self._max_opened = max_opened
         self._lock = threading.RLock()
         self._store = store
         self._era = FIRST_ERA
         if store is None:
             self.reset()
             return
-        for row in store.rows("SELECT * FROM accounts"):
+        given = {row["api_key"] for row in store.rows("SELECT api_key FROM given")}
+        for row in store.rows("SELECT * FROM accounts ORDER BY updated_at"):
             self._accounts[row["api_key"]] = Account(*tuple(row)[1:])
+            if row["api_key"] not in given:
+                self._opened[row["api_key"]] = None
         for api_key, credits in self._preset.items():
             if api_key not in self._accounts:
                 self.set_balance(api_key, credits)
@@ -76,17 +92,24 @@ class Ledger:
         """Forget every account but those of the config file, which get their starting balances back."""
         with self._writing() as db:
             self._accounts.clear()
+            self._opened.clear()
             self._era += 1
             if db:
                 db.execute("DELETE FROM accounts")
                 db.execute("DELETE FROM charges")
+                db.execute("DELETE FROM given")
         for api_key, credits in self._preset.items():
             self.set_balance(api_key, credits)
 
     def find_or_open(self, api_key: str) -> Account | None:
-        """The key's account; in open mode an unseen key opens one with the default balance."""
+        """The key's account; in open mode an unseen key opens one with the default balance (not one longer than
+        any service's keys)."""
+        if len(api_key) > MAX_KEY_LENGTH:
+            return None
         with self._lock:
             account = self._accounts.get(api_key)
+            if account is not None and api_key in self._opened:
+                self._opened.move_to_end(api_key)
         if account is not None:
             return account
         with self._writing():
@@ -103,13 +126,17 @@ class Ledger:
             return sorted(self._accounts.values(), key=lambda account: account.created_at)
 
     def set_balance(self, api_key: str, credits: int) -> Account:
-        with self._writing():
+        """Give the key this balance; its account is never forgotten from now on."""
+        with self._writing() as db:
             now = self._clock.now()
             current = self._accounts.get(api_key)
             if current is None:
                 current = Account(account_id(api_key), credits, 0, 0, now, now)
             self._accounts[api_key] = replace(current, balance=credits, updated_at=now)
+            self._opened.pop(api_key, None)
             self._save(api_key)
+            if db:
+                db.execute("INSERT OR IGNORE INTO given VALUES (?)", (api_key,))
             return self._accounts[api_key]
 
     def charge(self, api_key: str, amount: int) -> Charge:
@@ -132,7 +159,9 @@ class Ledger:
             if charge.refunded or charge.era != self._era:
                 return
             charge.refunded = True
-            account = self._accounts[charge.api_key]
+            account = self._accounts.get(charge.api_key)
+            if account is None:  # forgotten while its request ran: nothing to give back to
+                return
             self._update(
                 charge.api_key, account.balance + charge.amount, account.charged, account.refunded + charge.amount
             )
@@ -162,8 +191,18 @@ class Ledger:
             now = self._clock.now()
             account = Account(account_id(api_key), self._default_credits, 0, 0, now, now)
             self._accounts[api_key] = account
+            self._opened[api_key] = None
             self._save(api_key)
+            self._forget_idle()
         return account
+
+    def _forget_idle(self) -> None:
+        while len(self._opened) > self._max_opened:
+            api_key, _ = self._opened.popitem(last=False)
+            del self._accounts[api_key]
+            if self._store is not None:
+                with self._store.transaction() as db:
+                    db.execute("DELETE FROM accounts WHERE api_key = ?", (api_key,))
 
     def _update(self, api_key: str, balance: int, charged: int, refunded: int) -> None:
         account = self._accounts[api_key]  # made anew rather than replace()d: twice as fast, on every charge

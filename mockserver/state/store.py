@@ -34,6 +34,7 @@ CREATE TABLE IF NOT EXISTS files (
     name TEXT PRIMARY KEY, media_type TEXT NOT NULL, created_at REAL NOT NULL, expires_at REAL,
     charge_id INTEGER, digest TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS files_by_digest ON files (digest);
+CREATE TABLE IF NOT EXISTS given (api_key TEXT PRIMARY KEY);
 """
 
 
