@@ -26,7 +26,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 import contracts
-from mockserver import HOP_HEADERS, Recording, save
+from mockserver import HOP_HEADERS, Recording, api_key_of, save
 
 from .rules import RULES
 from .traffic import redacted_url
@@ -127,7 +127,8 @@ def create_proxy(
                 with report.open("a", encoding="utf-8") as out:
                     out.write(json.dumps(asdict(violation)) + "\n")
         if record:
-            save(record, recording_of(request, body, answer))
+            key = api_key_of(request.headers, request.query_params)
+            save(record, recording_of(request, body, answer), frozenset({key} if key else ()))
         kept = {k: v for k, v in answer.headers.items() if k.lower() not in HOP_HEADERS}
         return Response(answer.content, status_code=answer.status_code, headers=kept)
 

@@ -13,7 +13,7 @@ from .pipeline.routing import Profile
 from .scenarios import Scenario, Step, contains, scenarios
 from .settings import Settings, SettingsError, load_settings
 from .wire.hosts import is_loopback
-from .wire.keys import REDACTED, is_secret_header, is_secret_query
+from .wire.keys import REDACTED, api_key_of, is_secret_header, is_secret_query
 
 __all__ = [
     "FAULT_HEADER",
@@ -27,6 +27,7 @@ __all__ = [
     "Settings",
     "SettingsError",
     "Step",
+    "api_key_of",
     "contains",
     "create_app",
     "is_loopback",

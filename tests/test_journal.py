@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 GENERATE = "/api/v1/models/gemini/generate"
 SECRET = "vydra_live_user_7_supersecret"
 
@@ -95,3 +97,17 @@ def test_the_journal_keeps_within_its_byte_budget_headers_included(serve):
     kept = http.get("/_mock/requests").json()["requests"]
     assert 1 <= len(kept) <= 5
     assert kept[-1]["headers"]["x-big"].startswith("11")
+
+
+def test_a_key_is_hidden_wherever_the_client_put_it(client):
+    key = "sk-journal-secret-0123456789"
+    client.post(
+        "/api/v1/models/gemini/generate?x-api-key=" + key,
+        headers={"Authorization": f"Bearer {key}", "X-Key": key, "Api_Key": f"Token {key}"},
+        json={"prompt": "a fox", "note": [key, {"again": key}]},
+    )
+
+    (entry,) = client.get("/_mock/requests").json()["requests"]
+    assert key not in json.dumps(entry)
+    assert entry["query"]["x-api-key"] == entry["headers"]["x-key"] == entry["body"]["note"][0] == "[redacted]"
+    assert entry["body"]["prompt"] == "a fox"

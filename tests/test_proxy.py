@@ -181,3 +181,13 @@ def test_the_proxy_command_starts_and_forwards(tmp_path):
 
     assert answer.status_code == 200 and answer.json()["status"] == "ok"
     assert len(list((tmp_path / "r").glob("*.json"))) == 1
+
+
+def test_a_key_under_another_name_is_not_recorded_either(tmp_path):
+    folder = tmp_path / "recorded"
+    with proxied("llmgateway", healthy(), record=folder) as (client, _):
+        client.post("/v1/images/generations", headers=AUTH, params={"x-api-key": KEY}, json={"prompt": "a fox"})
+
+    (recording,) = folder.glob("*.json")
+    assert KEY not in recording.read_text()
+    assert json.loads(recording.read_text())["request"]["query"] == {"x-api-key": "[redacted]"}

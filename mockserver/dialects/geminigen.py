@@ -113,7 +113,7 @@ def routes(profile: Profile, state: State) -> list[ServiceRoute]:
 
 
 def authenticate(call: Call) -> str:
-    api_key = call.request.headers.get("x-api-key", "").strip()
+    api_key = call.key(call.request.headers.get("x-api-key", "").strip())
     if not api_key:
         raise Reject(fail("missing-key"))
     if call.state.ledger.find_or_open(api_key) is None:

@@ -407,7 +407,7 @@ def authenticate(call: Call) -> tuple[str, Account]:
         api_key = bearer_token(authorization)
         if api_key is None:
             raise Reject(error(call.profile, 401, words(call, "no-token")))
-    account = call.state.ledger.find_or_open(api_key)
+    account = call.state.ledger.find_or_open(call.key(api_key))
     if account is None:
         raise Reject(error(call.profile, 401, words(call, "unknown-key")))
     return api_key, account

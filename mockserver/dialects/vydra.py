@@ -103,6 +103,8 @@ def authenticate(call: Call) -> tuple[str, Account]:
     if header is None:
         raise Reject(error(call.profile, 401, "Missing Authorization header", code="MISSING_AUTH"))
     api_key = bearer_token(header)
+    if api_key is not None:
+        call.key(api_key)
     if api_key is None:
         message = "Invalid Authorization header format. Expected: Bearer <api_key>"
         raise Reject(error(call.profile, 401, message, code="INVALID_FORMAT"))

@@ -63,7 +63,7 @@ class Pipeline:
         finally:
             if call is not None and call.charges and sent.complete:
                 self.state.ledger.settle(call.charges)
-            await record(self.state, scope, destination, body, sent, started, call.form_read if call else None)
+            await record(self.state, scope, destination, body, sent, started, call)
 
     async def answer(
         self, scope: Scope, receive: Receive, send: Send, destination: Destination, body: bytes

@@ -44,6 +44,12 @@ class Call:
     charges: list[Charge] = field(default_factory=list)  # settled by the pipeline once the answer has gone
     answer_headers: list[Callable[[], Mapping[str, str]]] = field(default_factory=list)
     form_read: FormData | HTTPException | None = None  # the form, or why it could not be read: for the journal
+    keys: set[str] = field(default_factory=set)  # the API keys the service read, for the journal to hide
+
+    def key(self, api_key: str) -> str:
+        """Note an API key the request gives (valid or not): the journal hides it wherever it appears."""
+        self.keys.add(api_key)
+        return api_key
 
     @property
     def endpoint(self) -> str:

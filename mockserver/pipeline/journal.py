@@ -19,6 +19,7 @@ from starlette.types import Message, Scope, Send
 from ..state import State
 from ..state.journal import Recorded
 from .body import replaying
+from .endpoint import Call
 from .routing import Destination
 
 # A form no endpoint read is read within these limits, as generous as any service's: past them it is refused,
@@ -52,11 +53,11 @@ class Capture:
 
 async def record(
     state: State, scope: Scope, destination: Destination, body: bytes, answer: Capture, started: float,
-    form: FormData | HTTPException | None,
+    call: Call | None,
 ) -> None:  # fmt: skip
-    """Journal the request; `form` is what its endpoint read of its form, if it did."""
+    """Journal the request; `call` is its endpoint's, if one answered it (what it read of a form, the keys)."""
     limit = state.settings.journal_body_kib * 1024
-    kept = await kept_body(scope, body, form, limit)
+    kept = await kept_body(scope, body, call.form_read if call else None, limit)
     state.journal.add(
         Recorded(
             id=state.journal.next_id(),
@@ -75,6 +76,7 @@ async def record(
             response=bytes(answer.body),
             response_size=answer.size,
             body_limit=limit,
+            keys=tuple(call.keys) if call else (),
         )
     )
 

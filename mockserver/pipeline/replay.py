@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl
 from starlette.responses import Response
 from starlette.types import Scope
 
-from ..wire.keys import REDACTED, is_secret_header, is_secret_query
+from ..wire.keys import REDACTED, hidden, is_secret_header, is_secret_query
 
 # Headers that describe one transfer, not the answer: the replay computes its own.
 HOP_HEADERS = frozenset({"content-length", "content-encoding", "transfer-encoding", "connection", "date", "server"})
@@ -80,7 +80,9 @@ def redacted_headers(headers: dict[str, str]) -> dict[str, str]:
     return {k.lower(): REDACTED if is_secret_header(k) else v for k, v in headers.items()}
 
 
-def save(folder: Path, recording: Recording) -> Path:
+def save(folder: Path, recording: Recording, keys: frozenset[str] = frozenset()) -> Path:
+    """Write the recording, every secret hidden: under secret names, and any value equal to one of `keys` (the
+    request's API keys) wherever it is."""
     folder.mkdir(parents=True, exist_ok=True)
     number = len(list(folder.glob("*.json"))) + 1
     name = re.sub(r"[^A-Za-z0-9]+", "-", f"{recording.method} {recording.path}").strip("-")[:80]
@@ -99,7 +101,7 @@ def save(folder: Path, recording: Recording) -> Path:
             "body": encoded(recording.answer, recording.headers.get("content-type", "")),
         },
     }
-    path.write_text(json.dumps(document, indent=2, ensure_ascii=False), encoding="utf-8")
+    path.write_text(json.dumps(hidden(document, keys), indent=2, ensure_ascii=False), encoding="utf-8")
     return path
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from ..wire.jsonio import parse_json
-from ..wire.keys import REDACTED, api_key_of, is_secret_header, is_secret_query
+from ..wire.keys import REDACTED, api_key_of, hidden, is_secret_header, is_secret_query
 from .bounded import BoundedMap
 from .clock import iso
 from .ledger import account_id
@@ -112,6 +112,7 @@ class Recorded:
     response: bytes
     response_size: int
     body_limit: int
+    keys: tuple[str, ...] = ()  # the API keys the service read from the request, hidden wherever they appear
 
     @property
     def footprint(self) -> int:
@@ -125,6 +126,14 @@ class Recorded:
         query = dict(parse_qsl(self.query_string.decode("latin-1"), keep_blank_values=True))
         answer_headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in self.response_headers}
         api_key = api_key_of(headers, query)
+        # A key is hidden wherever it is: under a secret name, and as any value equal to one the request gave.
+        secrets = frozenset(key for key in (*self.keys, api_key) if key)
+        body = self.body if isinstance(self.body, dict) else describe_body(
+            headers.get("content-type", ""), self.body, self.body_size, self.body_limit
+        )  # fmt: skip
+        answer = describe_body(
+            answer_headers.get("content-type", ""), self.response, self.response_size, self.body_limit
+        )
         return {
             "id": self.id,
             "time": iso(self.time),
@@ -132,16 +141,12 @@ class Recorded:
             "method": self.method,
             "path": self.path,
             "endpoint": self.endpoint,
-            "query": {k: REDACTED if is_secret_query(k) else v for k, v in query.items()},
-            "headers": {k: REDACTED if is_secret_header(k) else v for k, v in headers.items()},
+            "query": hidden({k: REDACTED if is_secret_query(k) else v for k, v in query.items()}, secrets),
+            "headers": hidden({k: REDACTED if is_secret_header(k) else v for k, v in headers.items()}, secrets),
             "account": account_id(api_key) if api_key else None,
-            "body": self.body
-            if isinstance(self.body, dict)
-            else describe_body(headers.get("content-type", ""), self.body, self.body_size, self.body_limit),
+            "body": hidden(body, secrets),
             "status": self.status,
             "duration_ms": self.duration_ms,
-            "response": describe_body(
-                answer_headers.get("content-type", ""), self.response, self.response_size, self.body_limit
-            ),
+            "response": hidden(answer, secrets),
             "kind": "request",
         }

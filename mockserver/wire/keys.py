@@ -4,6 +4,7 @@ the kit's reports can hide them."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 REDACTED = "[redacted]"  # what a secret is shown as
 SECRET_HEADERS = frozenset(
@@ -18,6 +19,18 @@ def is_secret_header(name: str) -> bool:
 
 def is_secret_query(name: str) -> bool:
     return name.lower() in SECRET_QUERY
+
+
+def hidden(value: Any, secrets: frozenset[str]) -> Any:
+    """`value` with every string equal to a secret (bare or after a scheme, as in "Bearer <key>") redacted,
+    however deep in it."""
+    if isinstance(value, str):
+        return REDACTED if value in secrets or value.partition(" ")[2] in secrets else value
+    if isinstance(value, dict):
+        return {name: hidden(item, secrets) for name, item in value.items()}
+    if isinstance(value, list):
+        return [hidden(item, secrets) for item in value]
+    return value
 
 
 def bearer_token(authorization: str | None) -> str | None:
