@@ -15,6 +15,7 @@ import uvicorn
 import contracts
 
 from .app import create_app
+from .connections import guarded_protocol
 from .control.admin import served_text
 from .dialects.profiles import PROFILES
 from .settings import Settings, SettingsError, default_of, env_name, flag_fields, load_settings
@@ -105,8 +106,9 @@ def run_serve(args: argparse.Namespace) -> int:
     flags = {f.name: getattr(args, f.name) for f in flag_fields()}
     settings = load_settings(flags, config_file=args.config)
     config = uvicorn.Config(
-        create_app(settings), host=settings.host, port=settings.port, log_level="warning", lifespan="on"
-    )
+        create_app(settings), host=settings.host, port=settings.port, log_level="warning", lifespan="on",
+        http=guarded_protocol(settings),
+    )  # fmt: skip
     # What start-up made (modules, contracts, the app) lives as long as the server: out of the collector's
     # full scans, which took ~50 ms every few hundred requests (the p99 latency of the benchmarks' metadata path).
     gc.freeze()

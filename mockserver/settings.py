@@ -56,6 +56,8 @@ class Settings:
     frozen_clock: bool = option(False, "stop the mock's clock: it moves only when advanced through the admin API")
     jobs_max_count: int = option(10_000, "finished jobs the mock remembers (oldest forgotten first)")
     max_request_mib: float = option(64.0, "largest request body the mock reads, in MiB; a larger one gets 413")
+    head_timeout_seconds: float = option(20.0, "how long a request's line and headers may take to arrive (serve)")
+    max_connections: int = option(1000, "open connections kept; past it the one waiting longest for a head is closed")
     upload_max_mib: float = option(10.0, "largest image a client may upload, in MiB")
     upload_max_pixels: int = option(50_000_000, "largest image a client may upload, in pixels")
     webhook_hosts: str = option("", "hosts besides loopback that webhooks may go to, comma-separated")
@@ -80,6 +82,8 @@ class Settings:
                 raise SettingsError(f"{f.name} must not be negative, got {value}")
         if self.credits > MAX_CREDITS:
             raise SettingsError(f"credits must be at most {MAX_CREDITS}, got {self.credits}")
+        if self.max_connections < 1 or self.head_timeout_seconds <= 0:
+            raise SettingsError("max_connections must be at least 1, and head_timeout_seconds more than 0")
         if self.workers < 1:
             raise SettingsError(f"workers must be at least 1, got {self.workers}")
         if self.port > 65535:

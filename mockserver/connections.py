@@ -1,0 +1,72 @@
+"""The connections `imagegen-mock serve` keeps: a request's head (its line and headers) has --head-timeout-seconds
+to arrive, counted from the connection's opening or the end of its last answer, and at most --max-connections
+are open at once; past that, the one that has waited longest for a head is closed to make room.
+
+Without them a client that trickles its headers, or opens connections and sends nothing, holds them forever: with a
+1,024 open-files limit, 1,100 such connections left the server unable to accept any other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import resource
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from .settings import Settings, SettingsError
+
+SPARE_FILES = 64  # open files the server needs beside its connections: the store, the workers, the log
+
+
+class GuardedProtocol(HttpToolsProtocol):
+    head_seconds: float = 20.0
+    max_connections: int = 1000
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        self.head_timer: asyncio.TimerHandle | None = None
+        self.waiting_since: float | None = None
+        super().connection_made(transport)
+        self.wait_for_a_head()
+        if len(self.connections) > self.max_connections:
+            waiting = [c for c in self.connections if getattr(c, "waiting_since", None) is not None]
+            oldest = min(waiting, key=lambda c: c.waiting_since, default=self)
+            oldest.transport.close()
+
+    def on_headers_complete(self) -> None:
+        self.stop_waiting()
+        super().on_headers_complete()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        answered = self.cycle is None or self.cycle.response_complete  # not a pipelined request begun at once
+        if answered and not self.transport.is_closing():
+            self.wait_for_a_head()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.stop_waiting()
+        super().connection_lost(exc)
+
+    def wait_for_a_head(self) -> None:
+        self.stop_waiting()
+        self.waiting_since = self.loop.time()
+        self.head_timer = self.loop.call_later(self.head_seconds, self.transport.close)
+
+    def stop_waiting(self) -> None:
+        if self.head_timer is not None:
+            self.head_timer.cancel()
+        self.head_timer = self.waiting_since = None
+
+
+def guarded_protocol(settings: Settings) -> type[HttpToolsProtocol]:
+    """The HTTP protocol for uvicorn, with the settings' bounds; the open-files limit raised to fit them."""
+    needed = settings.max_connections + SPARE_FILES
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        if hard != resource.RLIM_INFINITY and hard < needed:
+            raise SettingsError(
+                f"max_connections: {settings.max_connections} connections need {needed} open files, and this "
+                f"process may open {hard} (ulimit -n): give a lower --max-connections"
+            )
+        resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
+    bounds = {"head_seconds": settings.head_timeout_seconds, "max_connections": settings.max_connections}
+    return type("GuardedProtocol", (GuardedProtocol,), bounds)
