@@ -18,12 +18,15 @@ from .servers import free_port, serving
 SCRIPT = str(Path(sys.executable).with_name("imagegen-mock"))
 KEY = "soak-key"
 FORM = {"model": "imagen-4"}
+MIB = 1024 * 1024
 
 
 def requests(i: int) -> tuple[str, str, dict, dict | None, dict | None]:
-    """The i-th request of the mix: paid generations with new prompts, cached ones, errors, reads, jobs."""
+    """The i-th request of the mix: paid generations with new prompts, cached ones, errors, reads, jobs, and the
+    large: a new prompt just within Vydra's cap, one eight times over it, a new 1 MiB header."""
     bearer, goog = {"Authorization": f"Bearer {KEY}"}, {"x-goog-api-key": KEY}
     prompt, flash = f"soak {i}", "gemini-2.5-flash-image"
+    large_prompt, large_header = f"{i} " + "p" * 131_000, {"X-Trace": f"{i}" + "h" * MIB}
     mix = [
         ("POST", "/vydra/api/v1/models/gemini/generate", bearer, {"prompt": prompt}, None),
         ("POST", "/vydra/api/v1/models/gemini/generate", bearer, {"prompt": "cached"}, None),
@@ -35,6 +38,9 @@ def requests(i: int) -> tuple[str, str, dict, dict | None, dict | None]:
         ("POST", "/geminigen/uapi/v1/generate_image", {"x-api-key": KEY}, None, FORM | {"prompt": prompt}),
         ("GET", "/vydra/api/v1/organization", bearer, None, None),
         ("GET", "/_mock/requests?limit=10", {}, None, None),
+        ("POST", "/vydra/api/v1/models/gemini/generate", bearer, {"prompt": large_prompt}, None),
+        ("POST", "/vydra/api/v1/models/gemini/generate", bearer, {"prompt": large_prompt * 8}, None),
+        ("GET", "/vydra/api/v1/organization", bearer | large_header, None, None),
     ]  # fmt: skip
     return mix[i % len(mix)]
 

@@ -346,6 +346,7 @@ HOSTILE_FORMS = {  # what once froze every client for 10-47 s, or went missing f
     "20,000 encoded words": multipart(f'Content-Disposition: form-data; name="{"=?utf-8?q?a?= " * 20_000}"\r\n\r\nx'),
     "20,000 parameters": multipart(f'Content-Disposition: form-data; name="a"{"; x=" * 20_000}\r\n\r\nx'),
     "20,000 parentheses": multipart(f'Content-Disposition: form-data; name="a" {"(" * 20_000}\r\n\r\nx'),
+    "a field of 2 MiB": multipart(f'Content-Disposition: form-data; name="prompt"\r\n\r\n{"a" * 2**21}'),
 }
 
 
