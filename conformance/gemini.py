@@ -48,11 +48,21 @@ class Facts:
 
     @property
     def image_models(self) -> list[str]:
-        return [name for name, entry in self.models.items() if "sizes" in entry]
+        """The models that draw through generateContent."""
+        return [
+            name
+            for name, entry in self.models.items()
+            if "sizes" in entry and "predict" not in entry.get("methods", ())
+        ]
 
     @property
     def text_models(self) -> list[str]:
         return [name for name, entry in self.models.items() if "sizes" not in entry]
+
+    @property
+    def imagen_models(self) -> list[str]:
+        """The models that draw through Imagen's predict."""
+        return [name for name, entry in self.models.items() if "predict" in entry.get("methods", ())]
 
     def pixels(self, model: str, ratio: str, size: str | None) -> tuple[int, int]:
         """The documented output size: the size asked for, if the model makes it, else its smallest."""
@@ -221,6 +231,24 @@ def usage_adds_up(session: Session) -> None:
         images = len(pictures(body))
         counted = sum(d["tokenCount"] for d in usage.get("candidatesTokensDetails", []) if d.get("modality") == "IMAGE")
         assert counted == images * f.image_tokens(model, size), f"{images} image(s) of {model} {size}: {usage}"
+
+    session.run(check)
+
+
+@behaviour(
+    "count-tokens-as-generated",
+    "countTokens gives a prompt the totalTokens that generateContent then counts as its promptTokenCount",
+    "research/apis.md §1.4 UsageMetadata; python-genai models.count_tokens",
+    paid=True,
+)
+def count_tokens_as_generated(session: Session) -> None:
+    f = facts(session.target.profile)
+
+    @given(model=st.sampled_from(f.image_models), prompt=prompts)
+    def check(model: str, prompt: str) -> None:
+        counted = answered(call(session, model, {"contents": ask(prompt)["contents"]}, method="countTokens"))
+        usage = answered(call(session, model, ask(prompt, responseModalities=["TEXT"]))).get("usageMetadata", {})
+        assert counted.get("totalTokens") == usage.get("promptTokenCount"), f"counted {counted}, then used {usage}"
 
     session.run(check)
 
@@ -398,6 +426,45 @@ def event_json(data: str) -> dict[str, Any]:
         raise AssertionError(f"an event that is not a JSON response: {data[:80]!r}") from None
     assert isinstance(chunk, dict), f"an event that is not a JSON object: {data[:80]!r}"
     return chunk
+
+
+@behaviour(
+    "imagen-draws-as-asked",
+    "Imagen's predict answers sampleCount predictions, each of the table's pixel size for its model, aspectRatio "
+    "and sampleImageSize, its mimeType the format asked for and the one its bytes are",
+    "ai.google.dev/gemini-api/docs/imagen; python-genai 1.x _GenerateImagesParameters_to_mldev; contract x-image-sizes",
+    paid=True,
+    applies=lambda f: bool(f.imagen_models),
+    examples=4,
+)
+def imagen_draws_as_asked(session: Session) -> None:
+    f = facts(session.target.profile)
+    ratios = sorted({ratio for model in f.imagen_models for ratio in f.sizes[f.models[model]["sizes"]]["1K"]})
+
+    @given(
+        model=st.sampled_from(f.imagen_models),
+        count=st.integers(1, 4),
+        ratio=st.sampled_from(ratios),
+        size=st.none() | st.sampled_from(["1K", "2K"]),
+        mime_type=st.sampled_from(["image/png", "image/jpeg"]),
+        prompt=prompts,
+    )
+    def check(model: str, count: int, ratio: str, size: str | None, mime_type: str, prompt: str) -> None:
+        parameters = {"sampleCount": count, "aspectRatio": ratio, "outputOptions": {"mimeType": mime_type}}
+        body = {
+            "instances": [{"prompt": prompt}],
+            "parameters": parameters | ({"sampleImageSize": size} if size else {}),
+        }
+        predictions = answered(call(session, model, body, method="predict")).get("predictions", [])
+        assert len(predictions) == count, f"asked {model} for {count} images, got {len(predictions)}"
+        expected = f.pixels(model, ratio, size)
+        for prediction in predictions:
+            image = decode(base64.b64decode(prediction.get("bytesBase64Encoded", "")), f"a prediction of {model}")
+            assert prediction.get("mimeType") == mime_type, f"mimeType {prediction.get('mimeType')}, asked {mime_type}"
+            assert MIME_TYPES.get(image.format) == mime_type, f"{image.format} bytes for {mime_type}"
+            assert image.size == expected, f"{model} {ratio} {size}: got {image.size}, the table says {expected}"
+
+    session.run(check)
 
 
 @behaviour(

@@ -25,7 +25,8 @@ from mockserver.pipeline.body import read_body, replaying
 TINY_PNG = io.BytesIO()
 Image.new("RGB", (2, 2)).save(TINY_PNG, "PNG")
 IMAGE_PART = {"inlineData": {"mimeType": "image/png", "data": base64.b64encode(TINY_PNG.getvalue()).decode()}}
-KNOWN_TOP_LEVEL = {"contents", "generationConfig", "systemInstruction", "safetySettings", "tools", "toolConfig"}
+KNOWN_TOP_LEVEL = {"contents", "generationConfig", "systemInstruction", "safetySettings", "tools", "toolConfig",
+                   "instances", "parameters"}  # fmt: skip
 
 
 def headers_of(scope: Scope) -> dict[bytes, bytes]:
@@ -52,6 +53,18 @@ def miscounted_image_tokens(scope: Scope, status: int, body: object) -> tuple[in
         for detail in body.get("usageMetadata", {}).get("candidatesTokensDetails", []):
             if detail.get("modality") == "IMAGE":
                 detail["tokenCount"] += 1
+    return status, body
+
+
+def one_prediction_fewer(scope: Scope, status: int, body: object) -> tuple[int, object]:
+    if isinstance(body, dict) and body.get("predictions"):
+        body["predictions"] = body["predictions"][:-1]
+    return status, body
+
+
+def one_token_short(scope: Scope, status: int, body: object) -> tuple[int, object]:
+    if isinstance(body, dict) and "totalTokens" in body:
+        body["totalTokens"] -= 1
     return status, body
 
 
@@ -138,7 +151,7 @@ def known_model(scope: Scope) -> Scope:
     if (
         rest
         and ":" in rest
-        and not rest.startswith(("gemini-2.5-flash-image", "gemini-3-pro", "gemini-2.0", "gemini-2-5"))
+        and not rest.startswith(("gemini-2.5-flash-image", "gemini-3-pro", "gemini-2.0", "gemini-2-5", "imagen-"))
     ):
         method = rest.partition(":")[2]
         scope = {**scope, "path": f"{prefix}/models/gemini-2.5-flash-image:{method}"}
@@ -200,9 +213,11 @@ BREAKAGES = {
     "gemini": {
         "images 8 pixels too wide": (
             patching(widening_images),
-            {"pixel-size-matches-the-table", "number-of-images-honoured"},
+            {"pixel-size-matches-the-table", "number-of-images-honoured", "imagen-draws-as-asked"},
         ),
-        "JPEG labelled PNG": (patching(serving_jpeg), {"mime-type-matches-the-bytes"}),
+        "JPEG labelled PNG": (patching(serving_jpeg), {"mime-type-matches-the-bytes", "imagen-draws-as-asked"}),
+        "Imagen draws one image fewer": (rewriting_json(one_prediction_fewer), {"imagen-draws-as-asked"}),
+        "countTokens one short": (rewriting_json(one_token_short), {"count-tokens-as-generated"}),
         "image tokens miscounted": (rewriting_json(miscounted_image_tokens), {"usage-adds-up"}),
         "images without IMAGE": (rewriting_json(images_for_text), {"no-image-without-IMAGE"}),
         "edits come out square": (rewriting_request(square_edits), {"edit-keeps-the-input-ratio"}),

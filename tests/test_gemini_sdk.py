@@ -72,12 +72,46 @@ def test_streaming_yields_the_text_then_the_image(mock_url):
     assert chunks[-1].candidates[0].content.parts[0].inline_data.mime_type == "image/png"
 
 
+def test_imagen_draws_what_generate_images_asks_for(mock_url):
+    client = sdk(mock_url)
+    config = types.GenerateImagesConfig(
+        number_of_images=2, aspect_ratio="16:9", image_size="2K", output_mime_type="image/jpeg"
+    )
+    response = client.models.generate_images(model="imagen-4.0-generate-001", prompt="a lighthouse", config=config)
+
+    images = [Image.open(io.BytesIO(generated.image.image_bytes)) for generated in response.generated_images]
+    assert [(image.format, image.size) for image in images] == [("JPEG", (2816, 1536))] * 2
+    assert {generated.image.mime_type for generated in response.generated_images} == {"image/jpeg"}
+
+
+def test_imagen_images_kept_back_are_named_with_their_reason(mock_url):
+    client = sdk(mock_url, headers={"X-Mock-Fault": "content-policy"})
+    config = types.GenerateImagesConfig(number_of_images=1, include_rai_reason=True)
+    response = client.models.generate_images(model="imagen-4.0-fast-generate-001", prompt="x", config=config)
+
+    (kept_back,) = response.generated_images
+    assert kept_back.image.image_bytes is None and "filtered" in kept_back.rai_filtered_reason
+
+
+def test_count_tokens_counts_the_prompt_as_generate_content_does(mock_url):
+    client = sdk(mock_url)
+    prompt = "a red fox in the snow, " * 10
+    counted = client.models.count_tokens(model="gemini-2.5-flash-image", contents=prompt)
+    generated = client.models.generate_content(
+        model="gemini-2.5-flash-image",
+        contents=prompt,
+        config=types.GenerateContentConfig(response_modalities=["TEXT"]),
+    )
+
+    assert counted.total_tokens == generated.usage_metadata.prompt_token_count > 0
+
+
 def test_the_sdk_lists_every_model_through_the_pages(mock_url):
     client = sdk(mock_url)
     names = [model.name for model in client.models.list(config={"page_size": 2})]
 
-    assert "models/gemini-3-pro-image-preview" in names
-    assert len(names) == len(set(names)) == 7
+    assert {"models/gemini-3-pro-image-preview", "models/imagen-4.0-generate-001"} <= set(names)
+    assert len(names) == len(set(names)) == 10
 
 
 def test_an_unknown_model_is_the_sdks_404(mock_url):

@@ -1,4 +1,5 @@
-"""Google's Gemini `generateContent` wire format (seeds 002 and 004; research/apis.md §1).
+"""Google's Gemini `generateContent` wire format (seeds 002 and 004; research/apis.md §1), and the routes of the
+Gemini API as a whole: what its endpoints share is in gemini_api.py, Imagen's predict in imagen.py.
 
 One dialect for several services: Google's own API (strict) and gateways that re-expose it, each a
 profile whose contract says how it differs (`Facts`): where keys may go, whether unknown fields are
@@ -16,258 +17,52 @@ import base64
 import binascii
 import json
 import math
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from starlette.responses import Response, StreamingResponse
-
-import contracts
 
 from ..images.spec import ImageSpec, variants
 from ..images.uploads import Upload, UploadError, read_upload
 from ..pipeline.endpoint import Call, Reject
 from ..pipeline.routing import Profile, ServiceRoute
 from ..wire.jsonio import JSONResponse, parse_json
-from ..wire.keys import key_at
-from .models import Model, estimated_tokens, models_of
+from . import imagen
+from .gemini_api import (
+    READ_FAULTS,
+    TROUBLESHOOTING,
+    TYPE_PREFIX,
+    VERSIONS,
+    Facts,
+    authenticate,
+    facts_of,
+    forced_answers,
+    get_model,
+    invalid,
+    list_models,
+    model_of,
+    quirks_of,
+    refusal,
+    too_many_tokens,
+    unknown_fields_refused,
+)
+from .gemini_api import error as error  # the dialect's refusal of a request no endpoint took (pipeline/routing.py)
+from .models import Model, estimated_tokens
 
 if TYPE_CHECKING:
     from ..state import State
 
-VERSIONS = ("v1beta", "v1")  # the SDK calls /v1/ when given a base URL; both answer alike
 IMAGE_SIZES = ("1K", "2K", "4K")
 MODALITIES = ("TEXT", "IMAGE", "AUDIO", "VIDEO", "MODALITY_UNSPECIFIED")
 MAX_IMAGES = 4  # numberOfImages, where a gateway takes it
 INPUT_IMAGE_TOKENS = 258  # what an input image counts, as observed
-PAGE_SIZE, MAX_PAGE_SIZE = 50, 1000
 TOKENS_PER_CREDIT = 1000
-TROUBLESHOOTING = "https://developers.generativeai.google/guide/troubleshooting"
-TYPE_PREFIX = "type.googleapis.com/google.ai.generativelanguage.v1beta."
 
 GENERATE_FAULTS = (
     "content-policy", "blocked-prompt", "no-image", "server-error", "overloaded", "rate-limit",
     "insufficient-credits", "timeout",
 )  # fmt: skip
-READ_FAULTS = ("server-error", "overloaded", "rate-limit", "timeout")
-
-
-@dataclass(frozen=True)
-class GeminiQuirks:
-    """What sets a service apart that its contract does not say."""
-
-    safety_ratings: bool = False  # answers carry safetyRatings, as seed 002 shows
-    request_ids: bool = False  # its own refusals name the request, as new-api's do: "... (request id: ...)"
-
-
-NO_QUIRKS = GeminiQuirks()
-
-# Where Gemini's clients put a key, in the order a service looks (the lenient union's contract lists them).
-KEY_PLACES = contracts.key_places("gemini")
-
-
-@dataclass(frozen=True)
-class Facts:
-    """How a service speaks the format, as its contract says."""
-
-    refusals: Mapping[str, Mapping[str, Any]]  # how it refuses (x-refusals): status, envelope, and a gateway's words
-    strict_fields: bool  # unknown fields are refused (Google); a gateway's parser drops them
-    image_generation_config: bool  # the gateways' generationConfig.imageGenerationConfig
-    aspect_ratios: tuple[str, ...]
-    models: Mapping[str, Model]
-
-    @property
-    def bearer_is_oauth(self) -> bool:
-        """Google: an Authorization header must hold an OAuth token, never an API key."""
-        return "bearer-key" in self.refusals
-
-
-@cache
-def facts_of(contract: str) -> Facts:
-    document = contracts.load(contract)
-    schemas = document["components"]["schemas"]
-    config = schemas["GenerationConfig"]
-    return Facts(
-        refusals=document["x-refusals"],
-        strict_fields=config.get("additionalProperties") is False,
-        image_generation_config="imageGenerationConfig" in config["properties"],
-        aspect_ratios=tuple(schemas["AspectRatio"]["enum"]),
-        models=models_of(contract),
-    )
-
-
-# Errors. Google's envelope is {"error": {"code", "message", "status", "details"}}; gateways answer their own
-# refusals (keys, quota) in theirs, and relay Google's errors as they are.
-
-STATUS_NAMES = {
-    400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
-    405: "INVALID_ARGUMENT", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED",
-}  # fmt: skip
-
-
-def google_error(code: int, message: str, details: list[dict] | None = None, status: str | None = None) -> Response:
-    error = {"code": code, "message": message, "status": status or STATUS_NAMES[code]}
-    return JSONResponse({"error": error | ({"details": details} if details else {})}, code)
-
-
-def error(profile: Profile, status: int, message: str, headers: Mapping[str, str] | None = None) -> Response:
-    if status == 413:  # Google refuses a body over its limit as an invalid argument
-        status, message = 400, f"Request payload size exceeds the limit. {message}."
-    response = google_error(status, message)
-    response.headers.update(headers or {})
-    return response
-
-
-def invalid(message: str, field: str | None = None) -> Reject:
-    """400 INVALID_ARGUMENT with a BadRequest field violation, as Google refuses a request."""
-    violation = {"description": message} | ({"field": field} if field else {})
-    details = [{"@type": "type.googleapis.com/google.rpc.BadRequest", "fieldViolations": [violation]}]
-    return Reject(google_error(400, message, details))
-
-
-def error_info(reason: str, **metadata: str) -> dict[str, Any]:
-    return {
-        "@type": "type.googleapis.com/google.rpc.ErrorInfo",
-        "reason": reason,
-        "domain": "googleapis.com",
-        "metadata": {"service": "generativelanguage.googleapis.com", **metadata},
-    }
-
-
-def quota_exceeded(quota_id: str, model: str) -> Response:
-    violation = {
-        "quotaMetric": "generativelanguage.googleapis.com/generate_content_free_tier_requests",
-        "quotaId": quota_id,
-        "quotaDimensions": {"location": "global", "model": model},
-    }
-    details = [
-        {"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": [violation]},
-        {"@type": "type.googleapis.com/google.rpc.Help", "links": [
-            {"description": "Learn more about Gemini API quotas", "url": "https://ai.google.dev/gemini-api/docs/rate-limits"}
-        ]},
-        {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "59s"},
-    ]  # fmt: skip
-    message = (
-        "You exceeded your current quota, please check your plan and billing details. For more information on "
-        "this error, head to: https://ai.google.dev/gemini-api/docs/rate-limits."
-    )
-    return google_error(429, message, details)
-
-
-# What Google answers for each refusal a service can make.
-GOOGLE_REFUSALS: dict[str, Callable[[str], Response]] = {
-    "missing-key": lambda model: google_error(
-        403,
-        "Method doesn't allow unregistered callers (callers without established identity). Please use API Key "
-        "or other form of API consumer identity to call this API.",
-    ),
-    "unknown-key": lambda model: google_error(
-        400,
-        "API key not valid. Please pass a valid API key.",
-        [
-            error_info("API_KEY_INVALID"),
-            {
-                "@type": "type.googleapis.com/google.rpc.LocalizedMessage",
-                "locale": "en-US",
-                "message": "API key not valid. Please pass a valid API key.",
-            },
-        ],
-    ),
-    "bearer-key": lambda model: google_error(
-        401,
-        "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other "
-        "valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.",
-        [error_info("ACCESS_TOKEN_TYPE_UNSUPPORTED", method="google.ai.generativelanguage.v1beta.GenerativeService")],
-    ),
-    "quota": lambda model: quota_exceeded("GenerateRequestsPerDayPerProjectPerModel-FreeTier", model),
-    "rate-limit": lambda model: quota_exceeded("GenerateRequestsPerMinutePerProjectPerModel-FreeTier", model),
-    "server-error": lambda model: google_error(
-        500, f"An internal error has occurred. Please retry or report in {TROUBLESHOOTING}"
-    ),
-    "overloaded": lambda model: google_error(503, "The model is overloaded. Please try again later."),
-    "timeout": lambda model: google_error(504, "Deadline expired before operation could complete."),
-}
-
-
-def refusal(call: Call, kind: str, model: str = "") -> Response:
-    """The service's answer to a refusal of `kind`: a gateway's own, in its envelope, where its contract gives
-    its words; else Google's, which a gateway relays as it is."""
-    refused = facts_of(call.profile.contract).refusals.get(kind)
-    if refused is None or refused["envelope"] == "google":
-        return GOOGLE_REFUSALS[kind](model)
-    message = refused["message"]
-    if quirks_of(call.profile).request_ids:
-        message = f"{message} (request id: {call.state.ids.hex(24)})"
-    body = {"error": {"message": message, "type": refused["type"], "code": refused["code"]}}
-    return JSONResponse(body, refused["status"])
-
-
-def quirks_of(profile: Profile) -> GeminiQuirks:
-    return profile.quirks or NO_QUIRKS
-
-
-def forced_answers(call: Call, model: str) -> dict[str, Callable[[], Response]]:
-    """The faults answered before anything is charged."""
-    kinds = {"rate-limit": "rate-limit", "insufficient-credits": "quota", "server-error": "server-error",
-             "overloaded": "overloaded", "timeout": "timeout"}  # fmt: skip
-    return {fault: (lambda kind=kind: refusal(call, kind, model)) for fault, kind in kinds.items()}
-
-
-def authenticate(call: Call) -> str:
-    """The request's API key: the first one given, which must be in a place the service reads."""
-    accepted = call.profile.key_places
-    headers, query = call.request.headers, call.request.query_params
-    if facts_of(call.profile.contract).bearer_is_oauth and "authorization" in headers:
-        raise Reject(refusal(call, "bearer-key"))
-    places = [*KEY_PLACES, *(place for place in accepted if place not in KEY_PLACES)]
-    given = {
-        place: key_at(headers, query, place.kind, place.name)
-        for place in places
-        if place.kind != "bearer" or place in accepted
-    }
-    api_key = next((key for key in given.values() if key), None)
-    if not api_key or not any(given.get(place) == api_key for place in accepted):
-        raise Reject(refusal(call, "missing-key"))
-    call.key(api_key)
-    if call.state.ledger.find_or_open(api_key) is None:
-        raise Reject(refusal(call, "unknown-key"))
-    return api_key
-
-
-# The models, as the profile's contract lists them.
-
-
-def catalogue_entry(model: Model, alias: str) -> dict[str, Any]:
-    """The model as GET /v1beta/models lists it, under the id it was asked by."""
-    return {
-        "name": f"models/{alias}",
-        "version": model.entry["version"],
-        "displayName": model.entry["displayName"],
-        "description": model.entry["description"],
-        "inputTokenLimit": model.entry["inputTokenLimit"],
-        "outputTokenLimit": model.entry["outputTokenLimit"],
-        "supportedGenerationMethods": ["generateContent", "countTokens"],
-        "temperature": 1.0,
-        "topP": 0.95,
-        "topK": 64,
-        "maxTemperature": 2.0,
-        "thinking": bool(model.entry.get("thoughtSignatures")),
-    }
-
-
-def model_of(call: Call, method: str) -> Model:
-    name = call.request.path_params["model"].removeprefix("models/")
-    model = facts_of(call.profile.contract).models.get(name)
-    if model is None:
-        version = call.route.path.split("/")[1]  # v1beta or v1, as the route says (whatever the prefix)
-        raise Reject(google_error(
-            404,
-            f"models/{name} is not found for API version {version}, or is not supported for {method}. "
-            "Call ListModels to see the list of available models and their supported methods.",
-        ))  # fmt: skip
-    return model
-
 
 # The request: fields known per message, in camelCase; both spellings are read, camelCase is written.
 
@@ -293,6 +88,7 @@ FIELDS: dict[str, dict[str, str]] = {
     },
     "ImageConfig": {"aspectRatio": "string", "imageSize": "string"},
 }  # fmt: skip
+FIELDS["CountTokensRequest"] = {"contents": "Content[]", "generateContentRequest": "GenerateContentRequest"}
 GATEWAY_FIELDS: dict[str, dict[str, str]] = {
     "GenerationConfig": {"imageGenerationConfig": "ImageGenerationConfig"},
     "ImageGenerationConfig": {"aspectRatio": "string", "numberOfImages": "int"},
@@ -357,16 +153,8 @@ class Normalizer:
         return PROTO_TYPES.get(kind) or f"{TYPE_PREFIX}{kind}"
 
     def refuse_unknown(self) -> None:
-        if not (self.strict and self.unknown):
-            return
-        messages = [f'Invalid JSON payload received. Unknown name "{name}"' + (f" at '{path}'" if path else "")
-                    + ": Cannot find field." for path, name in self.unknown]  # fmt: skip
-        violations = [
-            {"description": m} | ({"field": path} if path else {})
-            for (path, _), m in zip(self.unknown, messages, strict=True)
-        ]
-        details = [{"@type": "type.googleapis.com/google.rpc.BadRequest", "fieldViolations": violations}]
-        raise Reject(google_error(400, "\n".join(messages), details))
+        if self.strict and self.unknown:
+            raise unknown_fields_refused(self.unknown)
 
 
 @dataclass(frozen=True)
@@ -386,34 +174,57 @@ class Generation:
         return self.images[-1] if self.images else None
 
     @property
-    def prompt_text_tokens(self) -> int:
-        return sum(estimated_tokens(text) for text in self.texts)
+    def prompt_details(self) -> list[dict[str, Any]]:
+        return prompt_details(self.texts, self.images)
 
     @property
-    def prompt_image_tokens(self) -> int:
-        return INPUT_IMAGE_TOKENS * len(self.images)
+    def prompt_tokens(self) -> int:
+        return sum(detail["tokenCount"] for detail in self.prompt_details)
 
 
-async def generation_request(call: Call, model: Model) -> Generation:
+def prompt_details(
+    texts: tuple[str, ...] | list[str], images: tuple[Upload, ...] | list[Upload]
+) -> list[dict[str, Any]]:
+    """The prompt's tokens by modality (promptTokensDetails): its texts', and its images' where it has any."""
+    details = [{"modality": "TEXT", "tokenCount": sum(estimated_tokens(text) for text in texts)}]
+    return details + ([{"modality": "IMAGE", "tokenCount": INPUT_IMAGE_TOKENS * len(images)}] if images else [])
+
+
+def read_request(call: Call, message: str) -> dict[str, Any]:
+    """The body as the message `message`, in camelCase; Google's 400 for what does not fit."""
     try:
         body = parse_json(call.body)
     except ValueError:
         raise invalid("Invalid JSON payload received. Unexpected token.") from None
     if not isinstance(body, dict):
         raise invalid('Invalid JSON payload received. Unknown name "": Root element must be a message.')
-    facts = facts_of(call.profile.contract)
-    reader = Normalizer(facts)
-    request = reader.message(body, "GenerateContentRequest", "")
+    reader = Normalizer(facts_of(call.profile.contract))
+    request = reader.message(body, message, "")
     reader.refuse_unknown()
-    contents = request.get("contents") or []
+    return request
+
+
+async def read_contents(
+    call: Call, contents: list[dict[str, Any]], message: str
+) -> tuple[list[str], list[Upload], str]:
+    """The texts and images of every turn, and the text of the last user turn."""
     if not contents:
-        raise invalid("* GenerateContentRequest.contents: contents is not specified\n", "contents")
-    texts, images, last_user_text = [], [], ""
+        raise invalid(f"* {message}.contents: contents is not specified\n", "contents")
+    texts: list[str] = []
+    images: list[Upload] = []
+    last_user_text = ""
     for i, content in enumerate(contents):
         turn_texts = await read_turn(call, content, i, images)
         texts += turn_texts
         if content.get("role", "user") == "user" and turn_texts:
             last_user_text = " ".join(turn_texts)
+    return texts, images, last_user_text
+
+
+async def generation_request(call: Call, model: Model) -> Generation:
+    facts = facts_of(call.profile.contract)
+    request = read_request(call, "GenerateContentRequest")
+    texts, images, last_user_text = await read_contents(call, request.get("contents") or [], "GenerateContentRequest")
     config = request.get("generationConfig", {})
     modalities = read_modalities(config, model)
     aspect_ratio, size, count = read_image_config(config, images, model, facts.aspect_ratios)
@@ -422,15 +233,9 @@ async def generation_request(call: Call, model: Model) -> Generation:
             f"Multiple candidates is not enabled for models/{model.name}", "generation_config.candidate_count"
         )
     generation = Generation(model, tuple(texts), last_user_text, tuple(images), modalities, aspect_ratio, size, count)
-    if generation.prompt_text_tokens + generation.prompt_image_tokens > model.input_token_limit:
+    if generation.prompt_tokens > model.input_token_limit:
         raise Reject(too_many_tokens(model.input_token_limit))
     return generation
-
-
-def too_many_tokens(limit: int) -> Response:
-    """AI Studio's answer since late 2025 (arkavo-org/arkavo-edge#371); before, it also gave the count
-    (google-gemini/gemini-cli#4118)."""
-    return google_error(400, f"The input token count exceeds the maximum number of tokens allowed ({limit}).")
 
 
 async def read_turn(call: Call, content: dict[str, Any], index: int, images: list[Upload]) -> list[str]:
@@ -539,10 +344,7 @@ class Answer:
     images: int
 
     def usage(self, generation: Generation) -> dict[str, Any]:
-        prompt_text, prompt_images = generation.prompt_text_tokens, generation.prompt_image_tokens
-        prompt = prompt_text + prompt_images
-        details = [{"modality": "TEXT", "tokenCount": prompt_text}]
-        details += [{"modality": "IMAGE", "tokenCount": prompt_images}] if prompt_images else []
+        details, prompt = generation.prompt_details, generation.prompt_tokens
         usage: dict[str, Any] = {"promptTokenCount": prompt}
         if self.outcome != "blocked-prompt":
             image_tokens = self.images * generation.model.entry.get("imageTokens", {}).get(generation.image_size, 0)
@@ -658,67 +460,38 @@ async def events(chunks: list[dict[str, Any]]) -> AsyncIterator[bytes]:
         yield f"data: {text}\r\n\r\n".encode("utf-8", errors="backslashreplace")
 
 
+# POST /v1beta/models/{model}:countTokens, free: what generateContent would count for the prompt.
+
+
+async def count_tokens(call: Call) -> Response:
+    authenticate(call)
+    model = model_of(call, "countTokens")
+    request = read_request(call, "CountTokensRequest")
+    contents = request.get("contents") or request.get("generateContentRequest", {}).get("contents") or []
+    texts, images, _ = await read_contents(call, contents, "CountTokensRequest")
+    await call.fail_if_forced(forced_answers(call, model.name))
+    details = prompt_details(texts, images)
+    return JSONResponse({"totalTokens": sum(d["tokenCount"] for d in details), "promptTokensDetails": details})
+
+
 def response_id(call: Call) -> str:
     return base64.urlsafe_b64encode(bytes.fromhex(call.state.ids.hex(32))).decode().rstrip("=")
 
 
-# GET /v1beta/models and /v1beta/models/{model}
-
-
-async def list_models(call: Call) -> Response:
-    authenticate(call)
-    query = call.request.query_params
-    size = page_size(query.get("pageSize"))
-    start = page_start(query.get("pageToken"))
-    await call.fail_if_forced(forced_answers(call, ""))
-    listed = list(facts_of(call.profile.contract).models.items())
-    page = [catalogue_entry(model, name) for name, model in listed[start : start + size]]
-    following = start + size
-    next_token = {"nextPageToken": page_token(following)} if following < len(listed) else {}
-    return JSONResponse({"models": page, **next_token})
-
-
-async def get_model(call: Call) -> Response:
-    authenticate(call)
-    model = model_of(call, "getModel")
-    await call.fail_if_forced(forced_answers(call, model.name))
-    return JSONResponse(catalogue_entry(model, call.request.path_params["model"].removeprefix("models/")))
-
-
-def page_size(raw: str | None) -> int:
-    if raw is None or raw == "":
-        return PAGE_SIZE
-    try:
-        size = int(raw)
-    except ValueError:
-        raise invalid(f"Invalid value at 'page_size' (TYPE_INT32), \"{raw}\"", "page_size") from None
-    return min(max(size, 1), MAX_PAGE_SIZE) if size > 0 else PAGE_SIZE
-
-
-def page_token(start: int) -> str:
-    return base64.urlsafe_b64encode(f"offset:{start}".encode()).decode().rstrip("=")
-
-
-def page_start(token: str | None) -> int:
-    if not token:
-        return 0
-    try:
-        label, _, start = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode().partition(":")
-        if label == "offset" and start.isdigit():
-            return int(start)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        pass
-    raise invalid("Invalid page token.", "page_token")
-
-
 def routes(profile: Profile, state: State) -> list[ServiceRoute]:
+    """The Gemini API's routes, as the profile's contract has them: generateContent, the catalogue, and Imagen's
+    predict where the service serves it."""
+    endpoints = [
+        ("POST", ":generateContent", generate, GENERATE_FAULTS),
+        ("POST", ":streamGenerateContent", stream_generate, GENERATE_FAULTS),
+    ]
+    endpoints.append(("POST", ":countTokens", count_tokens, READ_FAULTS))
+    if facts_of(profile.contract).imagen:
+        endpoints.append(("POST", ":predict", imagen.predict, imagen.PREDICT_FAULTS))
+    endpoints.append(("GET", "", get_model, READ_FAULTS))  # last: {model} matches "x:predict" too
     routes = []
     for version in VERSIONS:
-        for method, suffix, handler, faults in (
-            ("POST", ":generateContent", generate, GENERATE_FAULTS),
-            ("POST", ":streamGenerateContent", stream_generate, GENERATE_FAULTS),
-            ("GET", "", get_model, READ_FAULTS),
-        ):
+        for method, suffix, handler, faults in endpoints:
             documented = f"/v1beta/models/{{model}}{suffix}"
             routes.append(ServiceRoute(method, f"/{version}/models/{{model}}{suffix}", handler, faults, documented))
         routes.append(ServiceRoute("GET", f"/{version}/models", list_models, READ_FAULTS, "/v1beta/models"))

@@ -25,6 +25,11 @@ class Model:
         return self.sizes is not None
 
     @property
+    def methods(self) -> list[str]:
+        """What the Gemini API serves it by (its catalogue entry's supportedGenerationMethods): Imagen, predict."""
+        return self.entry.get("methods", ["generateContent", "countTokens"])
+
+    @property
     def input_token_limit(self) -> int:
         """The prompt's tokens the model reads at most (its entry's inputTokenLimit; ListModels gives them)."""
         return self.entry["inputTokenLimit"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ..pipeline.routing import Profile
 from . import gemini, geminigen, openai_images, vydra, zod
-from .gemini import GeminiQuirks
+from .gemini_api import GeminiQuirks
 from .openai_images import Failure, OpenAIQuirks
 
 
