@@ -18,6 +18,9 @@ for variable in ("http_proxy", "https_proxy", "all_proxy"):
     os.environ.pop(variable, None)
     os.environ.pop(variable.upper(), None)
 
+# litellm fetches its model price list from the network when imported, unless told to use the one it ships.
+os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+
 # A forced 'timeout' holds a request this long in the tests, so they stay quick.
 TEST_TIMEOUT_SECONDS = 0.05
 
