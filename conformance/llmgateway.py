@@ -313,6 +313,21 @@ def invalid_json(session: Session) -> None:
 
 
 @CATALOGUE.behaviour(
+    "models-listed",
+    "GET /v1/models lists every model the gateway documents, those that draw with image among their outputs",
+    "LLM Gateway apps/gateway/src/models/models.ts; contract x-models",
+    examples=1,
+)
+def models_listed(session: Session) -> None:
+    listed = {entry.get("id"): entry for entry in answered(session.http.get("/v1/models")).get("data", [])}
+    missing = sorted(set(MODELS) - set(listed))
+    assert not missing, f"GET /v1/models leaves out {missing}"
+    for name in IMAGE_MODELS:
+        outputs = listed[name].get("architecture", {}).get("output_modalities", [])
+        assert "image" in outputs, f"{name} draws, but its output_modalities are {outputs}"
+
+
+@CATALOGUE.behaviour(
     "text-model-rejected",
     "A model that makes no images is a 400 pointing to /v1/chat/completions",
     "seed 003, model: image generation models; research/apis.md §3.3: non-image models are rejected",

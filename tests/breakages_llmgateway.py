@@ -25,14 +25,19 @@ from mockserver.state import State
 # Answers.
 
 
+def images(scope: Scope, status: int, body: dict) -> bool:
+    """A 200 answer with images (not the list of models, which also says `data`)."""
+    return status == 200 and "/v1/images/" in scope["path"] and bool(body.get("data"))
+
+
 def one_image_only(scope: Scope, status: int, body: dict) -> tuple[int, dict]:
-    if status == 200 and body.get("data"):
+    if images(scope, status, body):
         body["data"] = body["data"][:1]
     return status, body
 
 
 def the_same_image_each_time(scope: Scope, status: int, body: dict) -> tuple[int, dict]:
-    if status == 200 and body.get("data"):
+    if images(scope, status, body):
         body["data"] = [body["data"][0]] * len(body["data"])
     return status, body
 
@@ -139,7 +144,14 @@ def ignoring_masks(state: State) -> None:
     state.renderer.render = unmasked
 
 
+def one_model_unlisted(scope: Scope, status: int, body: object) -> tuple[int, object]:
+    if scope["path"].endswith("/v1/models") and isinstance(body, dict):
+        body["data"] = body["data"][:-1]
+    return status, body
+
+
 BREAKAGES = {
+    "a model left out of /v1/models": (rewriting_json(one_model_unlisted), {"models-listed"}),
     "answers one image whatever n": (
         rewriting_json(one_image_only),
         {"documented-scenarios", "exactly-n-images", "multipart-image-fields"},

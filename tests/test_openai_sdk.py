@@ -10,6 +10,7 @@ import openai
 import pytest
 from PIL import Image
 
+import contracts
 from mockserver import Settings, create_app
 from mockserver.background import BackgroundServer
 
@@ -102,3 +103,18 @@ def test_a_forced_rate_limit_is_the_sdks_rate_limit_error(mock_url):
         client.images.generate(model=MODEL, prompt="a fox")
 
     assert raised.value.response.headers["retry-after"] == "12"
+
+
+def test_models_list_gives_the_gateways_models(mock_url):
+    gateway = openai.OpenAI(api_key=KEY, base_url=f"{mock_url}/llmgateway/v1")
+    listed = {model.id: model for model in gateway.models.list()}
+
+    assert set(listed) == set(contracts.models("llmgateway"))
+    assert "image" in listed["gemini-2.5-flash-image"].architecture["output_modalities"]
+
+
+def test_models_list_at_the_root_is_openais_format_of_the_roots_models(mock_url):
+    root = openai.OpenAI(api_key=KEY, base_url=f"{mock_url}/v1")
+    listed = [model.id for model in root.models.list()]
+
+    assert set(listed) == set(contracts.models("gemini"))

@@ -273,8 +273,16 @@ def model_of(call: Call, method: str) -> Model:
 # GET /v1beta/models and /v1beta/models/{model}
 
 
+# new-api's GET /v1/models (router/relay-router.go): a Google key place (x-goog-api-key, ?key=) gets Gemini's list;
+# any other key, OpenAI's list of the same models (controller/model.go, ListModels), as OpenAI's SDK reads it.
+NEW_API_CREATED = 1626777600  # the `created` new-api gives every model
+
+
 async def list_models(call: Call) -> Response:
     authenticate(call)
+    if call.route.path == "/v1/models" and not given_in_a_google_place(call):
+        await call.fail_if_forced(forced_answers(call, ""))
+        return JSONResponse({"success": True, "data": openai_entries(call), "object": "list"})
     query = call.request.query_params
     size = page_size(query.get("pageSize"))
     start = page_start(query.get("pageToken"))
@@ -284,6 +292,15 @@ async def list_models(call: Call) -> Response:
     following = start + size
     next_token = {"nextPageToken": page_token(following)} if following < len(listed) else {}
     return JSONResponse({"models": page, **next_token})
+
+
+def given_in_a_google_place(call: Call) -> bool:
+    return "x-goog-api-key" in call.request.headers or "key" in call.request.query_params
+
+
+def openai_entries(call: Call) -> list[dict[str, Any]]:
+    models = facts_of(call.profile.contract).models
+    return [{"id": name, "object": "model", "created": NEW_API_CREATED, "owned_by": "custom"} for name in models]
 
 
 async def get_model(call: Call) -> Response:

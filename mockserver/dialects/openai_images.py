@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
 GENERATIONS = "/v1/images/generations"
 EDITS = "/v1/images/edits"
+MODELS = "/v1/models"
 PLACEHOLDER_SIDE = 1024  # an https input image, which the mock never fetches, stands in at this size
 MAX_IMAGES = 16  # input images of an edit
 # The faults every service of the format shows; each also fails upstream in the ways its quirks say.
@@ -72,6 +73,7 @@ class OpenAIQuirks:
     requests_per_minute: int  # the rate limit its headers count
     rate_limited: Failure  # the 429 of a forced rate-limit
     limit_headers: Callable[[int, int, int, float], dict[str, str]]  # (limit, left, seconds to reset, reset time)
+    catalogue_entry: Callable[[str, Model], dict[str, Any]]  # a model as GET /v1/models lists it, by its id
 
 
 def quirks_of(call: Call) -> OpenAIQuirks:
@@ -101,7 +103,17 @@ def routes(profile: Profile, state: State) -> list[ServiceRoute]:
     if not isinstance(profile.quirks, OpenAIQuirks):
         raise TypeError(f"profile {profile.name}: the openai_images dialect needs its OpenAIQuirks")
     faults = (*FAULTS, *profile.quirks.failures)
-    return [ServiceRoute("POST", GENERATIONS, generate, faults), ServiceRoute("POST", EDITS, edit, faults)]
+    return [
+        ServiceRoute("POST", GENERATIONS, generate, faults),
+        ServiceRoute("POST", EDITS, edit, faults),
+        ServiceRoute("GET", MODELS, list_models, at_root=False),  # the root's /v1/models is Gemini's (new-api's)
+    ]
+
+
+async def list_models(call: Call) -> Response:
+    """Every model, listed without a key (the service's models route checks none)."""
+    entry = quirks_of(call).catalogue_entry
+    return JSONResponse({"data": [entry(name, model) for name, model in models_of(call.profile.contract).items()]})
 
 
 # The models, as the profile's contract lists them: their pixel tables and their prices.

@@ -8,9 +8,12 @@ cannot state is the row's `quirks`, in the dialect's own type.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..pipeline.routing import Profile
 from . import gemini, geminigen, openai_images, vydra, zod
 from .gemini_api import GeminiQuirks
+from .models import Model
 from .openai_images import Failure, OpenAIQuirks
 
 
@@ -26,6 +29,26 @@ def llm_gateway_limit_headers(limit: int, left: int, reset_in: int, reset_at: fl
         "X-RateLimit-Remaining": str(left),
         "X-RateLimit-Reset": str(int(reset_at)),
     }
+
+
+FAMILIES = {"google-ai-studio": "google", "openai": "openai"}  # LLM Gateway's model families, by provider
+
+
+def llm_gateway_model(name: str, model: Model) -> dict[str, Any]:
+    """A model as LLM Gateway's GET /v1/models lists it (apps/gateway/src/models/models.ts): the fields its zod
+    schema requires, with the provider its contract entry names (Google's AI Studio unless it says)."""
+    by = model.entry.get("provider", "google-ai-studio")
+    draws = model.makes_images
+    provider = {"providerId": by, "externalId": model.name, "streaming": True, "vision": True, "cancellation": False,
+                "tools": not draws, "parallelToolCalls": False, "reasoning": False}  # fmt: skip
+    return {
+        "id": name, "name": name, "description": f"{name} provided by {by}", "family": FAMILIES[by],
+        "architecture": {"input_modalities": ["text", "image"], "output_modalities": ["text", "image"] if draws
+                         else ["text"], "tokenizer": "GPT"},
+        "top_provider": {"is_moderated": True}, "providers": [provider],
+        "pricing": {"prompt": "0", "completion": "0", "image": "0", "request": "0"},
+        "json_output": False, "structured_outputs": False, "free": False,
+    }  # fmt: skip
 
 
 # LLM Gateway (seed 003; research/apis.md §3, from apps/gateway/src/images/images.ts and the gateway's error
@@ -87,6 +110,7 @@ LLM_GATEWAY = OpenAIQuirks(
     requests_per_minute=300,
     rate_limited=Failure(429, "Rate limit exceeded for /v1/images. Please retry after {seconds} seconds.", 12),
     limit_headers=llm_gateway_limit_headers,
+    catalogue_entry=llm_gateway_model,
 )  # fmt: skip
 
 PROFILES: dict[str, Profile] = {

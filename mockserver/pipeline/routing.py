@@ -61,7 +61,8 @@ class Profile:
 
 class ServiceRoute:
     """A route to an endpoint the service documents (`documented`, by default `path` itself), with its handler
-    (which takes the pipeline's Call) and the faults it can be made to show."""
+    (which takes the pipeline's Call) and the faults it can be made to show; `at_root` False keeps it under its
+    profile's prefix only, where another service answers its path at the root."""
 
     def __init__(
         self,
@@ -70,8 +71,10 @@ class ServiceRoute:
         handler: Callable[..., Awaitable[Response]],
         faults: Collection[str] = (),
         documented: str | None = None,
+        at_root: bool = True,
     ) -> None:
         self.method = method
+        self.at_root = at_root
         self.methods = frozenset({method, "HEAD"} if method == "GET" else {method})
         self.path = path
         self.documented = documented or path
@@ -115,6 +118,8 @@ class Services:
         self._at_root: dict[str, Profile] = {}  # namespace -> its profile
         for profile in self.profiles.values():
             for route in self.routes[profile.name] if profile.at_root else ():
+                if not route.at_root:
+                    continue
                 owner = self._at_root.setdefault(namespace(route.path), profile)
                 if owner is not profile:
                     raise ValueError(f"{route.path}: {owner.name} and {profile.name} both answer it at the root")
