@@ -298,7 +298,7 @@ def number_of_images_honoured(session: Session) -> None:
     "image-generation-config-refused",
     "imageGenerationConfig is an unknown field: 400 INVALID_ARGUMENT, Unknown name ... at 'generation_config'",
     "research/apis.md §1.8, §1.11",
-    applies=lambda f: not f.image_generation_config,
+    applies=lambda f: f.strict and not f.image_generation_config,
 )
 def image_generation_config_refused(session: Session) -> None:
     f = facts(session.target.profile)
@@ -340,6 +340,27 @@ def unknown_fields_refused(session: Session) -> None:
         assert f'Unknown name "{name}"' in error.get("message", ""), describe(response)
         violations = [v for d in error.get("details", []) for v in d.get("fieldViolations", [])]
         assert violations, f"no BadRequest field violation: {describe(response)}"
+
+    session.run(check)
+
+
+@behaviour(
+    "image-generation-config-dropped",
+    "imageGenerationConfig is dropped with the other fields the gateway does not know: one image, whatever "
+    "numberOfImages asks",
+    "research/fidelity.md V2: new-api's dto/gemini.go has no such field, and it re-serialises the request",
+    paid=True,
+    applies=lambda f: not f.strict and not f.image_generation_config,
+    examples=3,
+)
+def image_generation_config_dropped(session: Session) -> None:
+    f = facts(session.target.profile)
+
+    @given(model=st.sampled_from(f.image_models), count=st.integers(2, 4))
+    def check(model: str, count: int) -> None:
+        config = {"numberOfImages": count}
+        found = pictures(answered(call(session, model, ask("a fox", imageGenerationConfig=config))))
+        assert len(found) == 1, f"asked for {count} images through a field the gateway drops, got {len(found)}"
 
     session.run(check)
 
@@ -468,18 +489,22 @@ def imagen_draws_as_asked(session: Session) -> None:
 
 
 @behaviour(
-    "unknown-model-404",
-    "A model that does not exist gets 404 NOT_FOUND",
-    "research/apis.md §1.8",
+    "unknown-model-refused",
+    "A model that does not exist gets Google's 404 NOT_FOUND, or a gateway's own refusal where its contract says",
+    "research/apis.md §1.8; research/fidelity.md V3 (new-api's distributor: 503 model_not_found)",
 )
-def unknown_model_404(session: Session) -> None:
+def unknown_model_refused(session: Session) -> None:
     f = facts(session.target.profile)
+    refused = f.refusals.get("unknown-model", {"status": 404, "envelope": "google"})
 
     @given(name=st.from_regex(r"gemini-[a-z0-9.-]{1,20}", fullmatch=True).filter(lambda n: n not in f.models))
     def check(name: str) -> None:
         response = call(session, name, ask("a fox"))
-        assert response.status_code == 404, describe(response)
-        assert response.json().get("error", {}).get("status") == "NOT_FOUND", describe(response)
+        assert_refused(response, refused)
+        if refused["envelope"] == "google":
+            assert response.json()["error"]["status"] == "NOT_FOUND", describe(response)
+        else:
+            assert response.json()["error"].get("code") == refused["code"], describe(response)
 
     session.run(check)
 

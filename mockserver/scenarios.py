@@ -484,10 +484,14 @@ def gemini(profile: str) -> list[Scenario]:
         Scenario(
             profile,
             "unknown-model",
-            "404 `NOT_FOUND`, Google's message",
+            "503 `model_not_found`, the gateway's own (new-api's distributor); nothing charged"
+            if "unknown-model" in refusals
+            else "404 `NOT_FOUND`, Google's message",
             Step("POST", "/v1beta/models/gemini-0-image:generateContent", GEMINI_ASK),
-            status=404,
-            expect={"error": {"status": "NOT_FOUND"}},
+            status=refusals.get("unknown-model", {}).get("status", 404),
+            expect={"error": {"code": refusals["unknown-model"]["code"]}}
+            if "unknown-model" in refusals
+            else {"error": {"status": "NOT_FOUND"}},
             charged=0,
         ),
         Scenario(

@@ -209,6 +209,33 @@ def refusing_unknown_fields(app: ASGIApp) -> ASGIApp:
     return broken
 
 
+def duplicated_images(scope: Scope, status: int, body: object) -> tuple[int, object]:
+    """As many copies of the image as the request's numberOfImages asked (noted in the scope)."""
+    count = scope.get("asked_images", 1)
+    if isinstance(body, dict) and count > 1 and body.get("candidates"):
+        parts = body["candidates"][0]["content"].get("parts", [])
+        body["candidates"][0]["content"]["parts"] = parts + [p for p in parts if "inlineData" in p] * (count - 1)
+    return status, body
+
+
+def honouring_number_of_images(app: ASGIApp) -> ASGIApp:
+    """A new-api that kept imageGenerationConfig and honoured numberOfImages."""
+    answering = rewriting_json(duplicated_images)(app)
+
+    async def broken(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            return await app(scope, receive, send)
+        body, rest = await read_body(scope, receive, None)
+        try:
+            config = json.loads(body or b"{}").get("generationConfig", {})
+            asked = int(config.get("imageGenerationConfig", {}).get("numberOfImages", 1))
+        except (ValueError, TypeError, AttributeError):
+            asked = 1
+        await answering({**scope, "asked_images": asked}, replaying(body, rest, receive), send)
+
+    return broken
+
+
 BREAKAGES = {
     "gemini": {
         "images 8 pixels too wide": (
@@ -222,7 +249,7 @@ BREAKAGES = {
         "images without IMAGE": (rewriting_json(images_for_text), {"no-image-without-IMAGE"}),
         "edits come out square": (rewriting_request(square_edits), {"edit-keeps-the-input-ratio"}),
         "streams end with [DONE]": (rewriting_answers(b"text/event-stream", done_sentinel), {"streaming-sse"}),
-        "unknown models answer": (rewriting_scope(known_model), {"documented-scenarios", "unknown-model-404"}),
+        "unknown models answer": (rewriting_scope(known_model), {"documented-scenarios", "unknown-model-refused"}),
         "lower-case sizes accepted": (
             rewriting_request(upper_case_sizes),
             {"documented-scenarios", "invalid-image-size-400"},
@@ -248,6 +275,7 @@ BREAKAGES = {
         "no x-goog-api-key": (rewriting_scope(no_goog_header), {"key-places"}),
         "refuses unknown fields": (refusing_unknown_fields, {"unknown-fields-ignored"}),
         "quota refused with 402": (rewriting_json(quota_as_402), {"documented-scenarios", "quota-refusal"}),
+        "honours numberOfImages": (honouring_number_of_images, {"image-generation-config-dropped"}),
     },
     "crazyrouter": {
         "numberOfImages ignored": (rewriting_request(without_number_of_images), {"number-of-images-honoured"}),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 
 import pytest
 from PIL import Image
@@ -179,7 +180,17 @@ def test_an_edit_keeps_its_input_ratio_starts_from_it_and_counts_it(client):
     assert {"modality": "IMAGE", "tokenCount": 258} in body["usageMetadata"]["promptTokensDetails"]
 
 
-@pytest.mark.parametrize("profile", ["gemini", "vastnum", "crazyrouter"])
+def test_vastnum_drops_image_generation_config_as_new_api_does(client):
+    """new-api parses the request into its own structure, which has no imageGenerationConfig (fidelity.md V2)."""
+    config = {"imageGenerationConfig": {"aspectRatio": "9:16", "numberOfImages": 3}}
+    headers = {"Authorization": f"Bearer {KEY}"}
+
+    body = client.post(url("vastnum", "gemini-2.5-flash-image"), headers=headers, json=ask(**config)).json()
+
+    assert [i.size for i in images_of(body)] == [FLASH["1:1"]]
+
+
+@pytest.mark.parametrize("profile", ["gemini", "crazyrouter"])
 def test_gateways_honour_number_of_images(client, profile):
     config = {"imageGenerationConfig": {"aspectRatio": "9:16", "numberOfImages": 3}}
     headers = {"Authorization": f"Bearer {KEY}"}
@@ -390,3 +401,27 @@ def test_root_requests_are_journalled_as_gemini_and_prefixed_ones_as_their_profi
     client.get(f"/vastnum/v1beta/models?key={KEY}")
 
     assert [e["profile"] for e in client.get("/_mock/requests").json()["requests"]] == ["gemini", "vastnum"]
+
+
+def test_vastnum_names_every_request_as_new_api_does(client):
+    headers = {"Authorization": f"Bearer {KEY}"}
+    answered = client.post(url("vastnum", "gemini-2.5-flash-image"), headers=headers, json=ask())
+    refused = client.post("/vastnum/v1beta/models/gemini-2.5-flash-image:generateContent", json=ask())
+
+    request_id = answered.headers["x-oneapi-request-id"]
+    assert re.fullmatch(r"\d{14}\d{1,9}[0-9a-f]{8}", request_id), request_id  # time, nanoseconds, 8 random
+    error = refused.json()["error"]
+    assert list(error) == ["message", "type", "param", "code"] and error["param"] == ""
+    assert error["message"].endswith(f"(request id: {refused.headers['x-oneapi-request-id']})")
+
+
+def test_vastnum_checks_the_model_and_the_balance_before_the_body(client):
+    """new-api's distributor, then its pre-consumed quota, come before Google reads the body (fidelity V3, V10)."""
+    headers = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
+    unknown = client.post(url("vastnum", "gemini-9-image"), headers=headers, content=b"{not json")
+    client.put(f"/_mock/accounts/{KEY}", json={"credits": 0}).raise_for_status()
+    broke = client.post(url("vastnum", "gemini-2.5-flash-image"), headers=headers, content=b"{not json")
+
+    assert (unknown.status_code, unknown.json()["error"]["code"]) == (503, "model_not_found")
+    assert "No available channel for model gemini-9-image" in unknown.json()["error"]["message"]
+    assert (broke.status_code, broke.json()["error"]["code"]) == (403, "insufficient_user_quota")

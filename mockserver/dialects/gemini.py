@@ -17,7 +17,7 @@ import base64
 import binascii
 import json
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +44,7 @@ from .gemini_api import (
     model_of,
     quirks_of,
     refusal,
+    request_id,
     too_many_tokens,
     unknown_fields_refused,
 )
@@ -478,6 +479,26 @@ def response_id(call: Call) -> str:
     return base64.urlsafe_b64encode(bytes.fromhex(call.state.ids.hex(32))).decode().rstrip("=")
 
 
+def as_new_api(handler: Callable[[Call], Awaitable[Response]]) -> Callable[[Call], Awaitable[Response]]:
+    """The endpoint behind new-api's middleware (QuantumNous/new-api router/relay-router.go): every answer names
+    its request; a generation is refused for want of credits before its body is read (controller/relay.go,
+    PreConsumeBilling), and names a model the gateway has or gets the distributor's 503
+    (middleware/distributor.go)."""
+
+    async def answer(call: Call) -> Response:
+        call.answer_headers.append(lambda: {"X-Oneapi-Request-Id": request_id(call)})
+        if handler in (generate, stream_generate):
+            api_key = authenticate(call)
+            name = call.request.path_params["model"].removeprefix("models/")
+            if name not in facts_of(call.profile.contract).models:
+                raise Reject(refusal(call, "unknown-model", name))
+            if call.state.ledger.find_or_open(api_key).balance <= 0:
+                raise Reject(refusal(call, "quota", name))
+        return await handler(call)
+
+    return answer
+
+
 def routes(profile: Profile, state: State) -> list[ServiceRoute]:
     """The Gemini API's routes, as the profile's contract has them: generateContent, the catalogue, and Imagen's
     predict where the service serves it."""
@@ -489,6 +510,8 @@ def routes(profile: Profile, state: State) -> list[ServiceRoute]:
     if facts_of(profile.contract).imagen:
         endpoints.append(("POST", ":predict", imagen.predict, imagen.PREDICT_FAULTS))
     endpoints.append(("GET", "", get_model, READ_FAULTS))  # last: {model} matches "x:predict" too
+    if quirks_of(profile).new_api:
+        endpoints = [(method, suffix, as_new_api(handler), faults) for method, suffix, handler, faults in endpoints]
     routes = []
     for version in VERSIONS:
         for method, suffix, handler, faults in endpoints:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -37,7 +38,9 @@ class GeminiQuirks:
     """What sets a service apart that its contract does not say."""
 
     safety_ratings: bool = False  # answers carry safetyRatings, as seed 002 shows
-    request_ids: bool = False  # its own refusals name the request, as new-api's do: "... (request id: ...)"
+    # It is new-api (QuantumNous/new-api): every answer names its request (X-Oneapi-Request-Id, and "... (request
+    # id: ...)" in its own refusals, which carry `param`), and the balance is checked before the body is read.
+    new_api: bool = False
 
 
 NO_QUIRKS = GeminiQuirks()
@@ -196,11 +199,24 @@ def refusal(call: Call, kind: str, model: str = "") -> Response:
     refused = facts_of(call.profile.contract).refusals.get(kind)
     if refused is None or refused["envelope"] == "google":
         return GOOGLE_REFUSALS[kind](model)
-    message = refused["message"]
-    if quirks_of(call.profile).request_ids:
-        message = f"{message} (request id: {call.state.ids.hex(24)})"
-    body = {"error": {"message": message, "type": refused["type"], "code": refused["code"]}}
-    return JSONResponse(body, refused["status"])
+    message = refused["message"].format(model=model)
+    if not quirks_of(call.profile).new_api:
+        return JSONResponse({"error": {"message": message, "type": refused["type"], "code": refused["code"]}},
+                            refused["status"])  # fmt: skip
+    message = f"{message} (request id: {request_id(call)})"
+    error = {"message": message, "type": refused["type"], "param": "", "code": refused["code"]}
+    return JSONResponse({"error": error}, refused["status"])
+
+
+def request_id(call: Call) -> str:
+    """new-api's id of the request, one per request (common/utils.go: GetTimeString, the time to the second and
+    its nanoseconds, then GetRandomString(8)), such as 20250419005218728504438sobUtpYO."""
+    held = getattr(call.request.state, "new_api_id", None)
+    if held is None:
+        now = call.state.clock.now()
+        stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime(now))
+        held = call.request.state.new_api_id = f"{stamp}{int(now * 1e9) % 10**9}{call.state.ids.hex(8)}"
+    return held
 
 
 def quirks_of(profile: Profile) -> GeminiQuirks:

@@ -133,7 +133,7 @@ PROFILES: dict[str, Profile] = {
             title="vastnum, a new-api gateway",
             source="seed 002",
             dialect=gemini,
-            quirks=GeminiQuirks(safety_ratings=True, request_ids=True),
+            quirks=GeminiQuirks(safety_ratings=True, new_api=True),
             at_root=False,
         ),
         Profile(name="crazyrouter", title="Crazyrouter", source="seed 004", dialect=gemini, at_root=False),
