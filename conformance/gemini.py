@@ -45,6 +45,7 @@ class Facts:
     refusals: dict[str, dict[str, Any]]
     strict: bool
     image_generation_config: bool
+    always_sse: bool  # streamGenerateContent's answer is only ever text/event-stream
 
     @property
     def image_models(self) -> list[str]:
@@ -90,7 +91,12 @@ def facts(profile: str) -> Facts:
         refusals=contract["x-refusals"],
         strict=config.get("additionalProperties") is False,
         image_generation_config="imageGenerationConfig" in config["properties"],
+        always_sse=set(streamed_content(contract)) == {"text/event-stream"},
     )
+
+
+def streamed_content(contract: dict[str, Any]) -> dict[str, Any]:
+    return contract["paths"]["/v1beta/models/{model}:streamGenerateContent"]["post"]["responses"]["200"]["content"]
 
 
 # Requests.
@@ -436,6 +442,29 @@ def streaming_sse(session: Session) -> None:
         assert "totalTokenCount" in chunks[-1].get("usageMetadata", {}), chunks[-1]
         assert len({chunk.get("responseId") for chunk in chunks}) == 1, "the chunks name different responses"
         assert any("inlineData" in part for chunk in chunks for part in parts(chunk)), "no image was streamed"
+
+    session.run(check)
+
+
+@behaviour(
+    "streaming-is-sse-without-alt",
+    "streamGenerateContent without alt=sse still answers Server-Sent Events, one data: event per line pair",
+    "research/fidelity.md V4: new-api asks Google for alt=sse and re-emits its events",
+    paid=True,
+    applies=lambda f: f.always_sse,
+    examples=2,
+)
+def streaming_is_sse_without_alt(session: Session) -> None:
+    f = facts(session.target.profile)
+
+    @given(model=st.sampled_from(f.image_models))
+    def check(model: str) -> None:
+        response = call(session, model, ask("a lighthouse", responseModalities=["TEXT"]), "streamGenerateContent")
+        assert response.status_code == 200, describe(response)
+        assert response.headers.get("content-type", "").startswith("text/event-stream"), response.headers
+        events = [event for event in response.text.split("\n\n") if event.strip()]
+        assert events and all(event.startswith("data: ") for event in events), f"not events: {response.text[:200]}"
+        assert event_json(events[-1].removeprefix("data: "))["candidates"][0].get("finishReason") == "STOP"
 
     session.run(check)
 

@@ -236,6 +236,14 @@ def honouring_number_of_images(app: ASGIApp) -> ASGIApp:
     return broken
 
 
+def as_a_json_array(scope: Scope, status: int, content: bytes) -> tuple[int, bytes]:
+    """Events turned back into Google's JSON array, where the client did not ask for alt=sse."""
+    if b"alt=sse" in scope["query_string"]:
+        return status, content
+    events = [line.removeprefix(b"data: ") for line in content.split(b"\n") if line.startswith(b"data: ")]
+    return status, b"[" + b",".join(events) + b"]"
+
+
 BREAKAGES = {
     "gemini": {
         "images 8 pixels too wide": (
@@ -276,6 +284,10 @@ BREAKAGES = {
         "refuses unknown fields": (refusing_unknown_fields, {"unknown-fields-ignored"}),
         "quota refused with 402": (rewriting_json(quota_as_402), {"documented-scenarios", "quota-refusal"}),
         "honours numberOfImages": (honouring_number_of_images, {"image-generation-config-dropped"}),
+        "a JSON array without alt=sse": (
+            rewriting_answers(b"text/event-stream", as_a_json_array),
+            {"streaming-is-sse-without-alt"},
+        ),
     },
     "crazyrouter": {
         "numberOfImages ignored": (rewriting_request(without_number_of_images), {"number-of-images-honoured"}),

@@ -425,3 +425,18 @@ def test_vastnum_checks_the_model_and_the_balance_before_the_body(client):
     assert (unknown.status_code, unknown.json()["error"]["code"]) == (503, "model_not_found")
     assert "No available channel for model gemini-9-image" in unknown.json()["error"]["message"]
     assert (broke.status_code, broke.json()["error"]["code"]) == (403, "insufficient_user_quota")
+
+
+@pytest.mark.parametrize(
+    ("profile", "query", "separator"), [("vastnum", "", "\n\n"), ("google", "&alt=sse", "\r\n\r\n")]
+)
+def test_vastnum_streams_events_whatever_alt_says_and_separates_them_as_new_api_does(client, profile, query, separator):
+    headers = {"Authorization": f"Bearer {KEY}"} if profile == "vastnum" else {}
+    answer = client.post(
+        url(profile, "gemini-2.5-flash-image", "streamGenerateContent") + query, headers=headers, json=ask()
+    )
+
+    assert answer.headers["content-type"].startswith("text/event-stream")
+    events = answer.text.split(separator)
+    assert events[-1] == "" and all(event.startswith("data: {") for event in events[:-1])
+    assert "\r" not in answer.text or separator == "\r\n\r\n"

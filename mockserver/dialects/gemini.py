@@ -397,8 +397,10 @@ async def respond(call: Call, streaming: bool) -> Response:
     chunks = response_chunks(call, generation, answer, parts, usage)
     if not streaming:
         return JSONResponse(merged(chunks))
-    if call.request.query_params.get("alt") == "sse":
-        return StreamingResponse(events(chunks), media_type="text/event-stream")
+    if call.request.query_params.get("alt") == "sse" or facts_of(call.profile.contract).always_sse:
+        # new-api writes its events with LF (common/custom-event.go); Google with CRLF
+        separator = "\n\n" if quirks_of(call.profile).new_api else "\r\n\r\n"
+        return StreamingResponse(events(chunks, separator), media_type="text/event-stream")
     return JSONResponse(chunks)
 
 
@@ -454,11 +456,11 @@ def merged(chunks: list[dict[str, Any]]) -> dict[str, Any]:
     return whole
 
 
-async def events(chunks: list[dict[str, Any]]) -> AsyncIterator[bytes]:
+async def events(chunks: list[dict[str, Any]], separator: str) -> AsyncIterator[bytes]:
     """Server-Sent Events: one whole response JSON per event, and no closing sentinel."""
     for chunk in chunks:
         text = json.dumps(chunk, ensure_ascii=False, separators=(",", ":"))
-        yield f"data: {text}\r\n\r\n".encode("utf-8", errors="backslashreplace")
+        yield f"data: {text}{separator}".encode("utf-8", errors="backslashreplace")
 
 
 # POST /v1beta/models/{model}:countTokens, free: what generateContent would count for the prompt.

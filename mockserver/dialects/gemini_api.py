@@ -59,6 +59,7 @@ class Facts:
     aspect_ratios: tuple[str, ...]
     models: Mapping[str, Model]
     imagen: bool  # Imagen's predict is among its paths
+    always_sse: bool  # streamGenerateContent answers Server-Sent Events, alt=sse or not
 
     @property
     def bearer_is_oauth(self) -> bool:
@@ -78,7 +79,13 @@ def facts_of(contract: str) -> Facts:
         aspect_ratios=tuple(schemas["AspectRatio"]["enum"]),
         models=models_of(contract),
         imagen="/v1beta/models/{model}:predict" in document["paths"],
+        always_sse="application/json" not in streamed(document),
     )
+
+
+def streamed(document: dict[str, Any]) -> dict[str, Any]:
+    """The media types of streamGenerateContent's answer."""
+    return document["paths"]["/v1beta/models/{model}:streamGenerateContent"]["post"]["responses"]["200"]["content"]
 
 
 # Errors. Google's envelope is {"error": {"code", "message", "status", "details"}}; gateways answer their own
