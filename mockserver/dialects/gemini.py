@@ -27,7 +27,7 @@ from ..images.spec import ImageSpec, variants
 from ..images.uploads import Upload, UploadError, read_upload
 from ..pipeline.endpoint import Call, Reject
 from ..pipeline.routing import Profile, ServiceRoute
-from ..wire.jsonio import JSONResponse, parse_json
+from ..wire.jsonio import JSONResponse
 from . import imagen
 from .gemini_api import (
     READ_FAULTS,
@@ -40,6 +40,7 @@ from .gemini_api import (
     forced_answers,
     get_model,
     invalid,
+    json_object,
     list_models,
     model_of,
     quirks_of,
@@ -193,14 +194,8 @@ def prompt_details(
 
 def read_request(call: Call, message: str) -> dict[str, Any]:
     """The body as the message `message`, in camelCase; Google's 400 for what does not fit."""
-    try:
-        body = parse_json(call.body)
-    except ValueError:
-        raise invalid("Invalid JSON payload received. Unexpected token.") from None
-    if not isinstance(body, dict):
-        raise invalid('Invalid JSON payload received. Unknown name "": Root element must be a message.')
     reader = Normalizer(facts_of(call.profile.contract))
-    request = reader.message(body, message, "")
+    request = reader.message(json_object(call), message, "")
     reader.refuse_unknown()
     return request
 

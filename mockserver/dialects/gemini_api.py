@@ -20,7 +20,7 @@ import contracts
 
 from ..pipeline.endpoint import Call, Reject
 from ..pipeline.routing import Profile
-from ..wire.jsonio import JSONResponse
+from ..wire.jsonio import JSONResponse, parse_json
 from ..wire.keys import key_at
 from .models import Model, models_of
 
@@ -117,6 +117,17 @@ def invalid(message: str, field: str | None = None) -> Reject:
     violation = {"description": message} | ({"field": field} if field else {})
     details = [{"@type": "type.googleapis.com/google.rpc.BadRequest", "fieldViolations": [violation]}]
     return Reject(google_error(400, message, details))
+
+
+def json_object(call: Call) -> dict[str, Any]:
+    """The request's body, which must be a JSON object (a proto message), or Google's 400."""
+    try:
+        body = parse_json(call.body)
+    except ValueError:
+        raise invalid("Invalid JSON payload received. Unexpected token.") from None
+    if not isinstance(body, dict):
+        raise invalid('Invalid JSON payload received. Unknown name "": Root element must be a message.')
+    return body
 
 
 def unknown_fields_refused(unknown: list[tuple[str, str]]) -> Reject:

@@ -18,12 +18,13 @@ from starlette.responses import Response
 
 from ..images.spec import ImageSpec, variants
 from ..pipeline.endpoint import Call, Reject
-from ..wire.jsonio import JSONResponse, parse_json
+from ..wire.jsonio import JSONResponse
 from .gemini_api import (
     authenticate,
     facts_of,
     forced_answers,
     invalid,
+    json_object,
     model_of,
     refusal,
     too_many_tokens,
@@ -95,12 +96,7 @@ def first_image(call: Call, prediction: Prediction) -> ImageSpec:
 
 
 def prediction_request(call: Call, model: Model) -> Prediction:
-    try:
-        body = parse_json(call.body)
-    except ValueError:
-        raise invalid("Invalid JSON payload received. Unexpected token.") from None
-    if not isinstance(body, dict):
-        raise invalid('Invalid JSON payload received. Unknown name "": Root element must be a message.')
+    body = json_object(call)
     unknown = [("", name) for name in body if name not in REQUEST_FIELDS]
     if unknown and facts_of(call.profile.contract).strict_fields:
         raise unknown_fields_refused(unknown)
