@@ -9,12 +9,14 @@ Without them a client that trickles its headers, or opens connections and sends 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import resource
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from .settings import Settings, SettingsError
 
+TURNS = itertools.count()
 SPARE_FILES = 64  # open files the server needs beside its connections: the store, the workers, the log
 
 
@@ -24,12 +26,14 @@ class GuardedProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         self.head_timer: asyncio.TimerHandle | None = None
-        self.waiting_since: float | None = None
+        self.waiting_turn: int | None = None  # when it began to wait for a head, in order of beginning
         super().connection_made(transport)
         self.wait_for_a_head()
-        if len(self.connections) > self.max_connections:
-            waiting = [c for c in self.connections if getattr(c, "waiting_since", None) is not None]
-            oldest = min(waiting, key=lambda c: c.waiting_since, default=self)
+        # Counted without those being closed: a closed one stays in the set until its connection_lost runs.
+        kept = [c for c in self.connections if not c.transport.is_closing()]
+        if len(kept) > self.max_connections:
+            waiting = [c for c in kept if getattr(c, "waiting_turn", None) is not None]
+            oldest = min(waiting, key=lambda c: c.waiting_turn, default=self)
             oldest.transport.close()
 
     def on_headers_complete(self) -> None:
@@ -48,13 +52,13 @@ class GuardedProtocol(HttpToolsProtocol):
 
     def wait_for_a_head(self) -> None:
         self.stop_waiting()
-        self.waiting_since = self.loop.time()
+        self.waiting_turn = next(TURNS)  # not the loop's time: connections accepted together share it
         self.head_timer = self.loop.call_later(self.head_seconds, self.transport.close)
 
     def stop_waiting(self) -> None:
         if self.head_timer is not None:
             self.head_timer.cancel()
-        self.head_timer = self.waiting_since = None
+        self.head_timer = self.waiting_turn = None
 
 
 def guarded_protocol(settings: Settings) -> type[HttpToolsProtocol]:
