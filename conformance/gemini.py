@@ -46,6 +46,7 @@ class Facts:
     strict: bool
     image_generation_config: bool
     always_sse: bool  # streamGenerateContent's answer is only ever text/event-stream
+    model_route: bool  # GET /v1beta/models/{model} is served
 
     @property
     def image_models(self) -> list[str]:
@@ -92,6 +93,7 @@ def facts(profile: str) -> Facts:
         strict=config.get("additionalProperties") is False,
         image_generation_config="imageGenerationConfig" in config["properties"],
         always_sse=set(streamed_content(contract)) == {"text/event-stream"},
+        model_route="/v1beta/models/{model}" in contract["paths"],
     )
 
 
@@ -465,6 +467,27 @@ def streaming_is_sse_without_alt(session: Session) -> None:
         events = [event for event in response.text.split("\n\n") if event.strip()]
         assert events and all(event.startswith("data: ") for event in events), f"not events: {response.text[:200]}"
         assert event_json(events[-1].removeprefix("data: "))["candidates"][0].get("finishReason") == "STOP"
+
+    session.run(check)
+
+
+@behaviour(
+    "no-model-route",
+    "GET /v1beta/models/{model}, a route the gateway does not have, is its 404 Invalid URL in its own envelope",
+    "research/fidelity.md V6: new-api's router has no such route; Gin's NoRoute answers",
+    applies=lambda f: not f.model_route,
+    examples=2,
+)
+def no_model_route(session: Session) -> None:
+    f = facts(session.target.profile)
+
+    @given(model=st.sampled_from(f.image_models))
+    def check(model: str) -> None:
+        headers, params = keyed(session)
+        response = session.http.get(f"/v1beta/models/{model}", headers=headers, params=params)
+        assert response.status_code == 404, describe(response)
+        error = response.json().get("error", {})
+        assert error.get("message", "").startswith("Invalid URL (") and "status" not in error, describe(response)
 
     session.run(check)
 

@@ -244,6 +244,14 @@ def as_a_json_array(scope: Scope, status: int, content: bytes) -> tuple[int, byt
     return status, b"[" + b",".join(events) + b"]"
 
 
+def models_route_listed(scope: Scope) -> Scope:
+    """A gateway that answers GET /v1beta/models/{model} with its list of models."""
+    prefix, _, rest = scope["path"].partition("/v1beta/models/")
+    if scope["method"] == "GET" and rest and ":" not in rest:
+        scope = {**scope, "path": f"{prefix}/v1beta/models"}
+    return scope
+
+
 BREAKAGES = {
     "gemini": {
         "images 8 pixels too wide": (
@@ -284,6 +292,7 @@ BREAKAGES = {
         "refuses unknown fields": (refusing_unknown_fields, {"unknown-fields-ignored"}),
         "quota refused with 402": (rewriting_json(quota_as_402), {"documented-scenarios", "quota-refusal"}),
         "honours numberOfImages": (honouring_number_of_images, {"image-generation-config-dropped"}),
+        "serves GET /v1beta/models/{model}": (rewriting_scope(models_route_listed), {"no-model-route"}),
         "a JSON array without alt=sse": (
             rewriting_answers(b"text/event-stream", as_a_json_array),
             {"streaming-is-sse-without-alt"},

@@ -440,3 +440,13 @@ def test_vastnum_streams_events_whatever_alt_says_and_separates_them_as_new_api_
     events = answer.text.split(separator)
     assert events[-1] == "" and all(event.startswith("data: {") for event in events[:-1])
     assert "\r" not in answer.text or separator == "\r\n\r\n"
+
+
+def test_vastnum_has_no_model_route_and_answers_a_missing_one_as_new_api_does(client):
+    answer = client.get(f"/vastnum/v1beta/models/gemini-2.5-flash-image?key={KEY}")
+
+    assert answer.status_code == 404
+    assert answer.json() == {"error": {
+        "message": "Invalid URL (GET /vastnum/v1beta/models/gemini-2.5-flash-image)",
+        "type": "invalid_request_error", "param": "", "code": "",
+    }}  # fmt: skip

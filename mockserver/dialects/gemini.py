@@ -506,7 +506,8 @@ def routes(profile: Profile, state: State) -> list[ServiceRoute]:
     endpoints.append(("POST", ":countTokens", count_tokens, READ_FAULTS))
     if facts_of(profile.contract).imagen:
         endpoints.append(("POST", ":predict", imagen.predict, imagen.PREDICT_FAULTS))
-    endpoints.append(("GET", "", get_model, READ_FAULTS))  # last: {model} matches "x:predict" too
+    if facts_of(profile.contract).model_route:
+        endpoints.append(("GET", "", get_model, READ_FAULTS))  # last: {model} matches "x:predict" too
     if quirks_of(profile).new_api:
         endpoints = [(method, suffix, as_new_api(handler), faults) for method, suffix, handler, faults in endpoints]
     routes = []

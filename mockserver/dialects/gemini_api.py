@@ -59,6 +59,7 @@ class Facts:
     aspect_ratios: tuple[str, ...]
     models: Mapping[str, Model]
     imagen: bool  # Imagen's predict is among its paths
+    model_route: bool  # GET /v1beta/models/{model} is
     always_sse: bool  # streamGenerateContent answers Server-Sent Events, alt=sse or not
 
     @property
@@ -79,6 +80,7 @@ def facts_of(contract: str) -> Facts:
         aspect_ratios=tuple(schemas["AspectRatio"]["enum"]),
         models=models_of(contract),
         imagen="/v1beta/models/{model}:predict" in document["paths"],
+        model_route="/v1beta/models/{model}" in document["paths"],
         always_sse="application/json" not in streamed(document),
     )
 
@@ -107,9 +109,18 @@ def error(profile: Profile, status: int, message: str, headers: Mapping[str, str
         status, message = 400, f"Request payload size exceeds the limit. {message}."
     if status == 405:  # Google's front end has no 405: a method a path does not take is not found there
         status = 404
-    response = google_error(status, message)
+    if status == 404 and quirks_of(profile).new_api:
+        response = invalid_url(message.partition(": ")[2])
+    else:
+        response = google_error(status, message)
     response.headers.update(headers or {})
     return response
+
+
+def invalid_url(request_line: str) -> Response:
+    """new-api's answer to a path (or a method) it has no route for: Gin's NoRoute, relay.RelayNotFound."""
+    error = {"message": f"Invalid URL ({request_line})", "type": "invalid_request_error", "param": "", "code": ""}
+    return JSONResponse({"error": error}, 404)
 
 
 def invalid(message: str, field: str | None = None) -> Reject:
