@@ -17,7 +17,7 @@ import base64
 import binascii
 import json
 import math
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -89,8 +89,8 @@ FIELDS: dict[str, dict[str, str]] = {
         "responseModalities": "string[]", "imageConfig": "ImageConfig",
     },
     "ImageConfig": {"aspectRatio": "string", "imageSize": "string"},
+    "CountTokensRequest": {"contents": "Content[]", "generateContentRequest": "GenerateContentRequest"},
 }  # fmt: skip
-FIELDS["CountTokensRequest"] = {"contents": "Content[]", "generateContentRequest": "GenerateContentRequest"}
 GATEWAY_FIELDS: dict[str, dict[str, str]] = {
     "GenerationConfig": {"imageGenerationConfig": "ImageGenerationConfig"},
     "ImageGenerationConfig": {"aspectRatio": "string", "numberOfImages": "int"},
@@ -184,9 +184,7 @@ class Generation:
         return sum(detail["tokenCount"] for detail in self.prompt_details)
 
 
-def prompt_details(
-    texts: tuple[str, ...] | list[str], images: tuple[Upload, ...] | list[Upload]
-) -> list[dict[str, Any]]:
+def prompt_details(texts: Sequence[str], images: Sequence[Upload]) -> list[dict[str, Any]]:
     """The prompt's tokens by modality (promptTokensDetails): its texts', and its images' where it has any."""
     details = [{"modality": "TEXT", "tokenCount": sum(estimated_tokens(text) for text in texts)}]
     return details + ([{"modality": "IMAGE", "tokenCount": INPUT_IMAGE_TOKENS * len(images)}] if images else [])
@@ -502,8 +500,8 @@ def routes(profile: Profile, state: State) -> list[ServiceRoute]:
     endpoints = [
         ("POST", ":generateContent", generate, GENERATE_FAULTS),
         ("POST", ":streamGenerateContent", stream_generate, GENERATE_FAULTS),
+        ("POST", ":countTokens", count_tokens, READ_FAULTS),
     ]
-    endpoints.append(("POST", ":countTokens", count_tokens, READ_FAULTS))
     if facts_of(profile.contract).imagen:
         endpoints.append(("POST", ":predict", imagen.predict, imagen.PREDICT_FAULTS))
     if facts_of(profile.contract).model_route:
