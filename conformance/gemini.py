@@ -47,6 +47,7 @@ class Facts:
     image_generation_config: bool
     always_sse: bool  # streamGenerateContent's answer is only ever text/event-stream
     model_route: bool  # GET /v1beta/models/{model} is served
+    request_fields: dict[str, Any]  # GenerateContentRequest's fields, each with its schema
 
     @property
     def image_models(self) -> list[str]:
@@ -94,6 +95,7 @@ def facts(profile: str) -> Facts:
         image_generation_config="imageGenerationConfig" in config["properties"],
         always_sse=set(streamed_content(contract)) == {"text/event-stream"},
         model_route="/v1beta/models/{model}" in contract["paths"],
+        request_fields=schemas["GenerateContentRequest"]["properties"],
     )
 
 
@@ -239,6 +241,8 @@ def usage_adds_up(session: Session) -> None:
         images = len(pictures(body))
         counted = sum(d["tokenCount"] for d in usage.get("candidatesTokensDetails", []) if d.get("modality") == "IMAGE")
         assert counted == images * f.image_tokens(model, size), f"{images} image(s) of {model} {size}: {usage}"
+        if "thoughtsTokens" in f.models[model]:  # a thinking model: how many varies, that there are does not
+            assert usage.get("thoughtsTokenCount", 0) > 0, f"{model} thinks, yet no thoughtsTokenCount: {usage}"
 
     session.run(check)
 
@@ -324,11 +328,14 @@ def image_generation_config_refused(session: Session) -> None:
     session.run(check)
 
 
-def unknown_names() -> st.SearchStrategy[str]:
-    known = {"contents", "systemInstruction", "system_instruction", "tools", "toolConfig", "tool_config",
-             "safetySettings", "safety_settings", "cachedContent", "cached_content", "generationConfig",
-             "generation_config"}  # fmt: skip
+def unknown_names(f: Facts) -> st.SearchStrategy[str]:
+    """Names no field of the request has, in either spelling."""
+    known = {spelling for name in f.request_fields for spelling in (name, snake(name))}
     return st.from_regex(r"[a-z][a-zA-Z]{2,12}", fullmatch=True).filter(lambda name: name not in known)
+
+
+def snake(name: str) -> str:
+    return "".join(f"_{ch.lower()}" if ch.isupper() else ch for ch in name)
 
 
 @behaviour(
@@ -340,7 +347,7 @@ def unknown_names() -> st.SearchStrategy[str]:
 def unknown_fields_refused(session: Session) -> None:
     f = facts(session.target.profile)
 
-    @given(name=unknown_names(), model=st.sampled_from(f.image_models))
+    @given(name=unknown_names(f), model=st.sampled_from(f.image_models))
     def check(name: str, model: str) -> None:
         response = call(session, model, {**ask("a fox"), name: 1})
         assert response.status_code == 400, describe(response)
@@ -348,6 +355,23 @@ def unknown_fields_refused(session: Session) -> None:
         assert f'Unknown name "{name}"' in error.get("message", ""), describe(response)
         violations = [v for d in error.get("details", []) for v in d.get("fieldViolations", [])]
         assert violations, f"no BadRequest field violation: {describe(response)}"
+
+    session.run(check)
+
+
+@behaviour(
+    "service-tier-accepted",
+    "serviceTier at the request's root, where python-genai puts GenerateContentConfig.service_tier, is taken",
+    "research/fidelity.md G6; python-genai models.py _GenerateContentConfig_to_mldev, types.py ServiceTier",
+    paid=True,
+    examples=3,
+)
+def service_tier_accepted(session: Session) -> None:
+    f = facts(session.target.profile)
+
+    @given(model=st.sampled_from(f.image_models), tier=st.sampled_from(f.request_fields["serviceTier"]["enum"]))
+    def check(model: str, tier: str) -> None:
+        answered(call(session, model, {**ask("a fox", responseModalities=["TEXT"]), "serviceTier": tier}))
 
     session.run(check)
 
@@ -384,7 +408,7 @@ def image_generation_config_dropped(session: Session) -> None:
 def unknown_fields_ignored(session: Session) -> None:
     f = facts(session.target.profile)
 
-    @given(name=unknown_names(), model=st.sampled_from(f.image_models))
+    @given(name=unknown_names(f), model=st.sampled_from(f.image_models))
     def check(name: str, model: str) -> None:
         answered(call(session, model, {**ask("a fox"), name: 1}))
 
@@ -620,7 +644,7 @@ def missing_key_refused(session: Session) -> None:
 @behaviour(
     "bearer-key-refused",
     "An API key sent as Authorization: Bearer gets 401 UNAUTHENTICATED: Google expects an OAuth token there",
-    "research/apis.md §1.1",
+    "research/apis.md §1.1; research/fidelity.md G5 (ErrorInfo names the RPC called)",
     applies=lambda f: "bearer-key" in f.refusals,
 )
 def bearer_key_refused(session: Session) -> None:
@@ -631,7 +655,12 @@ def bearer_key_refused(session: Session) -> None:
         headers = {"Authorization": f"Bearer {session.target.api_key}"}
         response = session.http.post(f"/v1beta/models/{model}:generateContent", headers=headers, json=ask("a fox"))
         assert_refused(response, f.refusals["bearer-key"])
-        assert response.json()["error"].get("status") == "UNAUTHENTICATED", describe(response)
+        error = response.json()["error"]
+        assert error.get("status") == "UNAUTHENTICATED", describe(response)
+        infos = [d for d in error.get("details", []) if d.get("@type", "").endswith("google.rpc.ErrorInfo")]
+        assert [i.get("reason") for i in infos] == ["ACCESS_TOKEN_TYPE_UNSUPPORTED"], describe(response)
+        method = infos[0].get("metadata", {}).get("method", "")
+        assert method.endswith(".GenerativeService.GenerateContent"), f"ErrorInfo names {method!r}, not the RPC"
 
     session.run(check)
 

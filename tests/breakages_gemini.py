@@ -116,6 +116,28 @@ def quota_as_402(scope: Scope, status: int, body: object) -> tuple[int, object]:
 # Requests.
 
 
+def thoughts_untold(scope: Scope, status: int, body: object) -> tuple[int, object]:
+    """A thinking model's thoughts left out of its usage, and of the total."""
+    usage = body.get("usageMetadata", {}) if isinstance(body, dict) else {}
+    if "thoughtsTokenCount" in usage:
+        usage["totalTokenCount"] -= usage.pop("thoughtsTokenCount")
+    return status, body
+
+
+def error_info_names_the_service(scope: Scope, status: int, body: object) -> tuple[int, object]:
+    for detail in body.get("error", {}).get("details", []) if isinstance(body, dict) else []:
+        if "method" in detail.get("metadata", {}):
+            detail["metadata"]["method"] = "google.ai.generativelanguage.v1beta.GenerativeService"
+    return status, body
+
+
+def service_tier_unknown(body: dict) -> dict:
+    """serviceTier read as a field the request does not have."""
+    if "serviceTier" in body:
+        body["serviceTierUnknown"] = body.pop("serviceTier")
+    return body
+
+
 def square_edits(body: dict) -> dict:
     has_image = any("inlineData" in part for content in body.get("contents", []) for part in content.get("parts", []))
     if has_image and not body.get("generationConfig", {}).get("imageConfig", {}).get("aspectRatio"):
@@ -262,6 +284,7 @@ BREAKAGES = {
         "Imagen draws one image fewer": (rewriting_json(one_prediction_fewer), {"imagen-draws-as-asked"}),
         "countTokens one short": (rewriting_json(one_token_short), {"count-tokens-as-generated"}),
         "image tokens miscounted": (rewriting_json(miscounted_image_tokens), {"usage-adds-up"}),
+        "thoughts untold": (rewriting_json(thoughts_untold), {"usage-adds-up"}),
         "images without IMAGE": (rewriting_json(images_for_text), {"no-image-without-IMAGE"}),
         "edits come out square": (rewriting_request(square_edits), {"edit-keeps-the-input-ratio"}),
         "streams end with [DONE]": (rewriting_answers(b"text/event-stream", done_sentinel), {"streaming-sse"}),
@@ -284,12 +307,14 @@ BREAKAGES = {
         "ignores unknown fields": (rewriting_request(without_unknown_fields), {"unknown-fields-refused"}),
         "a missing key is 401": (rewriting_json(missing_key_as_401), {"documented-scenarios", "missing-key-refused"}),
         "takes a Bearer key": (rewriting_scope(bearer_as_api_key), {"bearer-key-refused"}),
+        "ErrorInfo names the service": (rewriting_json(error_info_names_the_service), {"bearer-key-refused"}),
+        "refuses serviceTier": (rewriting_request(service_tier_unknown), {"service-tier-accepted"}),
         "takes unknown keys": (rewriting_scope(any_key_is_the_bundled_one), {"unknown-key-refused"}),
         "429 without RetryInfo": (rewriting_json(quota_without_retry_info), {"rate-limit-refusal"}),
     },
     "vastnum": {
         "no x-goog-api-key": (rewriting_scope(no_goog_header), {"key-places"}),
-        "refuses unknown fields": (refusing_unknown_fields, {"unknown-fields-ignored"}),
+        "refuses unknown fields": (refusing_unknown_fields, {"unknown-fields-ignored", "service-tier-accepted"}),
         "quota refused with 402": (rewriting_json(quota_as_402), {"documented-scenarios", "quota-refusal"}),
         "honours numberOfImages": (honouring_number_of_images, {"image-generation-config-dropped"}),
         "serves GET /v1beta/models/{model}": (rewriting_scope(models_route_listed), {"no-model-route"}),

@@ -78,7 +78,10 @@ def test_seed_002_through_vastnum_answers_as_the_seed_shows(client):
     assert candidate["content"]["parts"][1]["inlineData"]["mimeType"] == "image/png"
     assert [(i.format, i.size) for i in images_of(body)] == [("PNG", (5504, 3072))]
     usage = body["usageMetadata"]
-    assert usage["totalTokenCount"] == usage["promptTokenCount"] + usage["candidatesTokenCount"]
+    # new-api relays Google's usage, in which 3 Pro Image's thoughts count (research/fidelity.md G1); the
+    # seed's example of usage is one without them
+    assert usage["thoughtsTokenCount"] == 253
+    assert usage["totalTokenCount"] == usage["promptTokenCount"] + usage["candidatesTokenCount"] + 253
     assert usage["candidatesTokensDetails"] == [{"modality": "IMAGE", "tokenCount": 2000}]
     assert body["modelVersion"] == "gemini-3-pro-image-preview"
     assert 20 <= len(body["responseId"]) <= 24
@@ -283,7 +286,8 @@ def test_strict_keys_are_refused_in_each_envelope(serve):
     ({"contents": [{"parts": [{"thought": True}]}]}, "required oneof field 'data' must have one initialized field"),
     ({"contents": "draw"}, "Invalid value at 'contents'"),
     (ask(responseModalities=["PICTURE"]), "Invalid value at 'generation_config.response_modalities[0]'"),
-    (ask(imageConfig={"aspectRatio": "7:3"}), "aspect ratio must be one of"),
+    (ask(imageConfig={"aspectRatio": "7:3"}),
+     "aspect_ratio must be one of '1:1', '2:3', '3:2', '3:4', '4:3', '4:5', '5:4', '9:16', '16:9', or '21:9'."),
     (ask(candidateCount=2), "Multiple candidates is not enabled for models/gemini-2.5-flash-image"),
     (inline("not base64!"), "Base64 decoding failed"),
     (inline("aGVsbG8="), "Unable to process input image"),
@@ -360,6 +364,45 @@ def test_content_failures_answer_200_without_an_image(client, fault, check):
 
     assert response.status_code == 200
     assert check(response.json())
+
+
+def test_a_refused_image_answers_as_captured(client):
+    """research/fidelity.md G3: Google's words, no candidate parts, no candidates' details, thoughts counted."""
+    response = client.post(
+        url("gemini", "gemini-3-pro-image-preview"), headers={"X-Mock-Fault": "content-policy"}, json=ask()
+    )
+
+    candidate, usage = response.json()["candidates"][0], response.json()["usageMetadata"]
+    assert candidate["finishMessage"].startswith(
+        "Unable to show the generated image. The image was filtered out because it violated Google's [Generative AI "
+        "Prohibited Use policy](https://policies.google.com/terms/generative-ai/use-policy). You will not be charged"
+    )
+    assert candidate["content"] == {"role": "model"}
+    assert "candidatesTokensDetails" not in usage and usage["candidatesTokenCount"] == 0
+    assert usage["totalTokenCount"] == usage["promptTokenCount"] + usage["thoughtsTokenCount"]
+
+
+@pytest.mark.parametrize(("method", "path", "rpc"), [
+    ("POST", "gemini-2.5-flash-image:generateContent", "GenerativeService.GenerateContent"),
+    ("POST", "gemini-2.5-flash-image:streamGenerateContent", "GenerativeService.StreamGenerateContent"),
+    ("POST", "gemini-2.5-flash-image:countTokens", "GenerativeService.CountTokens"),
+    ("POST", "imagen-4.0-generate-001:predict", "PredictionService.Predict"),
+    ("GET", "gemini-2.5-flash-image", "ModelService.GetModel"),
+    ("GET", "", "ModelService.ListModels"),
+])  # fmt: skip
+def test_a_bearer_key_is_refused_naming_the_rpc_called(client, method, path, rpc):
+    """research/fidelity.md G5: captured 401s name the method called, and give no domain."""
+    target = f"/google/v1beta/models/{path}" if path else "/google/v1beta/models"
+    response = client.request(method, target, headers={"Authorization": f"Bearer {KEY}"}, json=ask())
+
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == 'Bearer realm="invalid_token"'
+    assert response.json()["error"]["details"] == [{
+        "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+        "reason": "ACCESS_TOKEN_TYPE_UNSUPPORTED",
+        "metadata": {"service": "generativelanguage.googleapis.com",
+                     "method": f"google.ai.generativelanguage.v1beta.{rpc}"},
+    }]  # fmt: skip
 
 
 @pytest.mark.parametrize(("profile", "fault", "status", "marker"), [

@@ -41,9 +41,29 @@ def test_generate_content_returns_an_image_the_sdk_decodes_at_the_exact_size(moc
     [part] = response.candidates[0].content.parts
     assert part.inline_data.mime_type == "image/png"
     assert Image.open(io.BytesIO(part.inline_data.data)).size == size
-    assert response.usage_metadata.total_token_count == (
-        response.usage_metadata.prompt_token_count + response.usage_metadata.candidates_token_count
+    usage = response.usage_metadata
+    assert usage.total_token_count == (
+        usage.prompt_token_count + usage.candidates_token_count + (usage.thoughts_token_count or 0)
     )
+    assert bool(usage.thoughts_token_count) == model.startswith("gemini-3")  # 3 Pro Image thinks
+
+
+def test_the_strict_profile_takes_every_field_the_sdk_sends_at_the_root(mock_url):
+    """service_tier goes to the request's root (models.py, _GenerateContentConfig_to_mldev), beside
+    systemInstruction, safetySettings, tools and toolConfig."""
+    client = sdk(f"{mock_url}/google")
+    response = client.models.generate_content(
+        model="gemini-2.5-flash-image",
+        contents="a red fox in the snow",
+        config=types.GenerateContentConfig(
+            service_tier="flex",
+            system_instruction="draw plainly",
+            safety_settings=[types.SafetySetting(category="HARM_CATEGORY_HATE_SPEECH", threshold="BLOCK_NONE")],
+            response_modalities=["TEXT"],
+        ),
+    )
+
+    assert response.text
 
 
 def test_an_edit_sent_as_the_sdk_sends_an_image(mock_url):

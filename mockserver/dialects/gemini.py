@@ -39,6 +39,7 @@ from .gemini_api import (
     facts_of,
     forced_answers,
     get_model,
+    google_error,
     invalid,
     json_object,
     list_models,
@@ -66,18 +67,22 @@ GENERATE_FAULTS = (
     "insufficient-credits", "timeout",
 )  # fmt: skip
 
-# The request: fields known per message, in camelCase; both spellings are read, camelCase is written.
+# The request: fields known per message, in camelCase; both spellings are read, camelCase is written. Every field
+# python-genai can send the Gemini API is here (google/genai/models.py: _GenerateContentParameters_to_mldev,
+# _GenerateContentConfig_to_mldev, which puts serviceTier at the root, and _Part_to_mldev).
 
 FIELDS: dict[str, dict[str, str]] = {
     "GenerateContentRequest": {
         "contents": "Content[]", "systemInstruction": "Content", "tools": "any", "toolConfig": "any",
         "safetySettings": "any", "cachedContent": "string", "generationConfig": "GenerationConfig",
+        "serviceTier": "string",
     },
     "Content": {"role": "string", "parts": "Part[]"},
     "Part": {
         "text": "string", "inlineData": "Blob", "thought": "bool", "thoughtSignature": "string", "fileData": "any",
         "functionCall": "any", "functionResponse": "any", "executableCode": "any", "codeExecutionResult": "any",
-        "videoMetadata": "any",
+        "videoMetadata": "any", "toolCall": "any", "toolResponse": "any", "partMetadata": "any",
+        "mediaResolution": "any", "audioTranscription": "any",
     },
     "Blob": {"mimeType": "string", "data": "string"},
     "GenerationConfig": {
@@ -86,7 +91,7 @@ FIELDS: dict[str, dict[str, str]] = {
         "frequencyPenalty": "number", "responseMimeType": "string", "responseSchema": "any",
         "responseJsonSchema": "any", "responseLogprobs": "bool", "logprobs": "int", "mediaResolution": "string",
         "speechConfig": "any", "thinkingConfig": "any", "enableEnhancedCivicAnswers": "bool",
-        "responseModalities": "string[]", "imageConfig": "ImageConfig",
+        "responseModalities": "string[]", "imageConfig": "ImageConfig", "audioTranscriptionConfig": "any",
     },
     "ImageConfig": {"aspectRatio": "string", "imageSize": "string"},
     "CountTokensRequest": {"contents": "Content[]", "generateContentRequest": "GenerateContentRequest"},
@@ -302,11 +307,7 @@ def read_image_config(
     gateway_config = config.get("imageGenerationConfig", {})
     ratio = image_config.get("aspectRatio") or gateway_config.get("aspectRatio")
     if ratio is not None and ratio not in ratios:
-        field = "generation_config.image_config.aspect_ratio"
-        raise invalid(
-            f"* GenerateContentRequest.{field}: aspect ratio must be one of {', '.join(ratios)}; got {ratio}\n",
-            field,
-        )
+        raise Reject(unlisted_ratio(ratios))
     size = image_config.get("imageSize")
     if size is not None and size not in IMAGE_SIZES:  # lower case (1k) too, as Google refuses it
         field = "generation_config.image_config.image_size"
@@ -320,6 +321,15 @@ def read_image_config(
     return ratio, model.image_size(size) if model.makes_images else "", count
 
 
+def unlisted_ratio(ratios: Sequence[str]) -> Response:
+    """Google's 400 for an aspect ratio it does not draw: every ratio, quoted, in order, and no details
+    (the body relayed in muyouzhi6/astrbot_plugin_gitee_aiimg#37)."""
+    quoted = [f"'{ratio}'" for ratio in sorted(ratios, key=lambda r: tuple(int(n) for n in r.split(":")))]
+    field = "generation_config.image_config.aspect_ratio"
+    listed = f"{', '.join(quoted[:-1])}, or {quoted[-1]}"
+    return google_error(400, f"* GenerateContentRequest.{field}: aspect_ratio must be one of {listed}.\n")
+
+
 def nearest_ratio(image: Upload, ratios: tuple[str, ...]) -> str:
     """The supported aspect ratio nearest the image's own: an edit keeps its input's shape."""
     shape = image.width / image.height
@@ -327,6 +337,13 @@ def nearest_ratio(image: Upload, ratios: tuple[str, ...]) -> str:
 
 
 # The answer.
+
+IMAGE_SAFETY_MESSAGE = (  # as captured from gemini-3-pro-image-preview (research/fidelity.md G3)
+    "Unable to show the generated image. The image was filtered out because it violated Google's [Generative AI "
+    "Prohibited Use policy](https://policies.google.com/terms/generative-ai/use-policy). You will not be charged for "
+    "blocked images. Try rephrasing the prompt. If you think this was an error, "
+    "[send feedback](https://ai.google.dev/gemini-api/docs/troubleshooting)."
+)
 
 
 @dataclass(frozen=True)
@@ -338,19 +355,24 @@ class Answer:
     images: int
 
     def usage(self, generation: Generation) -> dict[str, Any]:
-        details, prompt = generation.prompt_details, generation.prompt_tokens
+        """Its usageMetadata. A thinking model's thoughts count in the total (python-genai types.py,
+        UsageMetadata.total_token_count); a refused image's candidates count nothing, and say so by modality
+        only when there are some (the capture of an IMAGE_SAFETY answer in research/fidelity.md G3)."""
+        prompt = generation.prompt_tokens
         usage: dict[str, Any] = {"promptTokenCount": prompt}
-        if self.outcome != "blocked-prompt":
-            image_tokens = self.images * generation.model.entry.get("imageTokens", {}).get(generation.image_size, 0)
-            answered = (estimated_tokens(self.text) if self.text else 0) + image_tokens
-            usage["candidatesTokenCount"] = answered
-            usage["totalTokenCount"] = prompt + answered
+        if self.outcome == "blocked-prompt":
+            return usage | {"totalTokenCount": prompt, "promptTokensDetails": generation.prompt_details}
+        image_tokens = self.images * generation.model.entry.get("imageTokens", {}).get(generation.image_size, 0)
+        answered = (estimated_tokens(self.text) if self.text else 0) + image_tokens
+        thoughts = generation.model.entry.get("thoughtsTokens", 0)
+        usage["candidatesTokenCount"] = answered
+        usage["totalTokenCount"] = prompt + answered + thoughts
+        usage["promptTokensDetails"] = generation.prompt_details
+        if answered:
             modality = "IMAGE" if self.images else "TEXT"
-            usage["promptTokensDetails"] = details
             usage["candidatesTokensDetails"] = [{"modality": modality, "tokenCount": image_tokens or answered}]
-        else:
-            usage["totalTokenCount"] = prompt
-            usage["promptTokensDetails"] = details
+        if thoughts:
+            usage["thoughtsTokenCount"] = thoughts
         return usage
 
 
@@ -424,7 +446,7 @@ def response_chunks(
     finish = {"content": "STOP", "image-safety": "IMAGE_SAFETY", "no-image": "NO_IMAGE"}[answer.outcome]
     last = {"finishReason": finish, "index": 0}
     if answer.outcome == "image-safety":
-        last["finishMessage"] = "The image was blocked by the safety filter."
+        last["finishMessage"] = IMAGE_SAFETY_MESSAGE
     if quirks_of(call.profile).safety_ratings:
         last["safetyRatings"] = [{"category": "HARM_CATEGORY_HATE_SPEECH", "probability": "NEGLIGIBLE"}]
     partial_usage = {"promptTokenCount": usage["promptTokenCount"], "totalTokenCount": usage["promptTokenCount"]}

@@ -28,7 +28,8 @@ VERSIONS = ("v1beta", "v1")  # the SDK calls /v1/ when given a base URL; both an
 
 PAGE_SIZE, MAX_PAGE_SIZE = 50, 1000
 TROUBLESHOOTING = "https://developers.generativeai.google/guide/troubleshooting"
-TYPE_PREFIX = "type.googleapis.com/google.ai.generativelanguage.v1beta."
+PACKAGE = "google.ai.generativelanguage.v1beta."
+TYPE_PREFIX = f"type.googleapis.com/{PACKAGE}"
 
 READ_FAULTS = ("server-error", "overloaded", "rate-limit", "timeout")
 
@@ -158,13 +159,40 @@ def too_many_tokens(limit: int) -> Response:
     return google_error(400, f"The input token count exceeds the maximum number of tokens allowed ({limit}).")
 
 
-def error_info(reason: str, **metadata: str) -> dict[str, Any]:
+def error_info(reason: str, domain: str | None = "googleapis.com", **metadata: str) -> dict[str, Any]:
     return {
         "@type": "type.googleapis.com/google.rpc.ErrorInfo",
         "reason": reason,
-        "domain": "googleapis.com",
+        **({"domain": domain} if domain else {}),
         "metadata": {"service": "generativelanguage.googleapis.com", **metadata},
     }
+
+
+# The RPC behind each path, as Google names it in an error's ErrorInfo (google.ai.generativelanguage.v1beta).
+RPCS = {
+    "": "ModelService.GetModel", ":generateContent": "GenerativeService.GenerateContent",
+    ":streamGenerateContent": "GenerativeService.StreamGenerateContent",
+    ":countTokens": "GenerativeService.CountTokens", ":predict": "PredictionService.Predict",
+}  # fmt: skip
+
+
+def rpc_of(call: Call) -> str:
+    path = call.route.path
+    rpc = "ModelService.ListModels" if path.endswith("/models") else RPCS[path.partition("{model}")[2]]
+    return PACKAGE + rpc
+
+
+def bearer_key_refused(call: Call) -> Response:
+    """An API key sent as a Bearer token: Google wants an OAuth token there. Captured bodies name the RPC called
+    and no domain; the header is Google's (research/fidelity.md G5)."""
+    response = google_error(
+        401,
+        "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other "
+        "valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.",
+        [error_info("ACCESS_TOKEN_TYPE_UNSUPPORTED", domain=None, method=rpc_of(call))],
+    )
+    response.headers["WWW-Authenticate"] = 'Bearer realm="invalid_token"'
+    return response
 
 
 def quota_exceeded(quota_id: str, model: str) -> Response:
@@ -187,14 +215,14 @@ def quota_exceeded(quota_id: str, model: str) -> Response:
     return google_error(429, message, details)
 
 
-# What Google answers for each refusal a service can make.
-GOOGLE_REFUSALS: dict[str, Callable[[str], Response]] = {
-    "missing-key": lambda model: google_error(
+# What Google answers for each refusal a service can make, of the call and the model it names.
+GOOGLE_REFUSALS: dict[str, Callable[[Call, str], Response]] = {
+    "missing-key": lambda call, model: google_error(
         403,
         "Method doesn't allow unregistered callers (callers without established identity). Please use API Key "
         "or other form of API consumer identity to call this API.",
     ),
-    "unknown-key": lambda model: google_error(
+    "unknown-key": lambda call, model: google_error(
         400,
         "API key not valid. Please pass a valid API key.",
         [
@@ -206,19 +234,14 @@ GOOGLE_REFUSALS: dict[str, Callable[[str], Response]] = {
             },
         ],
     ),
-    "bearer-key": lambda model: google_error(
-        401,
-        "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other "
-        "valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.",
-        [error_info("ACCESS_TOKEN_TYPE_UNSUPPORTED", method="google.ai.generativelanguage.v1beta.GenerativeService")],
-    ),
-    "quota": lambda model: quota_exceeded("GenerateRequestsPerDayPerProjectPerModel-FreeTier", model),
-    "rate-limit": lambda model: quota_exceeded("GenerateRequestsPerMinutePerProjectPerModel-FreeTier", model),
-    "server-error": lambda model: google_error(
+    "bearer-key": lambda call, model: bearer_key_refused(call),
+    "quota": lambda call, model: quota_exceeded("GenerateRequestsPerDayPerProjectPerModel-FreeTier", model),
+    "rate-limit": lambda call, model: quota_exceeded("GenerateRequestsPerMinutePerProjectPerModel-FreeTier", model),
+    "server-error": lambda call, model: google_error(
         500, f"An internal error has occurred. Please retry or report in {TROUBLESHOOTING}"
     ),
-    "overloaded": lambda model: google_error(503, "The model is overloaded. Please try again later."),
-    "timeout": lambda model: google_error(504, "Deadline expired before operation could complete."),
+    "overloaded": lambda call, model: google_error(503, "The model is overloaded. Please try again later."),
+    "timeout": lambda call, model: google_error(504, "Deadline expired before operation could complete."),
 }
 
 
@@ -227,7 +250,7 @@ def refusal(call: Call, kind: str, model: str = "") -> Response:
     its words; else Google's, which a gateway relays as it is."""
     refused = facts_of(call.profile.contract).refusals.get(kind)
     if refused is None or refused["envelope"] == "google":
-        return GOOGLE_REFUSALS[kind](model)
+        return GOOGLE_REFUSALS[kind](call, model)
     message = refused["message"].format(model=model)
     if not quirks_of(call.profile).new_api:
         return JSONResponse({"error": {"message": message, "type": refused["type"], "code": refused["code"]}},
