@@ -90,13 +90,24 @@ def facts(profile: str) -> Facts:
         ratios=schemas["AspectRatio"]["enum"],
         image_sizes=schemas["ImageConfig"]["properties"]["imageSize"]["enum"],
         key_places=contracts.key_places(profile),
-        refusals=contract["x-refusals"],
+        refusals=refusals_of(contract),
         strict=config.get("additionalProperties") is False,
         image_generation_config="imageGenerationConfig" in config["properties"],
         always_sse=set(streamed_content(contract)) == {"text/event-stream"},
         model_route="/v1beta/models/{model}" in contract["paths"],
         request_fields=schemas["GenerateContentRequest"]["properties"],
     )
+
+
+def refusals_of(contract: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """How the service refuses (x-refusals), each refusal in Google's words reaching the client as the service
+    hands Google's errors on (x-google-errors); invalid-argument is Google's 400 for a request it cannot take."""
+    refusals = {**contract["x-refusals"], "invalid-argument": {"status": 400, "envelope": "google"}}
+    relayed = contract.get("x-google-errors")
+    if relayed is None:
+        return refusals
+    return {kind: {**refusal, **relayed, "relayed": True} if refusal["envelope"] == "google" else refusal
+            for kind, refusal in refusals.items()}  # fmt: skip
 
 
 def streamed_content(contract: dict[str, Any]) -> dict[str, Any]:
@@ -153,6 +164,9 @@ def assert_refused(response: httpx.Response, refusal: dict[str, Any]) -> None:
         assert error.get("code") == refusal["status"] and isinstance(error.get("status"), str), describe(response)
     else:
         assert isinstance(error.get("type"), str) and isinstance(error.get("message"), str), describe(response)
+    if refusal.get("relayed"):  # Google's error, handed on in the gateway's envelope with Google's code
+        assert (error.get("type"), error.get("code")) == (refusal["type"], refusal["status"]), describe(response)
+        assert not {"status", "details"} & set(error), f"Google's status and details handed on: {describe(response)}"
 
 
 # The behaviours, each with the profiles it applies to.
@@ -601,10 +615,32 @@ def invalid_image_size_400(session: Session) -> None:
         if size in f.image_sizes:
             return
         response = call(session, model, ask("a fox", imageConfig={"imageSize": size}))
-        assert response.status_code == 400, describe(response)
-        assert response.json().get("error", {}).get("status") == "INVALID_ARGUMENT", describe(response)
+        assert_refused(response, f.refusals["invalid-argument"])
+        if f.refusals["invalid-argument"]["envelope"] == "google":
+            assert response.json()["error"].get("status") == "INVALID_ARGUMENT", describe(response)
 
     session.run(check)
+
+
+@behaviour(
+    "unlisted-ratio-refused",
+    "An aspect ratio the model does not draw gets Google's 400, in Google's words, in the envelope the service "
+    "hands Google's errors on in",
+    "research/fidelity.md G4 (muyouzhi6/astrbot_plugin_gitee_aiimg#37), V1 (new-api's RelayErrorHandler)",
+)
+def unlisted_ratio_refused(session: Session) -> None:
+    f = facts(session.target.profile)
+
+    @given(model=st.sampled_from(f.image_models), sides=st.tuples(st.integers(1, 32), st.integers(1, 32)))
+    def check(model: str, sides: tuple[int, int]) -> None:
+        ratio = f"{sides[0]}:{sides[1]}"
+        if ratio in f.ratios:
+            return
+        response = call(session, model, ask("a fox", imageConfig={"aspectRatio": ratio}))
+        assert_refused(response, f.refusals["invalid-argument"])
+        assert "aspect_ratio must be one of" in response.json()["error"]["message"], describe(response)
+
+    session.run(check, examples=3)
 
 
 @behaviour(

@@ -23,6 +23,8 @@ from typing import Any
 
 import contracts
 
+from .dialects.gemini_api import STATUS_NAMES
+
 
 @dataclass(frozen=True)
 class Step:
@@ -451,7 +453,6 @@ def llmgateway() -> list[Scenario]:
 # The Gemini profiles (seeds 002 and 004, Google's API): how each refuses comes from its contract.
 
 GEMINI_MODEL = "gemini-2.5-flash-image"
-GOOGLE_STATUSES = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 429: "RESOURCE_EXHAUSTED"}
 GEMINI_ASK = {"contents": [{"parts": [{"text": "a lighthouse at dusk"}]}]}
 
 
@@ -459,16 +460,25 @@ def gemini(profile: str) -> list[Scenario]:
     generate = f"/v1beta/models/{GEMINI_MODEL}:generateContent"
     ask = Step("POST", generate, GEMINI_ASK)
     refusals = contracts.load(profile)["x-refusals"]
+    relayed = contracts.load(profile).get("x-google-errors")  # how Google's own errors reach the client
+
+    def google(status: int, extra: str = "") -> tuple[str, dict[str, Any]]:
+        """The words and the answer's part to expect for an error Google answers."""
+        words = f"{status} `{STATUS_NAMES[status]}`{extra}"
+        if relayed is None:
+            return words, {"error": {"code": status, "status": STATUS_NAMES[status]}}
+        words += f", in the gateway's envelope (`type: {relayed['type']}`, `code: {status}`)"
+        return words, {"error": {"type": relayed["type"], "code": status}}
 
     def refused(kind: str) -> dict[str, Any]:
         refusal = refusals[kind]
-        return {"error": {"code": refusal["status"]}} if refusal["envelope"] == "google" else {"error": {}}
+        return google(refusal["status"])[1] if refusal["envelope"] == "google" else {"error": {}}
 
     def refusal_words(kind: str, extra: str = "") -> str:
         refusal = refusals[kind]
         if refusal["envelope"] != "google":
             return f"{refusal['status']} in the gateway's own envelope; nothing charged"
-        return f"{refusal['status']} `{GOOGLE_STATUSES[refusal['status']]}`{extra}; nothing charged"
+        return f"{google(refusal['status'], extra)[0]}; nothing charged"
 
     def candidate(finish: str) -> dict[str, Any]:
         return {"candidates": [{"finishReason": finish}]}
@@ -497,10 +507,10 @@ def gemini(profile: str) -> list[Scenario]:
         Scenario(
             profile,
             "lower-case-image-size",
-            "400 `INVALID_ARGUMENT`: `1k` is refused as Google refuses it",
+            f"{google(400)[0]}: `1k` is refused as Google refuses it",
             Step("POST", generate, {**GEMINI_ASK, "generationConfig": {"imageConfig": {"imageSize": "1k"}}}),
             status=400,
-            expect={"error": {"status": "INVALID_ARGUMENT"}},
+            expect=google(400)[1],
             charged=0,
         ),
         Scenario(
@@ -539,21 +549,21 @@ def gemini(profile: str) -> list[Scenario]:
         Scenario(
             profile,
             "server-error",
-            "500 `INTERNAL`; nothing charged",
+            f"{google(500)[0]}; nothing charged",
             ask,
             fault="server-error",
             status=500,
-            expect={"error": {"status": "INTERNAL"}},
+            expect=google(500)[1],
             charged=0,
         ),
         Scenario(
             profile,
             "overloaded",
-            "503 `UNAVAILABLE`; nothing charged",
+            f"{google(503)[0]}; nothing charged",
             ask,
             fault="overloaded",
             status=503,
-            expect={"error": {"status": "UNAVAILABLE"}},
+            expect=google(503)[1],
             charged=0,
         ),
         Scenario(
@@ -579,11 +589,11 @@ def gemini(profile: str) -> list[Scenario]:
         Scenario(
             profile,
             "timeout",
-            "holds the request, then 504 `DEADLINE_EXCEEDED`; nothing charged",
+            f"holds the request, then {google(504)[0]}; nothing charged",
             ask,
             fault="timeout",
             status=504,
-            expect={"error": {"status": "DEADLINE_EXCEEDED"}},
+            expect=google(504)[1],
             charged=0,
         ),
     ]

@@ -138,6 +138,21 @@ def service_tier_unknown(body: dict) -> dict:
     return body
 
 
+def google_errors_as_they_are(scope: Scope, status: int, body: object) -> tuple[int, object]:
+    """A gateway that hands Google's errors on untouched."""
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict) and error.get("type") == "upstream_error":
+        body["error"] = {"code": status, "message": error["message"], "status": "INVALID_ARGUMENT"}
+    return status, body
+
+
+def old_ratio_wording(scope: Scope, status: int, body: object) -> tuple[int, object]:
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict) and "aspect_ratio must be one of" in error.get("message", ""):
+        error["message"] = "aspect ratio must be one of 1:1, 2:3; got 7:3"
+    return status, body
+
+
 def square_edits(body: dict) -> dict:
     has_image = any("inlineData" in part for content in body.get("contents", []) for part in content.get("parts", []))
     if has_image and not body.get("generationConfig", {}).get("imageConfig", {}).get("aspectRatio"):
@@ -298,6 +313,7 @@ BREAKAGES = {
             {"content-failures-answer-without-an-image"},
         ),
         "no modelVersion": (rewriting_json(without_model_version), {"contract"}),
+        "aspect ratios refused in other words": (rewriting_json(old_ratio_wording), {"unlisted-ratio-refused"}),
     },
     "google": {
         "takes imageGenerationConfig": (
@@ -318,6 +334,10 @@ BREAKAGES = {
         "quota refused with 402": (rewriting_json(quota_as_402), {"documented-scenarios", "quota-refusal"}),
         "honours numberOfImages": (honouring_number_of_images, {"image-generation-config-dropped"}),
         "serves GET /v1beta/models/{model}": (rewriting_scope(models_route_listed), {"no-model-route"}),
+        "hands Google's errors on as they are": (
+            rewriting_json(google_errors_as_they_are),
+            {"unlisted-ratio-refused", "invalid-image-size-400", "rate-limit-refusal", "documented-scenarios"},
+        ),
         "a JSON array without alt=sse": (
             rewriting_answers(b"text/event-stream", as_a_json_array),
             {"streaming-is-sse-without-alt"},

@@ -405,9 +405,37 @@ def test_a_bearer_key_is_refused_naming_the_rpc_called(client, method, path, rpc
     }]  # fmt: skip
 
 
+def test_vastnum_hands_google_s_errors_on_in_new_api_s_envelope(client):
+    """research/fidelity.md V1: new-api's RelayErrorHandler and WithOpenAIError; its URLs masked."""
+    quota = client.post(url("vastnum", "gemini-2.5-flash-image"), headers={"X-Mock-Fault": "rate-limit"}, json=ask())
+    invalid = client.post(url("vastnum", "gemini-2.5-flash-image"), json=ask(imageConfig={"aspectRatio": "7:3"}))
+
+    error = quota.json()["error"]
+    request_id = quota.headers["x-oneapi-request-id"]
+    assert quota.status_code == 429 and (error["type"], error["param"], error["code"]) == ("upstream_error", "", 429)
+    assert error["message"] == (
+        "You exceeded your current quota, please check your plan and billing details. For more information on this "
+        f"error, head to: https://***.dev/***/***/*** (request id: {request_id})"
+    )
+    assert invalid.status_code == 400 and invalid.json()["error"]["code"] == 400
+    assert invalid.json()["error"]["message"].startswith("* GenerateContentRequest.generation_config.image_config")
+
+
+def test_vastnum_lists_its_models_as_new_api_does(client):
+    """research/fidelity.md V5: bare names, every other field null, no paging whatever is asked."""
+    listed = client.get("/vastnum/v1beta/models?pageSize=1&pageToken=garbage", headers={"x-goog-api-key": KEY})
+
+    assert listed.status_code == 200
+    body = listed.json()
+    assert body["nextPageToken"] is None and len(body["models"]) > 1
+    first = body["models"][0]
+    assert first["name"] == first["displayName"] == "gemini-2.5-flash-image"
+    assert {value for field, value in first.items() if field not in ("name", "displayName")} == {None}
+
+
 @pytest.mark.parametrize(("profile", "fault", "status", "marker"), [
     ("google", "rate-limit", 429, "RetryInfo"),
-    ("vastnum", "rate-limit", 429, "RESOURCE_EXHAUSTED"),
+    ("vastnum", "rate-limit", 429, "upstream_error"),
     ("crazyrouter", "rate-limit", 429, "rate_limit_error"),
     ("google", "insufficient-credits", 429, "QuotaFailure"),
     ("vastnum", "insufficient-credits", 403, "insufficient_user_quota"),

@@ -46,12 +46,12 @@ from .gemini_api import (
     model_of,
     quirks_of,
     refusal,
-    request_id,
     too_many_tokens,
     unknown_fields_refused,
 )
 from .gemini_api import error as error  # the dialect's refusal of a request no endpoint took (pipeline/routing.py)
 from .models import Model, estimated_tokens
+from .new_api import relayed, request_id
 
 if TYPE_CHECKING:
     from ..state import State
@@ -500,18 +500,22 @@ def as_new_api(handler: Callable[[Call], Awaitable[Response]]) -> Callable[[Call
     """The endpoint behind new-api's middleware (QuantumNous/new-api router/relay-router.go): every answer names
     its request; a generation is refused for want of credits before its body is read (controller/relay.go,
     PreConsumeBilling), and names a model the gateway has or gets the distributor's 503
-    (middleware/distributor.go)."""
+    (middleware/distributor.go); what Google refuses reaches the client in new-api's envelope."""
 
     async def answer(call: Call) -> Response:
         call.answer_headers.append(lambda: {"X-Oneapi-Request-Id": request_id(call)})
-        if handler in (generate, stream_generate):
-            api_key = authenticate(call)
-            name = call.request.path_params["model"].removeprefix("models/")
-            if name not in facts_of(call.profile.contract).models:
-                raise Reject(refusal(call, "unknown-model", name))
-            if call.state.ledger.find_or_open(api_key).balance <= 0:
-                raise Reject(refusal(call, "quota", name))
-        return await handler(call)
+        try:
+            if handler in (generate, stream_generate):
+                api_key = authenticate(call)
+                name = call.request.path_params["model"].removeprefix("models/")
+                if name not in facts_of(call.profile.contract).models:
+                    raise Reject(refusal(call, "unknown-model", name))
+                if call.state.ledger.find_or_open(api_key).balance <= 0:
+                    raise Reject(refusal(call, "quota", name))
+            response = await handler(call)
+        except Reject as rejection:
+            response = rejection.response
+        return relayed(call, response)
 
     return answer
 

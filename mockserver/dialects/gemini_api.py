@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -23,6 +22,7 @@ from ..pipeline.routing import Profile
 from ..wire.jsonio import JSONResponse, parse_json
 from ..wire.keys import key_at
 from .models import Model, models_of
+from .new_api import gemini_models, invalid_url, openai_models, request_id
 
 VERSIONS = ("v1beta", "v1")  # the SDK calls /v1/ when given a base URL; both answer alike
 
@@ -116,12 +116,6 @@ def error(profile: Profile, status: int, message: str, headers: Mapping[str, str
         response = google_error(status, message)
     response.headers.update(headers or {})
     return response
-
-
-def invalid_url(request_line: str) -> Response:
-    """new-api's answer to a path (or a method) it has no route for: Gin's NoRoute, relay.RelayNotFound."""
-    error = {"message": f"Invalid URL ({request_line})", "type": "invalid_request_error", "param": "", "code": ""}
-    return JSONResponse({"error": error}, 404)
 
 
 def invalid(message: str, field: str | None = None) -> Reject:
@@ -260,17 +254,6 @@ def refusal(call: Call, kind: str, model: str = "") -> Response:
     return JSONResponse({"error": error}, refused["status"])
 
 
-def request_id(call: Call) -> str:
-    """new-api's id of the request, one per request (common/utils.go: GetTimeString, the time to the second and
-    its nanoseconds, then GetRandomString(8)), such as 20250419005218728504438sobUtpYO."""
-    held = getattr(call.request.state, "new_api_id", None)
-    if held is None:
-        now = call.state.clock.now()
-        stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime(now))
-        held = call.request.state.new_api_id = f"{stamp}{int(now * 1e9) % 10**9}{call.state.ids.hex(8)}"
-    return held
-
-
 def quirks_of(profile: Profile) -> GeminiQuirks:
     return profile.quirks or NO_QUIRKS
 
@@ -341,16 +324,16 @@ def model_of(call: Call, method: str) -> Model:
 # GET /v1beta/models and /v1beta/models/{model}
 
 
-# new-api's GET /v1/models (router/relay-router.go): a Google key place (x-goog-api-key, ?key=) gets Gemini's list;
-# any other key, OpenAI's list of the same models (controller/model.go, ListModels), as OpenAI's SDK reads it.
-NEW_API_CREATED = 1626777600  # the `created` new-api gives every model
-
-
 async def list_models(call: Call) -> Response:
     authenticate(call)
-    if call.route.path == "/v1/models" and not given_in_a_google_place(call):
+    names = facts_of(call.profile.contract).models
+    # new-api's GET /v1/models (router/relay-router.go), which every profile answers alike: a key given where
+    # Google's clients put it (x-goog-api-key, ?key=) gets Gemini's list, any other OpenAI's, as OpenAI's SDK reads it
+    # (new-api's own GET /v1beta/models has no paging and lists bare names)
+    openai = call.route.path == "/v1/models" and not given_in_a_google_place(call)
+    if openai or quirks_of(call.profile).new_api:
         await call.fail_if_forced(forced_answers(call, ""))
-        return JSONResponse({"success": True, "data": openai_entries(call), "object": "list"})
+        return JSONResponse(openai_models(names) if openai else gemini_models(names))
     query = call.request.query_params
     size = page_size(query.get("pageSize"))
     start = page_start(query.get("pageToken"))
@@ -364,11 +347,6 @@ async def list_models(call: Call) -> Response:
 
 def given_in_a_google_place(call: Call) -> bool:
     return "x-goog-api-key" in call.request.headers or "key" in call.request.query_params
-
-
-def openai_entries(call: Call) -> list[dict[str, Any]]:
-    models = facts_of(call.profile.contract).models
-    return [{"id": name, "object": "model", "created": NEW_API_CREATED, "owned_by": "custom"} for name in models]
 
 
 async def get_model(call: Call) -> Response:
