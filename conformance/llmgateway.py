@@ -398,7 +398,7 @@ def key_places(session: Session) -> None:
 @CATALOGUE.behaviour(
     "unknown-key-401",
     "An unknown key is a 401 invalid_api_key",
-    "research/apis.md §3.2: Unauthorized: Invalid token",
+    "research/fidelity.md L5: Unauthorized: Invalid LLMGateway API token. ...",
 )
 def unknown_key(session: Session) -> None:
     if session.accepts_any_key:
@@ -478,10 +478,28 @@ def rate_limited(session: Session) -> None:
 
 
 @CATALOGUE.behaviour(
+    "load-shedding-529",
+    "An overloaded gateway sheds the request before reading it: 529 with Retry-After: 1, whatever the body",
+    "research/fidelity.md L4 (lib/backpressure.ts: Gateway overloaded, please retry)",
+    needs_control=True,
+    examples=3,
+)
+def load_shedding(session: Session) -> None:
+    @given(path=st.sampled_from([GENERATIONS, EDITS]), body=st.sampled_from([b"{", b'{"prompt": ""}', b"[]"]))
+    def check(path: str, body: bytes) -> None:
+        headers = {**auth(session), FAULT_HEADER: "overloaded", "Content-Type": "application/json"}
+        response = session.http.post(path, headers=headers, content=body)
+        assert_refusal(response, "overloaded")
+        assert response.headers.get("Retry-After") == "1", f"Retry-After: {response.headers.get('Retry-After')}"
+
+    session.run(check)
+
+
+@CATALOGUE.behaviour(
     "upstream-failures-refunded",
     "No images (500), failed providers (502) and an upstream timeout (504) answer the gateway's errors and charge "
     "nothing",
-    "seed 003, No Images Generated; research/apis.md §3.5 (500 api_error, 502 upstream_error, 504 upstream_timeout)",
+    "seed 003, No Images Generated; research/fidelity.md L4 (500 and 502 api_error, 504 timeout_error)",
     needs_control=True,
     examples=6,
 )

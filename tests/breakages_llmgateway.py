@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 from breaking import (
@@ -16,10 +17,11 @@ from breaking import (
     rewriting_scope,
     serving_jpeg,
 )
-from starlette.types import Scope
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from conformance.llmgateway import TEXT_MODELS
 from conformance.runner import BUNDLED_KEY
+from mockserver.pipeline.body import read_body, replaying
 from mockserver.state import State
 
 # Answers.
@@ -150,6 +152,23 @@ def one_model_unlisted(scope: Scope, status: int, body: object) -> tuple[int, ob
     return status, body
 
 
+def shedding_after_validation(app: ASGIApp) -> ASGIApp:
+    """An overloaded gateway that reads and checks the request before it sheds it: a body that is not JSON is its
+    400, not the 529."""
+
+    async def broken(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or dict(scope["headers"]).get(b"x-mock-fault") != b"overloaded":
+            return await app(scope, receive, send)
+        body, rest = await read_body(scope, receive, None)
+        try:
+            json.loads(body)
+        except ValueError:
+            scope = {**scope, "headers": [(k, v) for k, v in scope["headers"] if k != b"x-mock-fault"]}
+        await app(scope, replaying(body, rest, receive), send)
+
+    return broken
+
+
 BREAKAGES = {
     "a model left out of /v1/models": (rewriting_json(one_model_unlisted), {"models-listed"}),
     "answers one image whatever n": (
@@ -186,6 +205,7 @@ BREAKAGES = {
         {"documented-scenarios", "auth-401", "contract"},
     ),
     "x-api-key not read": (rewriting_scope(without_x_api_key), {"key-places"}),
+    "sheds load after reading the request": (shedding_after_validation, {"load-shedding-529"}),
     "takes unknown keys": (rewriting_scope(any_bearer_is_the_bundled_key), {"unknown-key-401", "contract"}),
     "a filtered prompt is an error": (
         rewriting_json(filtered_as_an_error),
@@ -205,7 +225,10 @@ BREAKAGES = {
         },
     ),
     "no credits is a 403": (rewriting_json(billing_as_403), {"documented-scenarios", "credits-charged-per-image"}),
-    "429 without Retry-After": (dropping_headers(b"retry-after"), {"documented-scenarios", "rate-limit-429"}),
+    "no Retry-After": (
+        dropping_headers(b"retry-after"),
+        {"documented-scenarios", "rate-limit-429", "load-shedding-529"},
+    ),
     "failed providers are a 500": (
         rewriting_json(upstream_as_500),
         {"documented-scenarios", "upstream-failures-refunded"},

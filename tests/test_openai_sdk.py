@@ -93,7 +93,7 @@ def test_an_unknown_key_is_the_sdks_authentication_error(mock_url):
         sdk(mock_url, key="nobody").images.generate(model=MODEL, prompt="a fox")
 
     assert (raised.value.status_code, raised.value.code) == (401, "invalid_api_key")
-    assert raised.value.body["message"] == "Unauthorized: Invalid token"
+    assert raised.value.body["message"].startswith("Unauthorized: Invalid LLMGateway API token.")
 
 
 def test_a_forced_rate_limit_is_the_sdks_rate_limit_error(mock_url):

@@ -35,7 +35,6 @@ from ..pipeline.endpoint import Call, Reject
 from ..pipeline.routing import Profile, ServiceRoute
 from ..state.ledger import Account
 from ..wire.jsonio import JSONResponse, parse_json
-from ..wire.keys import bearer_token
 from .models import Model, estimated_tokens, models_of
 from .zod import Rule, text, type_name
 
@@ -70,6 +69,7 @@ class OpenAIQuirks:
     codes: Mapping[int, tuple[str, str | None]]  # an error's type and code for each status the service answers
     words: Mapping[str, str]  # its messages, by what they say (placeholders in braces)
     failures: Mapping[str, Failure]  # how the upstream faults fail, after the charge (refunded)
+    shed: Failure  # the answer of an overloaded service, before it reads the request (the overloaded fault)
     requests_per_minute: int  # the rate limit its headers count
     rate_limited: Failure  # the 429 of a forced rate-limit
     limit_headers: Callable[[int, int, int, float], dict[str, str]]  # (limit, left, seconds to reset, reset time)
@@ -102,7 +102,7 @@ def words(call: Call, what: str, **values: Any) -> str:
 def routes(profile: Profile, state: State) -> list[ServiceRoute]:
     if not isinstance(profile.quirks, OpenAIQuirks):
         raise TypeError(f"profile {profile.name}: the openai_images dialect needs its OpenAIQuirks")
-    faults = (*FAULTS, *profile.quirks.failures)
+    faults = (*FAULTS, "overloaded", *profile.quirks.failures)
     return [
         ServiceRoute("POST", GENERATIONS, generate, faults),
         ServiceRoute("POST", EDITS, edit, faults),
@@ -121,9 +121,9 @@ async def list_models(call: Call) -> Response:
 
 def image_model(call: Call, name: str, endpoint: str) -> Model:
     model = models_of(call.profile.contract).get(name)
-    if model is None:
-        message = words(call, "unknown-model", model=name)
-        raise Reject(error(call.profile, 400, message, param="model", code="model_not_found"))
+    if model is None:  # handed on to the chat handler, which takes the key first; only its message comes back
+        authenticate(call)  # (images.ts assertImageModel: research/fidelity.md L6)
+        raise bad_request(call, "unknown-model", model=name)
     if not model.makes_images:
         raise bad_request(call, "chat-model", model=name, endpoint=endpoint)
     return model
@@ -259,11 +259,13 @@ def json_body(call: Call) -> Any:
 
 
 async def generate(call: Call) -> Response:
+    await call.fail_if_forced({"overloaded": lambda: shed(call)})
     fields = validated(call, json_body(call), quirks_of(call).generation_rules)
     return await respond(call, image_request(call, fields, GENERATIONS))
 
 
 async def edit(call: Call) -> Response:
+    await call.fail_if_forced({"overloaded": lambda: shed(call)})
     if "multipart/form-data" in call.request.headers.get("content-type", ""):
         fields, references = await form_request(call)
     else:
@@ -374,7 +376,14 @@ async def respond(call: Call, request: ImageRequest) -> Response:
 
 
 def upstream_failure(call: Call, fault: str) -> Response:
-    failure = quirks_of(call).failures[fault]
+    return failed(call, quirks_of(call).failures[fault])
+
+
+def shed(call: Call) -> Response:
+    return failed(call, quirks_of(call).shed)
+
+
+def failed(call: Call, failure: Failure) -> Response:
     headers = {"Retry-After": str(failure.retry_after)} if failure.retry_after is not None else None
     return error(call.profile, failure.status, failure.message, headers=headers)
 
@@ -405,20 +414,14 @@ def edit_fields(request: ImageRequest) -> dict[str, Any]:
 
 
 def authenticate(call: Call) -> tuple[str, Account]:
-    """The key: `Authorization: Bearer`, or without that header one of the other headers the service reads."""
+    """The key, as the service's extractToken finds it: what follows "Bearer " in Authorization, else the first
+    of the other headers it reads."""
     headers = call.request.headers
-    authorization = headers.get("authorization")
-    if authorization is None:
-        others = (place.name for place in call.profile.key_places if place.kind == "header")
-        api_key = next((key for key in map(headers.get, others) if key), None)
-        if not api_key:
-            raise Reject(error(call.profile, 401, words(call, "missing-key")))
-    else:
-        if not authorization.strip().lower().startswith("bearer"):
-            raise Reject(error(call.profile, 401, words(call, "malformed-key")))
-        api_key = bearer_token(authorization)
-        if api_key is None:
-            raise Reject(error(call.profile, 401, words(call, "no-token")))
+    bearer = headers.get("authorization", "").split("Bearer ")
+    others = (headers.get(place.name) for place in call.profile.key_places if place.kind == "header")
+    api_key = bearer[1] if len(bearer) == 2 and bearer[1] else next((key for key in others if key), None)
+    if not api_key:
+        raise Reject(error(call.profile, 401, words(call, "missing-key")))
     account = call.state.ledger.find_or_open(call.key(api_key))
     if account is None:
         raise Reject(error(call.profile, 401, words(call, "unknown-key")))
@@ -445,5 +448,5 @@ def rate_limited(call: Call) -> Response:
     quirks = quirks_of(call)
     failure, wait = quirks.rate_limited, quirks.rate_limited.retry_after or 0
     headers = quirks.limit_headers(quirks.requests_per_minute, 0, wait, call.state.clock.now() + wait)
-    message = failure.message.format(seconds=wait)
+    message = failure.message.format(seconds=wait, path=call.route.documented)
     return error(call.profile, failure.status, message, headers={"Retry-After": str(wait), **headers})

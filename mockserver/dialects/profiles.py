@@ -72,14 +72,16 @@ LLM_GATEWAY = OpenAIQuirks(
         402: ("invalid_request_error", "billing_error"), 403: ("invalid_request_error", "permission_denied"),
         404: ("invalid_request_error", "not_found"), 405: ("invalid_request_error", None),
         413: ("invalid_request_error", "request_too_large"), 429: ("rate_limit_error", "rate_limit_exceeded"),
-        502: ("upstream_error", "all_providers_failed"), 504: ("upstream_timeout", "timeout"),
-        529: ("overloaded", "overloaded"),
+        # the images route keeps only an upstream failure's message; its type and code follow the status
+        # (images.ts forwardToChatCompletions, lib/error-response.ts: research/fidelity.md L4)
+        502: ("api_error", None), 504: ("timeout_error", "timeout"), 529: ("api_error", None),
     },
     words={
         "invalid-parameters": "Invalid request parameters: {issues}",
         "invalid-json": "Invalid JSON in request body",
         "unknown-model": "Requested model {model} not supported",
-        "chat-model": "Model {model} is a chat model and cannot be used with {endpoint}. "
+        # lib/validate-model-output.ts names the generations route, whichever route was called (fidelity L7)
+        "chat-model": "Model {model} is a chat model and cannot be used with /v1/images/generations. "
         "Use the /v1/chat/completions endpoint instead.",
         "unsupported-size-ratio": "Unsupported aspect ratio: {width}:{height}",
         "unsupported-ratio": "Unsupported aspect ratio: {ratio}. Use W:H, such as 16:9.",
@@ -90,10 +92,12 @@ LLM_GATEWAY = OpenAIQuirks(
         "missing-prompt": "prompt is required",
         "missing-image-file": "image file is required for multipart/form-data requests",
         "malformed-form": "Malformed multipart/form-data body: {problem}",
-        "missing-key": "Unauthorized: No Authorization header provided. Expected 'Bearer your-api-token'",
-        "malformed-key": "Unauthorized: Invalid Authorization header format. Expected 'Bearer your-api-token'",
-        "no-token": "Unauthorized: No token provided",
-        "unknown-key": "Unauthorized: Invalid token",
+        # the texts of the era that takes x-api-key, as seed 003 does (the gateway's extractToken and
+        # requireRequestContext: research/fidelity.md L5)
+        "missing-key": "Unauthorized: No API key provided. Expected 'Authorization: Bearer your-api-token' header or "
+        "'x-api-key: your-api-token' header",
+        "unknown-key": "Unauthorized: Invalid LLMGateway API token. Please make sure the token is not deleted or "
+        "disabled. Go to the LLMGateway 'API Keys' page to generate a new token.",
         "no-credits": "Organization has insufficient credits",
         "too-many-tokens": "The input token count exceeds the maximum number of tokens allowed ({limit}).",  # Google's
     },
@@ -104,11 +108,13 @@ LLM_GATEWAY = OpenAIQuirks(
             "(e.g., gemini-2.5-flash-image, gemini-3-pro-image-preview).",
         ),
         "server-error": Failure(502, "All providers failed to process the request"),
-        "overloaded": Failure(529, "The gateway is overloaded. Please retry shortly.", retry_after=1),
         "timeout": Failure(504, "The upstream provider did not answer in time"),
     },
+    # load shedding, before any handler reads the request (lib/backpressure.ts: fidelity L4)
+    shed=Failure(529, "Gateway overloaded, please retry", retry_after=1),
     requests_per_minute=300,
-    rate_limited=Failure(429, "Rate limit exceeded for /v1/images. Please retry after {seconds} seconds.", 12),
+    # the organisation's rate limit names the path called (fidelity L8)
+    rate_limited=Failure(429, "Rate limit exceeded for {path}. Please retry after {seconds} seconds.", 12),
     limit_headers=llm_gateway_limit_headers,
     catalogue_entry=llm_gateway_model,
 )  # fmt: skip
