@@ -309,6 +309,9 @@ def geminigen() -> list[Scenario]:
 # LLM Gateway (seed 003).
 
 LLMGATEWAY_GENERATE = "/v1/images/generations"
+TINY = (  # seed 002's one-pixel PNG, as an edit's input
+    "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
 
 
 def llmgateway() -> list[Scenario]:
@@ -329,6 +332,26 @@ def llmgateway() -> list[Scenario]:
             ),
             expect={"data": [{}, {}]},
             charged=8,
+        ),
+        Scenario(
+            "llmgateway",
+            "fewer-images",
+            "observed, not documented: one image whatever `n` asks (one chat completion; Google refuses "
+            "`candidateCount > 1`: research/fidelity.md L1); one image charged",
+            Step("POST", LLMGATEWAY_GENERATE, {**ask.json, "n": 3}),
+            fault="fewer-images",
+            expect={"data": [{}]},
+            charged=4,
+        ),
+        Scenario(
+            "llmgateway",
+            "edit-hints-ignored",
+            "observed, not documented: `output_format` echoed over PNG bytes, `background` and the mask only words "
+            "in the prompt (research/fidelity.md L3)",
+            Step("POST", "/v1/images/edits", {**ask.json, "output_format": "jpeg", "images": [{"image_url": TINY}]}),
+            fault="edit-hints-ignored",
+            expect={"output_format": "jpeg", "data": [{}]},
+            charged=4,
         ),
         Scenario(
             "llmgateway",

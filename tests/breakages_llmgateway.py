@@ -182,7 +182,10 @@ BREAKAGES = {
         patching(serving_jpeg),
         {"output-format-is-real", "transparent-background-has-alpha", "mask-preserves-the-rest"},
     ),
-    "the answer forgets output_format": (rewriting_json(no_output_format_in_the_answer), {"output-format-is-real"}),
+    "the answer forgets output_format": (
+        rewriting_json(no_output_format_in_the_answer),
+        {"output-format-is-real", "documented-scenarios"},
+    ),
     "transparent background ignored": (rewriting_request(without_background), {"transparent-background-has-alpha"}),
     "masks ignored": (patching(ignoring_masks), {"mask-preserves-the-rest"}),
     "image[] not read": (rewriting_body(ignoring_image_brackets), {"multipart-image-fields"}),

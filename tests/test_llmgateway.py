@@ -377,13 +377,6 @@ def test_a_transparent_background_has_a_real_alpha_channel(client, fmt):
     assert body["background"] == "transparent"
 
 
-def test_a_transparent_jpeg_is_refused(client):
-    response = client.post(EDITS, headers=AUTH, json=edit_body(background="transparent", output_format="jpeg"))
-
-    assert response.status_code == 400
-    assert error_of(response)["param"] == "background"
-
-
 def test_the_answer_of_an_edit_repeats_what_was_set(client):
     body = edit_body(background="opaque", quality="high", size="1536x1024", input_fidelity="high", n=2)
 
@@ -522,3 +515,36 @@ def test_every_path_answers_under_the_profiles_prefix_too(client):
 
     assert response.status_code == 200
     assert client.post("/llmgateway/v1/images/variations", headers=AUTH).status_code == 404
+
+
+# What the service was seen to do against its documentation: forced, never the default.
+
+
+def test_fewer_images_answers_one_whatever_n_and_charges_one(client):
+    """research/fidelity.md L1: one chat completion, one candidate."""
+    asked = {"prompt": "x", "model": FLASH, "n": 3}
+    documented = client.post(GENERATIONS, headers=AUTH, json=asked)
+    observed = client.post(GENERATIONS, headers={**AUTH, "X-Mock-Fault": "fewer-images"}, json=asked)
+
+    assert (len(documented.json()["data"]), len(observed.json()["data"])) == (3, 1)
+    assert credits(client) == 1000 - 4 * PRICES[FLASH]
+
+
+def test_edit_hints_ignored_echoes_the_format_over_png_and_keeps_no_alpha(client):
+    """research/fidelity.md L3: output_format, background and the mask are words in the prompt."""
+    body = edit_body(output_format="webp", background="transparent")
+    documented = client.post(EDITS, headers=AUTH, json=body)
+    observed = client.post(EDITS, headers={**AUTH, "X-Mock-Fault": "edit-hints-ignored"}, json=body)
+
+    (real,), (hinted,) = images_of(documented.json()), images_of(observed.json())
+    assert (real.format, real.mode) == ("WEBP", "RGBA")
+    assert (hinted.format, hinted.mode) == ("PNG", "RGB")
+    assert observed.json()["output_format"] == "webp"
+
+
+def test_a_transparent_jpeg_is_not_refused(client):
+    """research/fidelity.md L3: the service has no such check."""
+    response = client.post(EDITS, headers=AUTH, json=edit_body(output_format="jpeg", background="transparent"))
+
+    assert response.status_code == 200
+    assert images_of(response.json())[0].format == "JPEG"

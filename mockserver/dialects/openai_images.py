@@ -48,6 +48,12 @@ PLACEHOLDER_SIDE = 1024  # an https input image, which the mock never fetches, s
 MAX_IMAGES = 16  # input images of an edit
 # The faults every service of the format shows; each also fails upstream in the ways its quirks say.
 FAULTS = ("content-policy", "rate-limit", "insufficient-credits")
+# LLM Gateway makes one chat completion whatever n is, and Google refuses candidateCount > 1 on image models, so a
+# real answer often holds one image (images.ts buildImagePrompt, slice(0, n): research/fidelity.md L1).
+FEWER_IMAGES = "fewer-images"
+# Its edits put output_format, background and the mask into the prompt as words and send the mask as one more
+# image; the answer echoes output_format over PNG bytes (images.ts buildEditPrompt, processImageEdit: L3).
+HINTS_IGNORED = "edit-hints-ignored"
 
 
 @dataclass(frozen=True)
@@ -104,8 +110,8 @@ def routes(profile: Profile, state: State) -> list[ServiceRoute]:
         raise TypeError(f"profile {profile.name}: the openai_images dialect needs its OpenAIQuirks")
     faults = (*FAULTS, "overloaded", *profile.quirks.failures)
     return [
-        ServiceRoute("POST", GENERATIONS, generate, faults),
-        ServiceRoute("POST", EDITS, edit, faults),
+        ServiceRoute("POST", GENERATIONS, generate, (*faults, FEWER_IMAGES)),
+        ServiceRoute("POST", EDITS, edit, (*faults, FEWER_IMAGES, HINTS_IGNORED)),
         ServiceRoute("GET", MODELS, list_models, at_root=False),  # the root's /v1/models is Gemini's (new-api's)
     ]
 
@@ -199,6 +205,7 @@ class ImageRequest:
     fields: dict[str, Any]  # as the client set them, for the answer of an edit
     inputs: tuple[Upload, ...] = ()
     mask: bytes | None = None
+    hints_only: bool = False  # output_format, background and mask not acted on (HINTS_IGNORED)
 
     @property
     def price(self) -> int:
@@ -240,15 +247,14 @@ def chosen_ratio(call: Call, fields: Mapping[str, Any]) -> Fraction | None:
 
 
 def image_request(call: Call, fields: dict[str, Any], endpoint: str) -> ImageRequest:
+    """The request as the service reads it; a transparent JPEG is not refused, as the service has no such check
+    (research/fidelity.md L3)."""
     model = image_model(call, fields.get("model") or quirks_of(call).default_model, endpoint)
     size = fields.get("size")
-    request = ImageRequest(
+    return ImageRequest(
         endpoint, fields["prompt"], model, int(fields.get("n", 1)), model.image_size(size),
         chosen_ratio(call, fields), fields,
     )  # fmt: skip
-    if request.fields.get("background") == "transparent" and request.output_format == "jpeg":
-        raise bad_request(call, "transparent-jpeg", "background")
-    return request
 
 
 def json_body(call: Call) -> Any:
@@ -365,6 +371,7 @@ async def respond(call: Call, request: ImageRequest) -> Response:
     call.counted(usage_key(call, account), lambda: rate_limit_headers(call, account))
     refusals = {"rate-limit": lambda: rate_limited(call), "insufficient-credits": lambda: insufficient(call)}
     await call.fail_if_forced(refusals)
+    request = as_observed(call, request)
     with call.charged(api_key, request.price, lambda refused: insufficient(call)):
         if estimated_tokens(request.prompt) > request.model.input_token_limit:  # the model behind refuses it
             raise bad_request(call, "too-many-tokens", limit=request.model.input_token_limit)
@@ -373,6 +380,17 @@ async def respond(call: Call, request: ImageRequest) -> Response:
             raise Reject(JSONResponse({"created": int(call.state.clock.now()), "data": []}))
         images = await draw_images(call, request)
     return JSONResponse({"created": int(call.state.clock.now()), "data": images, **edit_fields(request)})
+
+
+def as_observed(call: Call, request: ImageRequest) -> ImageRequest:
+    """The request as the service was seen to carry it out, where a client test forces that: one image whatever n
+    (and one charged), or an edit's hints not acted on."""
+    fault = call.take_fault(FEWER_IMAGES, HINTS_IGNORED)
+    if fault == FEWER_IMAGES:
+        return replace(request, count=1)
+    if fault == HINTS_IGNORED:
+        return replace(request, mask=None, hints_only=True)
+    return request
 
 
 def upstream_failure(call: Call, fault: str) -> Response:
@@ -390,11 +408,12 @@ def failed(call: Call, failure: Failure) -> Response:
 
 async def draw_images(call: Call, request: ImageRequest) -> list[dict[str, str]]:
     width, height = request.pixels()
+    drawn = "png" if request.hints_only else request.output_format
     first = ImageSpec(
         request.prompt, width, height, request.model.name, call.profile.name, call.state.settings.seed,
-        format=request.output_format, base=request.inputs[0].content if request.inputs else None, mask=request.mask,
-        transparent=request.fields.get("background") == "transparent",
-        quality=request.fields.get("output_compression") if request.output_format != "png" else None,
+        format=drawn, base=request.inputs[0].content if request.inputs else None, mask=request.mask,
+        transparent=request.fields.get("background") == "transparent" and not request.hints_only,
+        quality=request.fields.get("output_compression") if drawn != "png" else None,
     )  # fmt: skip
     encoded = await call.state.renderer.base64_all(variants(first, request.count))
     return [{"b64_json": data, "revised_prompt": request.prompt} for data in encoded]

@@ -85,7 +85,6 @@ LLM_GATEWAY = OpenAIQuirks(
         "Use the /v1/chat/completions endpoint instead.",
         "unsupported-size-ratio": "Unsupported aspect ratio: {width}:{height}",
         "unsupported-ratio": "Unsupported aspect ratio: {ratio}. Use W:H, such as 16:9.",
-        "transparent-jpeg": "A transparent background needs output_format png or webp.",
         "unsupported-url": "images[{index}].image_url must be an https URL or a base64 data URL",
         "undecodable-image": "images[{index}].image_url is invalid: its base64 data does not decode",
         "invalid-image": "images[{index}].image_url is invalid: the image {problem}",

@@ -21,6 +21,10 @@ FAULTS = {
     "rate-limit": "the service says the caller sent too many requests",
     "insufficient-credits": "the account has too few credits",
     "timeout": "the service takes too long and gives up",
+    # What a real service was seen to do against its own documentation (research/fidelity.md, "Documented vs
+    # observed"): off by default, forced like any other fault.
+    "fewer-images": "the service answers fewer images than n asked for, as it was observed to",
+    "edit-hints-ignored": "an edit's output_format, background and mask are only hints, as they were observed to be",
 }
 FAULT_HEADER = "x-mock-fault"
 DELAY_HEADER = "x-mock-delay-ms"
