@@ -48,6 +48,7 @@ class Facts:
     always_sse: bool  # streamGenerateContent's answer is only ever text/event-stream
     model_route: bool  # GET /v1beta/models/{model} is served
     request_fields: dict[str, Any]  # GenerateContentRequest's fields, each with its schema
+    files: bool  # the Files API is served
 
     @property
     def image_models(self) -> list[str]:
@@ -96,6 +97,7 @@ def facts(profile: str) -> Facts:
         always_sse=set(streamed_content(contract)) == {"text/event-stream"},
         model_route="/v1beta/models/{model}" in contract["paths"],
         request_fields=schemas["GenerateContentRequest"]["properties"],
+        files="/upload/v1beta/files" in contract["paths"],
     )
 
 
@@ -641,6 +643,55 @@ def unlisted_ratio_refused(session: Session) -> None:
         assert "aspect_ratio must be one of" in response.json()["error"]["message"], describe(response)
 
     session.run(check, examples=3)
+
+
+@behaviour(
+    "uploaded-file-is-an-input",
+    "An image uploaded to the Files API (resumable, as the SDKs upload) is read where fileData names its uri, "
+    "and is gone once deleted",
+    "python-genai files.py Files.upload, _api_client.py upload_file; Google's Files API reference",
+    applies=lambda f: f.files,
+    examples=2,
+)
+def uploaded_file_is_an_input(session: Session) -> None:
+    f = facts(session.target.profile)
+
+    @given(model=st.sampled_from(f.image_models), side=st.integers(8, 64))
+    def check(model: str, side: int) -> None:
+        content = io.BytesIO()
+        Image.new("RGB", (side, side), "teal").save(content, "PNG")
+        file = uploaded(session, content.getvalue(), "image/png")
+        part = {"fileData": {"fileUri": file["uri"], "mimeType": "image/png"}}
+        counted = answered(call(session, model, {"contents": [{"parts": [part, {"text": "a hat"}]}]},
+                                method="countTokens"))  # fmt: skip
+        modalities = [d.get("modality") for d in counted.get("promptTokensDetails", [])]
+        assert "IMAGE" in modalities, f"the uploaded image was not read: {counted}"
+        headers, params = keyed(session)
+        deleted = session.http.delete(f"/v1beta/{file['name']}", headers=headers, params=params)
+        assert deleted.status_code == 200, describe(deleted)
+        gone = session.http.get(f"/v1beta/{file['name']}", headers=headers, params=params)
+        assert gone.status_code in (403, 404), f"a deleted file still answers: {describe(gone)}"
+
+    session.run(check)
+
+
+def uploaded(session: Session, content: bytes, mime_type: str) -> dict[str, Any]:
+    """The File of a resumable upload: a start, then the bytes in one finalizing chunk."""
+    headers, params = keyed(session)
+    start = {
+        "X-Goog-Upload-Protocol": "resumable",
+        "X-Goog-Upload-Command": "start",
+        "X-Goog-Upload-Header-Content-Length": str(len(content)),
+        "X-Goog-Upload-Header-Content-Type": mime_type,
+    }
+    started = session.http.post("/upload/v1beta/files", headers={**headers, **start}, params=params,
+                                json={"file": {"displayName": "kit"}})  # fmt: skip
+    url = started.headers.get("x-goog-upload-url")
+    assert started.status_code == 200 and url, f"no upload URL: {describe(started)}"
+    finished = session.http.post(url, content=content, headers={"X-Goog-Upload-Command": "upload, finalize",
+                                                                 "X-Goog-Upload-Offset": "0"})  # fmt: skip
+    assert finished.headers.get("x-goog-upload-status") == "final", describe(finished)
+    return answered(finished)["file"]
 
 
 @behaviour(

@@ -153,6 +153,19 @@ def old_ratio_wording(scope: Scope, status: int, body: object) -> tuple[int, obj
     return status, body
 
 
+def without_file_parts(body: dict) -> dict:
+    """fileData parts not read."""
+    for content in body.get("contents", []) if isinstance(body.get("contents"), list) else []:
+        if isinstance(content, dict) and isinstance(content.get("parts"), list):
+            content["parts"] = [p for p in content["parts"] if not (isinstance(p, dict) and "fileData" in p)]
+    return body
+
+
+def deleting_nothing(scope: Scope) -> Scope:
+    """DELETE read as GET: a deleted file stays."""
+    return {**scope, "method": "GET"} if scope["method"] == "DELETE" else scope
+
+
 def square_edits(body: dict) -> dict:
     has_image = any("inlineData" in part for content in body.get("contents", []) for part in content.get("parts", []))
     if has_image and not body.get("generationConfig", {}).get("imageConfig", {}).get("aspectRatio"):
@@ -321,10 +334,15 @@ BREAKAGES = {
             {"image-generation-config-refused"},
         ),
         "ignores unknown fields": (rewriting_request(without_unknown_fields), {"unknown-fields-refused"}),
-        "a missing key is 401": (rewriting_json(missing_key_as_401), {"documented-scenarios", "missing-key-refused"}),
+        "a missing key is 401": (
+            rewriting_json(missing_key_as_401),  # every PERMISSION_DENIED, a deleted file's too
+            {"documented-scenarios", "missing-key-refused", "uploaded-file-is-an-input"},
+        ),
         "takes a Bearer key": (rewriting_scope(bearer_as_api_key), {"bearer-key-refused"}),
         "ErrorInfo names the service": (rewriting_json(error_info_names_the_service), {"bearer-key-refused"}),
         "refuses serviceTier": (rewriting_request(service_tier_unknown), {"service-tier-accepted"}),
+        "fileData not read": (rewriting_request(without_file_parts), {"uploaded-file-is-an-input"}),
+        "deleted files stay": (rewriting_scope(deleting_nothing), {"uploaded-file-is-an-input"}),
         "takes unknown keys": (rewriting_scope(any_key_is_the_bundled_one), {"unknown-key-refused"}),
         "429 without RetryInfo": (rewriting_json(quota_without_retry_info), {"rate-limit-refusal"}),
     },

@@ -28,7 +28,7 @@ from ..images.uploads import Upload, UploadError, read_upload
 from ..pipeline.endpoint import Call, Reject
 from ..pipeline.routing import Profile, ServiceRoute
 from ..wire.jsonio import JSONResponse
-from . import imagen
+from . import gemini_files, imagen
 from .gemini_api import (
     READ_FAULTS,
     TROUBLESHOOTING,
@@ -36,6 +36,7 @@ from .gemini_api import (
     VERSIONS,
     Facts,
     authenticate,
+    camel,
     facts_of,
     forced_answers,
     get_model,
@@ -102,11 +103,6 @@ GATEWAY_FIELDS: dict[str, dict[str, str]] = {
 }
 SCALAR_TYPES = {"string": (str,), "int": (int,), "number": (int, float), "bool": (bool,), "any": (object,)}
 PROTO_TYPES = {"string": "TYPE_STRING", "int": "TYPE_INT32", "number": "TYPE_FLOAT", "bool": "TYPE_BOOL"}
-
-
-def camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(word[:1].upper() + word[1:] for word in rest)
 
 
 def snake(name: str) -> str:
@@ -254,11 +250,26 @@ async def read_turn(call: Call, content: dict[str, Any], index: int, images: lis
         elif "inlineData" in part:
             images.append(await read_inline_image(call, part["inlineData"], f"{part_path}.inline_data"))
         elif "fileData" in part:
-            raise invalid("The mock never fetches files: send images as inlineData.", f"{part_path}.file_data")
+            images.append(await read_file_image(call, part["fileData"], f"{part_path}.file_data"))
         elif not set(part) - {"thought", "thoughtSignature"}:
             message = "required oneof field 'data' must have one initialized field"
             raise invalid(f"* GenerateContentRequest.{part_path}.data: {message}\n", f"{part_path}.data")
     return texts
+
+
+async def read_file_image(call: Call, file_data: Any, path: str) -> Upload:
+    """An image uploaded to the mock's Files API, named by its URI; the mock fetches no other URI."""
+    uri = (file_data.get("fileUri") or file_data.get("file_uri") or "") if isinstance(file_data, dict) else ""
+    file = gemini_files.named_by(call, uri)
+    if file is None:
+        raise invalid("The mock never fetches files: send images as inlineData, or upload them to its Files API "
+                      "and name them by their uri.", f"{path}.file_uri")  # fmt: skip
+    if not file.mime_type.startswith("image/"):
+        raise invalid(f"Unsupported MIME type: {file.mime_type}", f"{path}.mime_type")
+    try:
+        return await read_upload(file.content, call.state.settings)
+    except UploadError:
+        raise invalid(f"Unable to process input image. Please retry or report in {TROUBLESHOOTING}", path) from None
 
 
 async def read_inline_image(call: Call, blob: dict[str, Any], path: str) -> Upload:
@@ -534,10 +545,11 @@ def routes(profile: Profile, state: State) -> list[ServiceRoute]:
         endpoints.append(("GET", "", get_model, READ_FAULTS))  # last: {model} matches "x:predict" too
     if quirks_of(profile).new_api:
         endpoints = [(method, suffix, as_new_api(handler), faults) for method, suffix, handler, faults in endpoints]
+    files = gemini_files.routes() if facts_of(profile.contract).files else []
     routes = []
     for version in VERSIONS:
         for method, suffix, handler, faults in endpoints:
             documented = f"/v1beta/models/{{model}}{suffix}"
             routes.append(ServiceRoute(method, f"/{version}/models/{{model}}{suffix}", handler, faults, documented))
         routes.append(ServiceRoute("GET", f"/{version}/models", list_models, READ_FAULTS, "/v1beta/models"))
-    return routes
+    return routes + [ServiceRoute(method, path, handler) for method, path, handler in files]

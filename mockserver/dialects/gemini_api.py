@@ -62,6 +62,7 @@ class Facts:
     imagen: bool  # Imagen's predict is among its paths
     model_route: bool  # GET /v1beta/models/{model} is
     always_sse: bool  # streamGenerateContent answers Server-Sent Events, alt=sse or not
+    files: bool  # the Files API is among its paths
 
     @property
     def bearer_is_oauth(self) -> bool:
@@ -83,6 +84,7 @@ def facts_of(contract: str) -> Facts:
         imagen="/v1beta/models/{model}:predict" in document["paths"],
         model_route="/v1beta/models/{model}" in document["paths"],
         always_sse="application/json" not in streamed(document),
+        files="/upload/v1beta/files" in document["paths"],
     )
 
 
@@ -123,6 +125,12 @@ def invalid(message: str, field: str | None = None) -> Reject:
     violation = {"description": message} | ({"field": field} if field else {})
     details = [{"@type": "type.googleapis.com/google.rpc.BadRequest", "fieldViolations": [violation]}]
     return Reject(google_error(400, message, details))
+
+
+def camel(name: str) -> str:
+    """A field's name as Google writes it: proto's JSON reads snake_case too."""
+    head, *rest = name.split("_")
+    return head + "".join(word[:1].upper() + word[1:] for word in rest)
 
 
 def json_object(call: Call) -> dict[str, Any]:
@@ -356,14 +364,14 @@ async def get_model(call: Call) -> Response:
     return JSONResponse(catalogue_entry(model, call.request.path_params["model"].removeprefix("models/")))
 
 
-def page_size(raw: str | None) -> int:
+def page_size(raw: str | None, default: int = PAGE_SIZE, largest: int = MAX_PAGE_SIZE) -> int:
     if raw is None or raw == "":
-        return PAGE_SIZE
+        return default
     try:
         size = int(raw)
     except ValueError:
         raise invalid(f"Invalid value at 'page_size' (TYPE_INT32), \"{raw}\"", "page_size") from None
-    return min(max(size, 1), MAX_PAGE_SIZE) if size > 0 else PAGE_SIZE
+    return min(size, largest) if size > 0 else default
 
 
 def page_token(start: int) -> str:

@@ -132,16 +132,18 @@ class Services:
         return Destination(self._at_root.get(namespace(path)), path)
 
     def find(self, destination: Destination, method: str) -> Found | frozenset[str]:
-        """The endpoint a request asks for; or, if it has none, the methods the first route of its path takes
-        (none: an unknown path), as Starlette's router answers."""
+        """The endpoint a request asks for; or, if it has none, the methods the first path that matches takes
+        (none: an unknown path), as Starlette's router answers, a path's routes taken together."""
         allowed: frozenset[str] = frozenset()
+        first: str | None = None
         for route in self.routes[destination.profile.name] if destination.profile else ():
             params = route.match(destination.path)
             if params is None:
                 continue
             if method in route.methods:
                 return Found(route, params)
-            allowed = allowed or route.methods
+            if first in (None, route.path):
+                first, allowed = route.path, allowed | route.methods
         return allowed
 
     def has(self, profile: Profile, path: str) -> bool:

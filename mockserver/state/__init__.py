@@ -20,6 +20,7 @@ from .ledger import Ledger
 from .rates import RequestCounter
 from .renderings import Renderer
 from .store import Store
+from .uploads import Uploads
 from .webhooks import Webhooks
 
 GALLERY_COUNT = 100  # images kept for the dashboard and for tests that ask what a client received
@@ -40,6 +41,7 @@ class State:
         )
         self.journal = Journal(settings.journal_size, settings.journal_bytes)
         self.files = FileStore(settings.files_max_count, settings.files_max_bytes, self.store)
+        self.uploads = Uploads(settings.files_max_count, settings.files_max_bytes)
         self.faults = FaultQueue()
         self.usage = RequestCounter(self.clock)
         self.ids = Ids(settings.seed, self.store.boot if self.store else 1)
@@ -56,6 +58,7 @@ class State:
         self.ledger.reset()
         self.journal.clear()
         self.files.clear()
+        self.uploads.clear()
         self.faults.clear()
         self.usage.clear()
         self.ids.reset()

@@ -55,6 +55,14 @@ class BoundedMap(Generic[K, V]):
                 self._on_drop(dropped_key)
         return True
 
+    def pop(self, key: K) -> V | None:
+        """Drop `key`'s entry, giving it back (None if there was none)."""
+        with self._lock:
+            value = self._items.pop(key, None)
+            if value is not None:
+                self._bytes -= self._size_of(value)
+            return value
+
     def values(self) -> list[V]:
         """Every value, oldest first."""
         with self._lock:
