@@ -355,6 +355,17 @@ def llmgateway() -> list[Scenario]:
         ),
         Scenario(
             "llmgateway",
+            "ratios-as-given",
+            "observed, not documented: a ratio reaches Google as given, and one it does not draw (7:4, from size "
+            "1792x1024, though seed 003 lists it) is Google's 400 (research/fidelity.md L2); nothing charged",
+            Step("POST", LLMGATEWAY_GENERATE, {**ask.json, "size": "1792x1024"}),
+            fault="ratios-as-given",
+            status=400,
+            expect=error("invalid_request_error", None),
+            charged=0,
+        ),
+        Scenario(
+            "llmgateway",
             "invalid-parameters",
             "400 `Invalid request parameters: ...` in the validator's words",
             Step("POST", LLMGATEWAY_GENERATE, {"prompt": "x", "n": 11}),

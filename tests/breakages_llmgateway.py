@@ -176,7 +176,7 @@ BREAKAGES = {
         {"documented-scenarios", "exactly-n-images", "multipart-image-fields"},
     ),
     "the same image n times": (rewriting_json(the_same_image_each_time), {"exactly-n-images"}),
-    "size ignored": (rewriting_request(without_string_sizes), {"size-and-aspect-ratio"}),
+    "size ignored": (rewriting_request(without_string_sizes), {"size-and-aspect-ratio", "documented-scenarios"}),
     "size wins over aspect_ratio": (rewriting_request(size_wins_over_aspect_ratio), {"size-and-aspect-ratio"}),
     "JPEG whatever the format": (
         patching(serving_jpeg),

@@ -86,7 +86,7 @@ def test_queue_list_and_clear_faults(client):
     assert [f["fault"] for f in listed["faults"]] == ["rate-limit"]
     assert set(listed["known"]) == {
         "content-policy", "blocked-prompt", "no-image", "server-error", "overloaded", "rate-limit",
-        "insufficient-credits", "timeout", "fewer-images", "edit-hints-ignored",
+        "insufficient-credits", "timeout", "fewer-images", "edit-hints-ignored", "ratios-as-given",
     }  # fmt: skip
     assert client.delete("/_mock/faults").json()["faults"] == []
 

@@ -548,3 +548,21 @@ def test_a_transparent_jpeg_is_not_refused(client):
 
     assert response.status_code == 200
     assert images_of(response.json())[0].format == "JPEG"
+
+
+@pytest.mark.parametrize(("fields", "refused"), [
+    ({"size": "1792x1024"}, True), ({"aspect_ratio": "7:4"}, True), ({"size": "1344x768"}, True),
+    ({"size": "1536x1024"}, False), ({"aspect_ratio": "16:9"}, False), ({"size": "auto"}, False),
+])  # fmt: skip
+def test_ratios_as_given_refuses_what_google_does_not_draw_and_charges_nothing(client, fields, refused):
+    """research/fidelity.md L2: the ratio reaches Google unchanged; the documented default draws the nearest."""
+    asked = {"prompt": "x", "model": FLASH, **fields}
+    observed = client.post(GENERATIONS, headers={**AUTH, "X-Mock-Fault": "ratios-as-given"}, json=asked)
+
+    assert observed.status_code == (400 if refused else 200)
+    if refused:
+        assert error_of(observed)["message"].startswith(
+            "* GenerateContentRequest.generation_config.image_config.aspect_ratio: aspect_ratio must be one of '1:1'"
+        )
+        assert credits(client) == 1000
+    assert client.post(GENERATIONS, headers=AUTH, json=asked).status_code == 200

@@ -49,6 +49,7 @@ from .gemini_api import (
     refusal,
     too_many_tokens,
     unknown_fields_refused,
+    unlisted_ratio,
 )
 from .gemini_api import error as error  # the dialect's refusal of a request no endpoint took (pipeline/routing.py)
 from .models import Model, estimated_tokens
@@ -318,7 +319,7 @@ def read_image_config(
     gateway_config = config.get("imageGenerationConfig", {})
     ratio = image_config.get("aspectRatio") or gateway_config.get("aspectRatio")
     if ratio is not None and ratio not in ratios:
-        raise Reject(unlisted_ratio(ratios))
+        raise Reject(google_error(400, unlisted_ratio(ratios)))
     size = image_config.get("imageSize")
     if size is not None and size not in IMAGE_SIZES:  # lower case (1k) too, as Google refuses it
         field = "generation_config.image_config.image_size"
@@ -330,15 +331,6 @@ def read_image_config(
     if ratio is None:
         ratio = nearest_ratio(images[-1], ratios) if images else "1:1"
     return ratio, model.image_size(size) if model.makes_images else "", count
-
-
-def unlisted_ratio(ratios: Sequence[str]) -> Response:
-    """Google's 400 for an aspect ratio it does not draw: every ratio, quoted, in order, and no details
-    (the body relayed in muyouzhi6/astrbot_plugin_gitee_aiimg#37)."""
-    quoted = [f"'{ratio}'" for ratio in sorted(ratios, key=lambda r: tuple(int(n) for n in r.split(":")))]
-    field = "generation_config.image_config.aspect_ratio"
-    listed = f"{', '.join(quoted[:-1])}, or {quoted[-1]}"
-    return google_error(400, f"* GenerateContentRequest.{field}: aspect_ratio must be one of {listed}.\n")
 
 
 def nearest_ratio(image: Upload, ratios: tuple[str, ...]) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -153,6 +153,14 @@ def unknown_fields_refused(unknown: list[tuple[str, str]]) -> Reject:
     ]
     details = [{"@type": "type.googleapis.com/google.rpc.BadRequest", "fieldViolations": violations}]
     return Reject(google_error(400, "\n".join(messages), details))
+
+
+def unlisted_ratio(ratios: Sequence[str]) -> str:
+    """Google's words for an aspect ratio it does not draw: every ratio, quoted, in order; its 400 has no details
+    (the body relayed in muyouzhi6/astrbot_plugin_gitee_aiimg#37)."""
+    quoted = [f"'{ratio}'" for ratio in sorted(ratios, key=lambda r: tuple(int(n) for n in r.split(":")))]
+    field = "generation_config.image_config.aspect_ratio"
+    return f"* GenerateContentRequest.{field}: aspect_ratio must be one of {', '.join(quoted[:-1])}, or {quoted[-1]}.\n"
 
 
 def too_many_tokens(limit: int) -> Response:

@@ -35,6 +35,7 @@ from ..pipeline.endpoint import Call, Reject
 from ..pipeline.routing import Profile, ServiceRoute
 from ..state.ledger import Account
 from ..wire.jsonio import JSONResponse, parse_json
+from .gemini_api import unlisted_ratio  # the model behind LLM Gateway is Google's
 from .models import Model, estimated_tokens, models_of
 from .zod import Rule, text, type_name
 
@@ -54,6 +55,9 @@ FEWER_IMAGES = "fewer-images"
 # Its edits put output_format, background and the mask into the prompt as words and send the mask as one more
 # image; the answer echoes output_format over PNG bytes (images.ts buildEditPrompt, processImageEdit: L3).
 HINTS_IGNORED = "edit-hints-ignored"
+# It sends size's ratio and aspect_ratio to Google unchanged, and Google refuses a ratio it does not draw, 7:4
+# (which seed 003 lists) among them (images.ts sizeToAspectRatio: research/fidelity.md L2, apis.md §3.3).
+RATIOS_AS_GIVEN = "ratios-as-given"
 
 
 @dataclass(frozen=True)
@@ -110,8 +114,8 @@ def routes(profile: Profile, state: State) -> list[ServiceRoute]:
         raise TypeError(f"profile {profile.name}: the openai_images dialect needs its OpenAIQuirks")
     faults = (*FAULTS, "overloaded", *profile.quirks.failures)
     return [
-        ServiceRoute("POST", GENERATIONS, generate, (*faults, FEWER_IMAGES)),
-        ServiceRoute("POST", EDITS, edit, (*faults, FEWER_IMAGES, HINTS_IGNORED)),
+        ServiceRoute("POST", GENERATIONS, generate, (*faults, FEWER_IMAGES, RATIOS_AS_GIVEN)),
+        ServiceRoute("POST", EDITS, edit, (*faults, FEWER_IMAGES, HINTS_IGNORED, RATIOS_AS_GIVEN)),
         ServiceRoute("GET", MODELS, list_models, at_root=False),  # the root's /v1/models is Gemini's (new-api's)
     ]
 
@@ -210,6 +214,11 @@ class ImageRequest:
     @property
     def price(self) -> int:
         return self.count * price_of(self.model, self.image_size)
+
+    @property
+    def ratios(self) -> tuple[str, ...]:
+        """The aspect ratios the model draws at this image size."""
+        return tuple(self.model.sizes[self.image_size])
 
     @property
     def output_format(self) -> str:
@@ -384,13 +393,29 @@ async def respond(call: Call, request: ImageRequest) -> Response:
 
 def as_observed(call: Call, request: ImageRequest) -> ImageRequest:
     """The request as the service was seen to carry it out, where a client test forces that: one image whatever n
-    (and one charged), or an edit's hints not acted on."""
-    fault = call.take_fault(FEWER_IMAGES, HINTS_IGNORED)
+    (and one charged), an edit's hints not acted on, or a ratio the model does not draw refused by it."""
+    fault = call.take_fault(FEWER_IMAGES, HINTS_IGNORED, RATIOS_AS_GIVEN)
+    if fault == RATIOS_AS_GIVEN and ratio_as_sent(request.fields) not in (None, *request.ratios):
+        # only the upstream's message survives, typed by its status
+        raise Reject(error(call.profile, 400, unlisted_ratio(request.ratios)))
     if fault == FEWER_IMAGES:
         return replace(request, count=1)
     if fault == HINTS_IGNORED:
         return replace(request, mask=None, hints_only=True)
     return request
+
+
+def ratio_as_sent(fields: Mapping[str, Any]) -> str | None:
+    """The ratio the service hands Google: aspect_ratio as given, else size's (equal sides 1:1, 1792x1024 7:4,
+    1536x1024 3:2 and their portraits, any other WIDTHxHEIGHT unsimplified), none for other sizes."""
+    if "aspect_ratio" in fields:
+        return fields["aspect_ratio"]
+    match = re.fullmatch(r"(\d+)x(\d+)", fields.get("size") or "")
+    if match is None:
+        return None
+    width, height = int(match[1]), int(match[2])
+    named = {(1792, 1024): "7:4", (1024, 1792): "4:7", (1536, 1024): "3:2", (1024, 1536): "2:3"}
+    return "1:1" if width == height else named.get((width, height), f"{width}:{height}")
 
 
 def upstream_failure(call: Call, fault: str) -> Response:

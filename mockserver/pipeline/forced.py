@@ -25,6 +25,7 @@ FAULTS = {
     # observed"): off by default, forced like any other fault.
     "fewer-images": "the service answers fewer images than n asked for, as it was observed to",
     "edit-hints-ignored": "an edit's output_format, background and mask are only hints, as they were observed to be",
+    "ratios-as-given": "sizes and ratios reach the model as given, which refuses one it does not draw",
 }
 FAULT_HEADER = "x-mock-fault"
 DELAY_HEADER = "x-mock-delay-ms"
