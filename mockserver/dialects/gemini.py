@@ -69,39 +69,8 @@ GENERATE_FAULTS = (
     "insufficient-credits", "timeout",
 )  # fmt: skip
 
-# The request: fields known per message, in camelCase; both spellings are read, camelCase is written. Every field
-# python-genai can send the Gemini API is here (google/genai/models.py: _GenerateContentParameters_to_mldev,
-# _GenerateContentConfig_to_mldev, which puts serviceTier at the root, and _Part_to_mldev).
-
-FIELDS: dict[str, dict[str, str]] = {
-    "GenerateContentRequest": {
-        "contents": "Content[]", "systemInstruction": "Content", "tools": "any", "toolConfig": "any",
-        "safetySettings": "any", "cachedContent": "string", "generationConfig": "GenerationConfig",
-        "serviceTier": "string",
-    },
-    "Content": {"role": "string", "parts": "Part[]"},
-    "Part": {
-        "text": "string", "inlineData": "Blob", "thought": "bool", "thoughtSignature": "string", "fileData": "any",
-        "functionCall": "any", "functionResponse": "any", "executableCode": "any", "codeExecutionResult": "any",
-        "videoMetadata": "any", "toolCall": "any", "toolResponse": "any", "partMetadata": "any",
-        "mediaResolution": "any", "audioTranscription": "any",
-    },
-    "Blob": {"mimeType": "string", "data": "string"},
-    "GenerationConfig": {
-        "temperature": "number", "topP": "number", "topK": "number", "candidateCount": "int",
-        "maxOutputTokens": "int", "stopSequences": "string[]", "seed": "int", "presencePenalty": "number",
-        "frequencyPenalty": "number", "responseMimeType": "string", "responseSchema": "any",
-        "responseJsonSchema": "any", "responseLogprobs": "bool", "logprobs": "int", "mediaResolution": "string",
-        "speechConfig": "any", "thinkingConfig": "any", "enableEnhancedCivicAnswers": "bool",
-        "responseModalities": "string[]", "imageConfig": "ImageConfig", "audioTranscriptionConfig": "any",
-    },
-    "ImageConfig": {"aspectRatio": "string", "imageSize": "string"},
-    "CountTokensRequest": {"contents": "Content[]", "generateContentRequest": "GenerateContentRequest"},
-}  # fmt: skip
-GATEWAY_FIELDS: dict[str, dict[str, str]] = {
-    "GenerationConfig": {"imageGenerationConfig": "ImageGenerationConfig"},
-    "ImageGenerationConfig": {"aspectRatio": "string", "numberOfImages": "int"},
-}
+# The request is read along its contract's messages (Facts.messages), in camelCase; both spellings are read,
+# camelCase is written.
 SCALAR_TYPES = {"string": (str,), "int": (int,), "number": (int, float), "bool": (bool,), "any": (object,)}
 PROTO_TYPES = {"string": "TYPE_STRING", "int": "TYPE_INT32", "number": "TYPE_FLOAT", "bool": "TYPE_BOOL"}
 
@@ -118,10 +87,7 @@ class Normalizer:
     """Reads a request into camelCase along the known messages, noting what does not fit."""
 
     def __init__(self, facts: Facts) -> None:
-        self.fields = {**FIELDS}
-        if facts.image_generation_config:
-            for message, extra in GATEWAY_FIELDS.items():
-                self.fields[message] = {**self.fields.get(message, {}), **extra}
+        self.fields = facts.messages
         self.strict = facts.strict_fields
         self.unknown: list[tuple[str, str]] = []  # (path, field name)
 

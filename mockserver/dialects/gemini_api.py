@@ -63,6 +63,7 @@ class Facts:
     model_route: bool  # GET /v1beta/models/{model} is
     always_sse: bool  # streamGenerateContent answers Server-Sent Events, alt=sse or not
     files: bool  # the Files API is among its paths
+    messages: Mapping[str, Mapping[str, str]]  # each request message's fields -> their kinds (messages_of)
 
     @property
     def bearer_is_oauth(self) -> bool:
@@ -85,7 +86,39 @@ def facts_of(contract: str) -> Facts:
         model_route="/v1beta/models/{model}" in document["paths"],
         always_sse="application/json" not in streamed(document),
         files="/upload/v1beta/files" in document["paths"],
+        messages=messages_of(schemas, ("GenerateContentRequest", "CountTokensRequest")),
     )
+
+
+def messages_of(schemas: Mapping[str, Any], roots: tuple[str, ...]) -> dict[str, dict[str, str]]:
+    """The request's messages as the contract's schemas give them, from `roots` down: each message's fields (every
+    one python-genai can send: models.py _GenerateContentParameters_to_mldev, _GenerateContentConfig_to_mldev,
+    which puts serviceTier at the root, and _Part_to_mldev) and their kinds: another message's name, string, int,
+    number, bool, a list of one of those (name[]), or any (free-form)."""
+    messages: dict[str, dict[str, str]] = {}
+
+    def kind_of(schema: Mapping[str, Any]) -> str:
+        if "$ref" in schema:
+            name = schema["$ref"].rsplit("/", 1)[1]
+            if "properties" not in schemas[name]:
+                return kind_of(schemas[name])
+            if name not in messages:
+                messages[name] = {}  # before its fields: a message may hold itself
+                messages[name].update({field: kind_of(sub) for field, sub in schemas[name]["properties"].items()})
+            return name
+        if "enum" in schema:
+            return "string"
+        if schema.get("type") == "array":
+            item = kind_of(schema["items"]) if "items" in schema else "any"
+            return "any" if item == "any" else f"{item}[]"
+        return SCHEMA_KINDS.get(schema.get("type", ""), "any")
+
+    for root in roots:
+        kind_of({"$ref": f"#/components/schemas/{root}"})
+    return messages
+
+
+SCHEMA_KINDS = {"string": "string", "integer": "int", "number": "number", "boolean": "bool"}
 
 
 def streamed(document: dict[str, Any]) -> dict[str, Any]:
