@@ -20,6 +20,7 @@ from .traffic import FAULT_HEADER, Billing, Budget, KitTransport, Pacer, Recorde
 USER_AGENT = "imagegen-mock-check"
 ADMIN_TOKEN_VARIABLE = "IMAGEGEN_MOCK_ADMIN_TOKEN"
 UNSEEN_KEY_CREDITS = 1000
+RUN_CREDITS = 1_000_000  # what a run spends from on a mock: more than any run spends
 __all__ = ["FAULT_HEADER", "Session", "describe"]
 
 
@@ -53,6 +54,11 @@ class Session:
         self.controllable = mock is not None
         # An imagegen-mock without --strict-keys accepts any key, unlike the services it stands for.
         self.accepts_any_key = mock is not None and not mock.get("strict_keys", True)
+        # On a mock the run spends from credits of its own, and close() gives the key back the balance it had: a
+        # check never meets a balance an earlier run (or check) drained, and a run leaves the mock as it found it.
+        self._found_balance = self.mock_balance() if self.controllable else None
+        if self._found_balance is not None:
+            self.set_credits(RUN_CREDITS)
 
     def begin(self, behaviour: Behaviour) -> Recorder:
         """Start checking `behaviour`: its requests are paid or not as it is, and recorded apart."""
@@ -110,8 +116,12 @@ class Session:
             self.set_credits(original)
 
     def close(self) -> None:
-        self.http.close()
-        self._admin.close()
+        try:
+            if self._found_balance is not None:
+                self.set_credits(self._found_balance)
+        finally:
+            self.http.close()
+            self._admin.close()
 
     def _mock_health(self) -> dict[str, Any] | None:
         """The target's /_mock/health if it is an imagegen-mock serving this profile, else None."""

@@ -181,3 +181,18 @@ def test_the_bundled_mock_is_strict_and_funded():
     assert funded["credits"] == BUNDLED_CREDITS
     assert target.base_url.endswith("/vydra")
     assert BUNDLED_KEY not in repr(target)
+
+
+@pytest.mark.parametrize("profile", ["google", "llmgateway"])
+def test_two_runs_in_a_row_on_one_mock_with_one_key_both_pass_and_leave_its_balance(profile):
+    """A user re-running the kit against a mock they keep running: the second run must not meet the credits the
+    first one spent, and the key ends with the balance it had."""
+    with BackgroundServer(create_app(Settings(timeout_seconds=0.05))) as server:
+        target = Target(profile, f"{server.url}/{profile}", "rerun-key")
+        httpx.put(f"{server.url}/_mock/accounts/rerun-key", json={"credits": 120}).raise_for_status()
+        runs = [run_check(target, examples=2, schema=False) for _ in range(2)]
+        balance = httpx.get(f"{server.url}/_mock/accounts/rerun-key").json()["credits"]
+
+    for report in runs:
+        assert [(v.behaviour.name, v.detail) for v in report.verdicts if v.status in ("fail", "error")] == []
+    assert balance == 120
