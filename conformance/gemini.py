@@ -18,7 +18,7 @@ from functools import cache
 from typing import Any
 
 import httpx
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from PIL import Image
 
@@ -49,6 +49,8 @@ class Facts:
     model_route: bool  # GET /v1beta/models/{model} is served
     request_fields: dict[str, Any]  # GenerateContentRequest's fields, each with its schema
     files: bool  # the Files API is served
+    credit_tokens: int  # on a mock, a generation costs a credit per started thousand of its totalTokenCount
+    safety_ratings: bool  # each answer's candidate carries safetyRatings
 
     @property
     def image_models(self) -> list[str]:
@@ -75,6 +77,16 @@ class Facts:
         width, height = table[made][ratio]
         return width, height
 
+    @property
+    def every_image_size(self) -> list[tuple[str, str]]:
+        """(a model of each pixel table, each image size of that table)."""
+        families = {self.models[name]["sizes"]: name for name in reversed(self.image_models)}
+        return [(model, size) for family, model in families.items() for size in self.sizes[family]]
+
+    @property
+    def widest_ratio(self) -> str:
+        return max(self.ratios, key=lambda r: int(r.split(":")[0]) / int(r.split(":")[1]))
+
     def image_tokens(self, model: str, size: str | None) -> int:
         tokens = self.models[model]["imageTokens"]
         return tokens.get(size, next(iter(tokens.values())))
@@ -98,6 +110,8 @@ def facts(profile: str) -> Facts:
         model_route="/v1beta/models/{model}" in contract["paths"],
         request_fields=schemas["GenerateContentRequest"]["properties"],
         files="/upload/v1beta/files" in contract["paths"],
+        credit_tokens=contract["x-credit-tokens"],
+        safety_ratings=contract.get("x-safety-ratings", False),
     )
 
 
@@ -202,7 +216,6 @@ def generations(f: Facts) -> st.SearchStrategy[tuple[str, str, str | None]]:
 def pixel_size_matches_the_table(session: Session) -> None:
     f = facts(session.target.profile)
 
-    @given(generation=generations(f), prompt=prompts)
     def check(generation: tuple[str, str, str | None], prompt: str) -> None:
         model, ratio, size = generation
         config = {"aspectRatio": ratio} | ({"imageSize": size} if size else {})
@@ -213,7 +226,12 @@ def pixel_size_matches_the_table(session: Session) -> None:
         got = [image.size for _, image in found]
         assert got == [expected] * len(found), f"{model} {ratio} {size}: got {got}, the table says {expected}"
 
-    session.run(check)
+    # Drawn at random, a run may never meet a table's rarer rows (4K, say); on a loopback server every image size
+    # of every family is tried as well, at its widest ratio. A real service gets the drawn examples only.
+    if session.target.loopback:
+        for model, size in f.every_image_size:
+            check = example(generation=(model, f.widest_ratio, size), prompt="a lighthouse")(check)
+    session.run(given(generation=generations(f), prompt=prompts)(check))
 
 
 @behaviour(
@@ -259,6 +277,53 @@ def usage_adds_up(session: Session) -> None:
         assert counted == images * f.image_tokens(model, size), f"{images} image(s) of {model} {size}: {usage}"
         if "thoughtsTokens" in f.models[model]:  # a thinking model: how many varies, that there are does not
             assert usage.get("thoughtsTokenCount", 0) > 0, f"{model} thinks, yet no thoughtsTokenCount: {usage}"
+
+    session.run(check)
+
+
+@behaviour(
+    "charged-by-usage",
+    "On a mock, each generation takes exactly a credit per started thousand of its totalTokenCount, once",
+    "contract x-credit-tokens; README, Gemini: credits fall by one per started thousand tokens",
+    paid=True,
+    needs_control=True,
+    examples=6,
+)
+def charged_by_usage(session: Session) -> None:
+    f = facts(session.target.profile)
+
+    @given(generation=generations(f), prompt=prompts, text_only=st.booleans())
+    def check(generation: tuple[str, str, str | None], prompt: str, text_only: bool) -> None:
+        model, ratio, size = generation
+        config = {"aspectRatio": ratio} | ({"imageSize": size} if size else {})
+        modalities = ["TEXT"] if text_only else ["TEXT", "IMAGE"]
+        before = session.mock_balance()
+        usage = answered(call(session, model, ask(prompt, responseModalities=modalities, imageConfig=config)))
+        total = usage.get("usageMetadata", {}).get("totalTokenCount", 0)
+        expected = -(-total // f.credit_tokens)
+        taken = before - session.mock_balance()
+        assert taken == expected, f"{total} tokens cost {expected} credit(s); {taken} were taken"
+
+    session.run(check)
+
+
+@behaviour(
+    "safety-ratings-as-shown",
+    "Each answer's candidate carries safetyRatings, each with a category and a probability",
+    "seed 002's example response; contract x-safety-ratings",
+    paid=True,
+    applies=lambda f: f.safety_ratings,
+    examples=3,
+)
+def safety_ratings_as_shown(session: Session) -> None:
+    f = facts(session.target.profile)
+
+    @given(model=st.sampled_from(f.image_models), prompt=prompts)
+    def check(model: str, prompt: str) -> None:
+        [candidate] = answered(call(session, model, ask(prompt))).get("candidates", [{}])
+        ratings = candidate.get("safetyRatings")
+        assert isinstance(ratings, list) and ratings, f"no safetyRatings: {candidate.keys()}"
+        assert all({"category", "probability"} <= set(r) for r in ratings), ratings
 
     session.run(check)
 

@@ -8,6 +8,7 @@ import json
 from urllib.parse import parse_qsl, urlencode
 
 from breaking import (
+    charging_twice,
     patching,
     rewriting_answers,
     rewriting_json,
@@ -164,6 +165,23 @@ def without_file_parts(body: dict) -> dict:
 def deleting_nothing(scope: Scope) -> Scope:
     """DELETE read as GET: a deleted file stays."""
     return {**scope, "method": "GET"} if scope["method"] == "DELETE" else scope
+
+
+def without_safety_ratings(scope: Scope, status: int, body: object) -> tuple[int, object]:
+    for candidate in body.get("candidates", []) if isinstance(body, dict) else []:
+        candidate.pop("safetyRatings", None)
+    return status, body
+
+
+def four_k_as_two_k(body: dict) -> dict:
+    image = (
+        body.get("generationConfig", {}).get("imageConfig", {})
+        if isinstance(body.get("generationConfig"), dict)
+        else {}
+    )
+    if isinstance(image, dict) and image.get("imageSize") == "4K":
+        image["imageSize"] = "2K"
+    return body
 
 
 def square_edits(body: dict) -> dict:
@@ -352,6 +370,9 @@ BREAKAGES = {
         "quota refused with 402": (rewriting_json(quota_as_402), {"documented-scenarios", "quota-refusal"}),
         "honours numberOfImages": (honouring_number_of_images, {"image-generation-config-dropped"}),
         "serves GET /v1beta/models/{model}": (rewriting_scope(models_route_listed), {"no-model-route"}),
+        "charges a request twice": (patching(charging_twice), {"charged-by-usage"}),
+        "safetyRatings dropped": (rewriting_json(without_safety_ratings), {"safety-ratings-as-shown"}),
+        "4K drawn at 2K": (rewriting_request(four_k_as_two_k), {"pixel-size-matches-the-table"}),
         "hands Google's errors on as they are": (
             rewriting_json(google_errors_as_they_are),
             {"unlisted-ratio-refused", "invalid-image-size-400", "rate-limit-refusal", "documented-scenarios"},

@@ -187,6 +187,19 @@ def leaking_a_credit(state: State) -> None:
     ledger.charge = leaky
 
 
+def charging_twice(state: State) -> None:
+    """Every paid request charged a second time, as a retry inside the service would."""
+    ledger: Ledger = state.ledger
+    charge = ledger.charge
+
+    def twice(api_key: str, amount: int):
+        taken = charge(api_key, amount)
+        ledger.set_balance(api_key, max(0, ledger.find(api_key).balance - amount))
+        return taken
+
+    ledger.charge = twice
+
+
 def never_refunding(state: State) -> None:
     state.ledger.refund = lambda charge: None
 

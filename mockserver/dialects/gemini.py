@@ -62,7 +62,6 @@ IMAGE_SIZES = ("1K", "2K", "4K")
 MODALITIES = ("TEXT", "IMAGE", "AUDIO", "VIDEO", "MODALITY_UNSPECIFIED")
 MAX_IMAGES = 4  # numberOfImages, where a gateway takes it
 INPUT_IMAGE_TOKENS = 258  # what an input image counts, as observed
-TOKENS_PER_CREDIT = 1000
 
 GENERATE_FAULTS = (
     "content-policy", "blocked-prompt", "no-image", "server-error", "overloaded", "rate-limit",
@@ -375,7 +374,7 @@ async def respond(call: Call, streaming: bool) -> Response:
     await call.fail_if_forced(forced_answers(call, model.name))
     answer = plan_answer(generation, call.take_fault("content-policy", "blocked-prompt", "no-image"))
     usage = answer.usage(generation)
-    price = math.ceil(usage["totalTokenCount"] / TOKENS_PER_CREDIT)
+    price = math.ceil(usage["totalTokenCount"] / facts_of(call.profile.contract).credit_tokens)
     with call.charged(api_key, price, lambda refused: refusal(call, "quota", model.name)):
         parts = await answer_parts(call, generation, answer)
     chunks = response_chunks(call, generation, answer, parts, usage)
@@ -416,7 +415,7 @@ def response_chunks(
     last = {"finishReason": finish, "index": 0}
     if answer.outcome == "image-safety":
         last["finishMessage"] = IMAGE_SAFETY_MESSAGE
-    if quirks_of(call.profile).safety_ratings:
+    if facts_of(call.profile.contract).safety_ratings:
         last["safetyRatings"] = [{"category": "HARM_CATEGORY_HATE_SPEECH", "probability": "NEGLIGIBLE"}]
     partial_usage = {"promptTokenCount": usage["promptTokenCount"], "totalTokenCount": usage["promptTokenCount"]}
     pieces = [[part] for part in parts] or [[]]

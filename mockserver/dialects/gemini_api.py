@@ -38,7 +38,6 @@ READ_FAULTS = ("server-error", "overloaded", "rate-limit", "timeout")
 class GeminiQuirks:
     """What sets a service apart that its contract does not say."""
 
-    safety_ratings: bool = False  # answers carry safetyRatings, as seed 002 shows
     # It is new-api (QuantumNous/new-api): every answer names its request (X-Oneapi-Request-Id, and "... (request
     # id: ...)" in its own refusals, which carry `param`), and the balance is checked before the body is read.
     new_api: bool = False
@@ -64,6 +63,8 @@ class Facts:
     always_sse: bool  # streamGenerateContent answers Server-Sent Events, alt=sse or not
     files: bool  # the Files API is among its paths
     messages: Mapping[str, Mapping[str, str]]  # each request message's fields -> their kinds (messages_of)
+    credit_tokens: int  # a generation costs a credit per started thousand (x-credit-tokens) of its total tokens
+    safety_ratings: bool  # answers carry safetyRatings (x-safety-ratings), as seed 002 shows
 
     @property
     def bearer_is_oauth(self) -> bool:
@@ -87,6 +88,8 @@ def facts_of(contract: str) -> Facts:
         always_sse="application/json" not in streamed(document),
         files="/upload/v1beta/files" in document["paths"],
         messages=messages_of(schemas, ("GenerateContentRequest", "CountTokensRequest")),
+        credit_tokens=document["x-credit-tokens"],
+        safety_ratings=document.get("x-safety-ratings", False),
     )
 
 

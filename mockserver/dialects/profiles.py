@@ -138,7 +138,7 @@ PROFILES: dict[str, Profile] = {
             title="vastnum, a new-api gateway",
             source="seed 002",
             dialect=gemini,
-            quirks=GeminiQuirks(safety_ratings=True, new_api=True),
+            quirks=GeminiQuirks(new_api=True),
             at_root=False,
         ),
         Profile(name="crazyrouter", title="Crazyrouter", source="seed 004", dialect=gemini, at_root=False),
