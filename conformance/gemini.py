@@ -51,6 +51,7 @@ class Facts:
     files: bool  # the Files API is served
     credit_tokens: int  # on a mock, a generation costs a credit per started thousand of its totalTokenCount
     safety_ratings: bool  # each answer's candidate carries safetyRatings
+    paged: bool  # GET /v1beta/models answers in pages (nextPageToken)
 
     @property
     def image_models(self) -> list[str]:
@@ -112,6 +113,7 @@ def facts(profile: str) -> Facts:
         files="/upload/v1beta/files" in contract["paths"],
         credit_tokens=contract["x-credit-tokens"],
         safety_ratings=contract.get("x-safety-ratings", False),
+        paged=schemas["ListModelsResponse"]["properties"]["nextPageToken"].get("type") == "string",
     )
 
 
@@ -180,6 +182,8 @@ def assert_refused(response: httpx.Response, refusal: dict[str, Any]) -> None:
         assert error.get("code") == refusal["status"] and isinstance(error.get("status"), str), describe(response)
     else:
         assert isinstance(error.get("type"), str) and isinstance(error.get("message"), str), describe(response)
+        if "type" in refusal and not refusal.get("relayed"):
+            assert error["type"] == refusal["type"], f"type {error['type']!r}, not {refusal['type']!r}"
     if refusal.get("relayed"):  # Google's error, handed on in the gateway's envelope with Google's code
         assert (error.get("type"), error.get("code")) == (refusal["type"], refusal["status"]), describe(response)
         assert not {"status", "details"} & set(error), f"Google's status and details handed on: {describe(response)}"
@@ -226,12 +230,16 @@ def pixel_size_matches_the_table(session: Session) -> None:
         got = [image.size for _, image in found]
         assert got == [expected] * len(found), f"{model} {ratio} {size}: got {got}, the table says {expected}"
 
-    # Drawn at random, a run may never meet a table's rarer rows (4K, say); on a loopback server every image size
-    # of every family is tried as well, at its widest ratio. A real service gets the drawn examples only.
+    session.run(given(generation=generations(f), prompt=prompts)(every_image_size(session, f, check)))
+
+
+def every_image_size(session: Session, f: Facts, check: Callable[..., None]) -> Callable[..., None]:
+    """Drawn at random, a run may never meet a table's rarer rows (4K, say): on a loopback server every image size
+    of every pixel table is tried as well, at the widest ratio. A real service gets the drawn examples only."""
     if session.target.loopback:
         for model, size in f.every_image_size:
             check = example(generation=(model, f.widest_ratio, size), prompt="a lighthouse")(check)
-    session.run(given(generation=generations(f), prompt=prompts)(check))
+    return check
 
 
 @behaviour(
@@ -262,7 +270,6 @@ def mime_type_matches_the_bytes(session: Session) -> None:
 def usage_adds_up(session: Session) -> None:
     f = facts(session.target.profile)
 
-    @given(generation=generations(f), prompt=prompts)
     def check(generation: tuple[str, str, str | None], prompt: str) -> None:
         model, ratio, size = generation
         config = {"aspectRatio": ratio} | ({"imageSize": size} if size else {})
@@ -278,7 +285,7 @@ def usage_adds_up(session: Session) -> None:
         if "thoughtsTokens" in f.models[model]:  # a thinking model: how many varies, that there are does not
             assert usage.get("thoughtsTokenCount", 0) > 0, f"{model} thinks, yet no thoughtsTokenCount: {usage}"
 
-    session.run(check)
+    session.run(given(generation=generations(f), prompt=prompts)(every_image_size(session, f, check)))
 
 
 @behaviour(
@@ -356,12 +363,15 @@ def count_tokens_as_generated(session: Session) -> None:
 def no_image_without_image(session: Session) -> None:
     f = facts(session.target.profile)
 
-    @given(model=st.sampled_from(f.image_models), text_case=st.sampled_from(["TEXT", "text", "Text"]), prompt=prompts)
-    def check(model: str, text_case: str, prompt: str) -> None:
-        text_only = answered(call(session, model, ask(prompt, responseModalities=[text_case])))
-        assert not pictures(text_only), f"an image came back for responseModalities [{text_case}]"
-        image_only = answered(call(session, model, ask(prompt, responseModalities=["IMAGE"])))
-        assert pictures(image_only), "no image came back for responseModalities [IMAGE]"
+    cases = st.sampled_from([str.upper, str.lower, str.capitalize])  # the enum is read in any case
+
+    @given(model=st.sampled_from(f.image_models), text_case=cases, image_case=cases, prompt=prompts)
+    def check(model: str, text_case: Callable[[str], str], image_case: Callable[[str], str], prompt: str) -> None:
+        text, image = text_case("TEXT"), image_case("IMAGE")
+        text_only = answered(call(session, model, ask(prompt, responseModalities=[text])))
+        assert not pictures(text_only), f"an image came back for responseModalities [{text}]"
+        image_only = answered(call(session, model, ask(prompt, responseModalities=[image])))
+        assert pictures(image_only), f"no image came back for responseModalities [{image}]"
 
     session.run(check)
 
@@ -380,7 +390,9 @@ def number_of_images_honoured(session: Session) -> None:
     @given(model=st.sampled_from(f.image_models), count=st.integers(1, 4), ratio=st.sampled_from(f.ratios))
     def check(model: str, count: int, ratio: str) -> None:
         config = {"numberOfImages": count, "aspectRatio": ratio}
-        found = pictures(answered(call(session, model, ask("a lighthouse", imageGenerationConfig=config))))
+        body = answered(call(session, model, ask("a lighthouse", imageGenerationConfig=config)))
+        assert len(body.get("candidates", [])) == 1, f"{len(body.get('candidates', []))} candidates, not one"
+        found = pictures(body)
         assert len(found) == count, f"asked for {count} images, got {len(found)}"
         assert {image.size for _, image in found} == {f.pixels(model, ratio, None)}
 
@@ -757,6 +769,36 @@ def uploaded(session: Session, content: bytes, mime_type: str) -> dict[str, Any]
                                                                  "X-Goog-Upload-Offset": "0"})  # fmt: skip
     assert finished.headers.get("x-goog-upload-status") == "final", describe(finished)
     return answered(finished)["file"]
+
+
+@behaviour(
+    "models-paged",
+    "GET /v1beta/models in pages of pageSize, following nextPageToken, lists every model once, as one page does",
+    "research/apis.md §1 ListModels (pageSize, pageToken, nextPageToken)",
+    applies=lambda f: f.paged,
+    examples=3,
+)
+def models_paged(session: Session) -> None:
+    f = facts(session.target.profile)
+    headers, params = keyed(session)
+
+    def names(query: dict[str, Any]) -> tuple[list[str], str | None]:
+        body = answered(session.http.get("/v1beta/models", headers=headers, params={**params, **query}))
+        return [m.get("name") for m in body.get("models", [])], body.get("nextPageToken")
+
+    @given(size=st.integers(1, 4))
+    def check(size: int) -> None:
+        everything, _ = names({"pageSize": 1000})
+        paged, token = [], None
+        for _ in range(len(f.models) + 2):
+            page, token = names({"pageSize": size} | ({"pageToken": token} if token else {}))
+            assert len(page) <= size, f"a page of {len(page)} for pageSize {size}"
+            paged += page
+            if not token:
+                break
+        assert paged == everything, f"pages of {size} list {paged}, one page {everything}"
+
+    session.run(check)
 
 
 @behaviour(

@@ -184,6 +184,55 @@ def four_k_as_two_k(body: dict) -> dict:
     return body
 
 
+def upper_case_modalities_only(body: dict) -> dict:
+    """responseModalities read case-sensitively: only IMAGE and TEXT as written so are known."""
+    config = body.get("generationConfig")
+    if isinstance(config, dict) and isinstance(config.get("responseModalities"), list):
+        known = [m for m in config["responseModalities"] if m in ("TEXT", "IMAGE")]
+        config["responseModalities"] = known or ["TEXT"]
+    return body
+
+
+def refusals_mistyped(scope: Scope, status: int, body: object) -> tuple[int, object]:
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict) and error.get("type") == "new_api_error":
+        error["type"] = "api_error"
+    return status, body
+
+
+def images_as_candidates(scope: Scope, status: int, body: object) -> tuple[int, object]:
+    """Each image of an answer in a candidate of its own."""
+    candidates = body.get("candidates") if isinstance(body, dict) else None
+    if candidates and len(candidates) == 1:
+        parts = candidates[0].get("content", {}).get("parts", [])
+        images = [p for p in parts if "inlineData" in p]
+        if len(images) > 1:
+            rest = [p for p in parts if "inlineData" not in p]
+            body["candidates"] = [{**candidates[0], "content": {"role": "model", "parts": [*rest, images[0]]}}] + [
+                {**candidates[0], "index": i, "content": {"role": "model", "parts": [image]}}
+                for i, image in enumerate(images[1:], 1)
+            ]
+    return status, body
+
+
+def flat_image_tokens(scope: Scope, status: int, body: object) -> tuple[int, object]:
+    """Every image counted 1120 tokens, whatever its size; the totals kept adding up."""
+    usage = body.get("usageMetadata", {}) if isinstance(body, dict) else {}
+    for detail in usage.get("candidatesTokensDetails", []):
+        if detail.get("modality") == "IMAGE" and detail["tokenCount"] % 2000 == 0:
+            images = detail["tokenCount"] // 2000
+            usage["candidatesTokenCount"] -= images * 880
+            usage["totalTokenCount"] -= images * 880
+            detail["tokenCount"] = images * 1120
+    return status, body
+
+
+def pages_from_the_start(scope: Scope) -> Scope:
+    """pageToken not read: every page is the first."""
+    query = {k: v for k, v in query_of(scope).items() if k != "pageToken"}
+    return with_query(scope, query) if scope["path"].endswith("/models") else scope
+
+
 def square_edits(body: dict) -> dict:
     has_image = any("inlineData" in part for content in body.get("contents", []) for part in content.get("parts", []))
     if has_image and not body.get("generationConfig", {}).get("imageConfig", {}).get("aspectRatio"):
@@ -363,6 +412,7 @@ BREAKAGES = {
         "deleted files stay": (rewriting_scope(deleting_nothing), {"uploaded-file-is-an-input"}),
         "takes unknown keys": (rewriting_scope(any_key_is_the_bundled_one), {"unknown-key-refused"}),
         "429 without RetryInfo": (rewriting_json(quota_without_retry_info), {"rate-limit-refusal"}),
+        "paging from the start": (rewriting_scope(pages_from_the_start), {"models-paged"}),
     },
     "vastnum": {
         "no x-goog-api-key": (rewriting_scope(no_goog_header), {"key-places"}),
@@ -372,7 +422,12 @@ BREAKAGES = {
         "serves GET /v1beta/models/{model}": (rewriting_scope(models_route_listed), {"no-model-route"}),
         "charges a request twice": (patching(charging_twice), {"charged-by-usage"}),
         "safetyRatings dropped": (rewriting_json(without_safety_ratings), {"safety-ratings-as-shown"}),
-        "4K drawn at 2K": (rewriting_request(four_k_as_two_k), {"pixel-size-matches-the-table"}),
+        "4K drawn at 2K": (rewriting_request(four_k_as_two_k), {"pixel-size-matches-the-table", "usage-adds-up"}),
+        "modalities in upper case only": (rewriting_request(upper_case_modalities_only), {"no-image-without-IMAGE"}),
+        "its refusals mistyped": (
+            rewriting_json(refusals_mistyped),
+            {"missing-key-refused", "unknown-key-refused", "quota-refusal", "unknown-model-refused"},
+        ),
         "hands Google's errors on as they are": (
             rewriting_json(google_errors_as_they_are),
             {"unlisted-ratio-refused", "invalid-image-size-400", "rate-limit-refusal", "documented-scenarios"},
@@ -384,5 +439,7 @@ BREAKAGES = {
     },
     "crazyrouter": {
         "numberOfImages ignored": (rewriting_request(without_number_of_images), {"number-of-images-honoured"}),
+        "images as candidates": (rewriting_json(images_as_candidates), {"number-of-images-honoured"}),
+        "image tokens flat": (rewriting_json(flat_image_tokens), {"usage-adds-up"}),
     },
 }
