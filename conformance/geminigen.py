@@ -39,6 +39,7 @@ PROCESSING, COMPLETED, FAILED = 1, 2, 3
 CLOCK_STEP_SECONDS = 2.0  # how far the kit moves a mock's clock between two polls
 POLL_SECONDS = 3.0  # how often it polls a real service, as clients do
 MAX_POLLS = 200
+POLLS_AFTER_THE_END = 3  # how often a finished job is polled again, to see that it stays finished
 
 prompts = st.text(st.characters(codec="utf-8", exclude_categories=("Cc", "Cs")), min_size=1, max_size=60).filter(
     str.strip
@@ -61,6 +62,14 @@ def start(session: Session, form: dict[str, str], headers: dict[str, str] | None
     return job
 
 
+def wait(session: Session) -> None:
+    """Let time pass between two polls: the mock's clock moved, a real service's awaited."""
+    if session.controllable:
+        session.admin("POST", "/clock", json={"advance_seconds": CLOCK_STEP_SECONDS})
+    else:
+        time.sleep(POLL_SECONDS)
+
+
 def follow(session: Session, uuid: str) -> list[dict[str, Any]]:
     """Every record of the job seen while polling its history until it finishes."""
     seen = []
@@ -70,10 +79,7 @@ def follow(session: Session, uuid: str) -> list[dict[str, Any]]:
         seen.append(response.json())
         if seen[-1]["status"] != PROCESSING:
             return seen
-        if session.controllable:
-            session.admin("POST", "/clock", json={"advance_seconds": CLOCK_STEP_SECONDS})
-        else:
-            time.sleep(POLL_SECONDS)
+        wait(session)
     raise AssertionError(f"job {uuid} still processing after {MAX_POLLS} polls: {seen[-1]}")
 
 
@@ -159,6 +165,14 @@ def job_lifecycle(session: Session) -> None:
         assert set(statuses[finished:]) == {statuses[-1]}, f"statuses went {statuses}"
         assert percentages == sorted(percentages), f"status_percentage went {percentages}"
         assert percentages[-1] == 100, f"a finished job shows status_percentage {percentages[-1]}"
+        # A finished job is a sequence too: polled on, it stays as it finished.
+        for _ in range(POLLS_AFTER_THE_END):
+            wait(session)
+            again = session.http.get(f"/uapi/v1/history/{job['uuid']}", headers=auth(session)).json()
+            shown = (again.get("status"), again.get("status_percentage"), again.get("generate_result"))
+            assert shown == (seen[-1]["status"], 100, seen[-1].get("generate_result")), (
+                f"after finishing as {statuses[-1]}, the job shows {shown[:2]}"
+            )
 
     session.run(check)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from breaking import (
     adding_a_missing_key,
     allowing_overdraft,
@@ -59,12 +61,32 @@ def overcounted(scope: Scope, status: int, body: dict) -> tuple[int, dict]:
     return status, ({**body, "total": body["total"] + 1} if "total" in body else body)
 
 
+def regressing_once() -> Callable[[Scope, int, dict], tuple[int, dict]]:
+    """A job's history that, polled once more after it completed, shows it processing again (once a job)."""
+    completed: set[str] = set()
+    regressed: set[str] = set()
+
+    def rewrite(scope: Scope, status: int, body: dict) -> tuple[int, dict]:
+        uuid = body.get("uuid") if isinstance(body, dict) and "/history/" in scope["path"] else None
+        if uuid is None:
+            return status, body
+        if uuid in completed and uuid not in regressed:
+            regressed.add(uuid)
+            return status, {**body, "status": 1, "status_percentage": 50}
+        if body.get("status") == 2:
+            completed.add(uuid)
+        return status, body
+
+    return rewrite
+
+
 def validation_as_400(scope: Scope, status: int, body: dict) -> tuple[int, dict]:
     return (400 if status == 422 else status), body
 
 
 BREAKAGES = {
     "percentage falls": (rewriting_json(falling_percentages), {"job-lifecycle"}),
+    "a completed job processing again, once": (rewriting_json(regressing_once()), {"job-lifecycle"}),
     "jobs end in an undocumented status": (
         rewriting_json(undocumented_final_status),
         {
