@@ -230,10 +230,10 @@ def pixel_size_matches_the_table(session: Session) -> None:
         got = [image.size for _, image in found]
         assert got == [expected] * len(found), f"{model} {ratio} {size}: got {got}, the table says {expected}"
 
-    session.run(given(generation=generations(f), prompt=prompts)(every_image_size(session, f, check)))
+    session.run(given(generation=generations(f), prompt=prompts)(trying_every_image_size(session, f, check)))
 
 
-def every_image_size(session: Session, f: Facts, check: Callable[..., None]) -> Callable[..., None]:
+def trying_every_image_size(session: Session, f: Facts, check: Callable[..., None]) -> Callable[..., None]:
     """Drawn at random, a run may never meet a table's rarer rows (4K, say): on a loopback server every image size
     of every pixel table is tried as well, at the widest ratio. A real service gets the drawn examples only."""
     if session.target.loopback:
@@ -285,7 +285,7 @@ def usage_adds_up(session: Session) -> None:
         if "thoughtsTokens" in f.models[model]:  # a thinking model: how many varies, that there are does not
             assert usage.get("thoughtsTokenCount", 0) > 0, f"{model} thinks, yet no thoughtsTokenCount: {usage}"
 
-    session.run(given(generation=generations(f), prompt=prompts)(every_image_size(session, f, check)))
+    session.run(given(generation=generations(f), prompt=prompts)(trying_every_image_size(session, f, check)))
 
 
 @behaviour(

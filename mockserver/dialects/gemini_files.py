@@ -50,7 +50,7 @@ def start_upload(call: Call) -> Response:
     metadata.setdefault("mimeType", headers.get("x-goog-upload-header-content-type", ""))
     upload_id = call.state.ids.hex(32)
     call.state.uploads.sessions.put(upload_id, Session(api_key, metadata, int(size)))
-    url = f"{call.base_url}{call.request.url.path.lstrip('/')}?upload_id={upload_id}&upload_protocol=resumable"
+    url = f"{call.base_url}{prefix(call)}upload/v1beta/files?upload_id={upload_id}&upload_protocol=resumable"
     return Response(headers={"X-Goog-Upload-Status": "active", "X-Goog-Upload-URL": url,
                              "X-Goog-Upload-Control-URL": url,
                              "X-Goog-Upload-Chunk-Granularity": str(CHUNK_GRANULARITY)})  # fmt: skip
@@ -120,9 +120,11 @@ def entry(call: Call, file: UploadedFile) -> dict[str, Any]:
 
 
 def prefix(call: Call) -> str:
-    """The profile's prefix, as the request came in by it (or not, at the root)."""
-    own = f"/{call.profile.name}/"
-    return own.lstrip("/") if call.request.url.path.startswith(own) else ""
+    """The profile's prefix the request came in under ("" at the root), which the pipeline adds to the root path
+    as a Mount would."""
+    scope = call.request.scope
+    mounted = scope.get("root_path", "").removeprefix(scope.get("app_root_path", scope.get("root_path", "")))
+    return f"{mounted.lstrip('/')}/" if mounted else ""
 
 
 def timestamp(seconds: float) -> str:
