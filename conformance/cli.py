@@ -46,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
             free_only=args.free_only,
             budget=budget,
             rate=rate,
+            on_start=lambda note: print(note, flush=True),
             on_verdict=report.progress(len(behaviours_of(args.profile, not args.no_schema)), sys.stdout),
         )
         print(report.totals(result), flush=True)

@@ -25,6 +25,7 @@ from PIL import Image
 import contracts
 
 from .behaviours import Behaviour, Catalogue, Check, NotApplicable
+from .failures import WrongBody, WrongCharge, WrongHeader, WrongImage, WrongStatus, WrongUsage, expect_status
 from .pictures import assert_shaped_like, decode
 from .session import FAULT_HEADER, Session, describe
 
@@ -155,7 +156,7 @@ def ask(prompt: str, **config: Any) -> dict[str, Any]:
 
 
 def answered(response: httpx.Response) -> dict[str, Any]:
-    assert response.status_code == 200, describe(response)
+    expect_status(response, 200)
     return response.json()
 
 
@@ -175,18 +176,31 @@ def pictures(body: dict[str, Any]) -> list[tuple[str, Image.Image]]:
 
 def assert_refused(response: httpx.Response, refusal: dict[str, Any]) -> None:
     """The documented status, in the documented envelope."""
-    assert response.status_code == refusal["status"], describe(response)
+    expect_status(response, refusal["status"])
     error = response.json().get("error")
-    assert isinstance(error, dict), describe(response)
+    WrongBody.unless(isinstance(error, dict), describe(response))
     if refusal["envelope"] == "google":
-        assert error.get("code") == refusal["status"] and isinstance(error.get("status"), str), describe(response)
+        WrongBody.unless(
+            error.get("code") == refusal["status"] and isinstance(error.get("status"), str), describe(response)
+        )
     else:
-        assert isinstance(error.get("type"), str) and isinstance(error.get("message"), str), describe(response)
+        WrongBody.unless(
+            isinstance(error.get("type"), str) and isinstance(error.get("message"), str), describe(response)
+        )
         if "type" in refusal and not refusal.get("relayed"):
-            assert error["type"] == refusal["type"], f"type {error['type']!r}, not {refusal['type']!r}"
+            WrongBody.unless(
+                error["type"] == refusal["type"],
+                f"type {error['type']!r}, not {refusal['type']!r}",
+                expected=refusal["type"],
+                got=error["type"],
+            )
     if refusal.get("relayed"):  # Google's error, handed on in the gateway's envelope with Google's code
-        assert (error.get("type"), error.get("code")) == (refusal["type"], refusal["status"]), describe(response)
-        assert not {"status", "details"} & set(error), f"Google's status and details handed on: {describe(response)}"
+        WrongBody.unless(
+            (error.get("type"), error.get("code")) == (refusal["type"], refusal["status"]), describe(response)
+        )
+        WrongBody.unless(
+            not {"status", "details"} & set(error), f"Google's status and details handed on: {describe(response)}"
+        )
 
 
 # The behaviours, each with the profiles it applies to.
@@ -225,10 +239,15 @@ def pixel_size_matches_the_table(session: Session) -> None:
         config = {"aspectRatio": ratio} | ({"imageSize": size} if size else {})
         body = answered(call(session, model, ask(prompt, responseModalities=["IMAGE"], imageConfig=config)))
         found = pictures(body)
-        assert found, f"no image in the answer of {model}"
+        WrongImage.unless(found, f"no image in the answer of {model}")
         expected = f.pixels(model, ratio, size)
         got = [image.size for _, image in found]
-        assert got == [expected] * len(found), f"{model} {ratio} {size}: got {got}, the table says {expected}"
+        WrongImage.unless(
+            got == [expected] * len(found),
+            f"{model} {ratio} {size}: got {got}, the table says {expected}",
+            expected=[expected] * len(found),
+            got=got,
+        )
 
     session.run(given(generation=generations(f), prompt=prompts)(trying_every_image_size(session, f, check)))
 
@@ -254,9 +273,11 @@ def mime_type_matches_the_bytes(session: Session) -> None:
     @given(model=st.sampled_from(f.image_models), prompt=prompts)
     def check(model: str, prompt: str) -> None:
         found = pictures(answered(call(session, model, ask(prompt))))
-        assert found, f"no image in the answer of {model}"
+        WrongImage.unless(found, f"no image in the answer of {model}")
         for mime_type, image in found:
-            assert MIME_TYPES.get(image.format) == mime_type, f"mimeType {mime_type} for {image.format} bytes"
+            WrongImage.unless(
+                MIME_TYPES.get(image.format) == mime_type, f"mimeType {mime_type} for {image.format} bytes"
+            )
 
     session.run(check)
 
@@ -278,12 +299,24 @@ def usage_adds_up(session: Session) -> None:
         total = (
             usage.get("promptTokenCount", 0) + usage.get("candidatesTokenCount", 0) + usage.get("thoughtsTokenCount", 0)
         )
-        assert usage.get("totalTokenCount") == total, f"usage does not add up: {usage}"
+        WrongUsage.unless(
+            usage.get("totalTokenCount") == total,
+            f"usage does not add up: {usage}",
+            expected=total,
+            got=usage.get("totalTokenCount"),
+        )
         images = len(pictures(body))
         counted = sum(d["tokenCount"] for d in usage.get("candidatesTokensDetails", []) if d.get("modality") == "IMAGE")
-        assert counted == images * f.image_tokens(model, size), f"{images} image(s) of {model} {size}: {usage}"
+        WrongUsage.unless(
+            counted == images * f.image_tokens(model, size),
+            f"{images} image(s) of {model} {size}: {usage}",
+            expected=images * f.image_tokens(model, size),
+            got=counted,
+        )
         if "thoughtsTokens" in f.models[model]:  # a thinking model: how many varies, that there are does not
-            assert usage.get("thoughtsTokenCount", 0) > 0, f"{model} thinks, yet no thoughtsTokenCount: {usage}"
+            WrongUsage.unless(
+                usage.get("thoughtsTokenCount", 0) > 0, f"{model} thinks, yet no thoughtsTokenCount: {usage}"
+            )
 
     session.run(given(generation=generations(f), prompt=prompts)(trying_every_image_size(session, f, check)))
 
@@ -309,7 +342,12 @@ def charged_by_usage(session: Session) -> None:
         total = usage.get("usageMetadata", {}).get("totalTokenCount", 0)
         expected = -(-total // f.credit_tokens)
         taken = before - session.mock_balance()
-        assert taken == expected, f"{total} tokens cost {expected} credit(s); {taken} were taken"
+        WrongCharge.unless(
+            taken == expected,
+            f"{total} tokens cost {expected} credit(s); {taken} were taken",
+            expected=expected,
+            got=taken,
+        )
 
     session.run(check)
 
@@ -329,8 +367,8 @@ def safety_ratings_as_shown(session: Session) -> None:
     def check(model: str, prompt: str) -> None:
         [candidate] = answered(call(session, model, ask(prompt))).get("candidates", [{}])
         ratings = candidate.get("safetyRatings")
-        assert isinstance(ratings, list) and ratings, f"no safetyRatings: {candidate.keys()}"
-        assert all({"category", "probability"} <= set(r) for r in ratings), ratings
+        WrongBody.unless(isinstance(ratings, list) and ratings, f"no safetyRatings: {candidate.keys()}")
+        WrongBody.unless(all({"category", "probability"} <= set(r) for r in ratings), str(ratings))
 
     session.run(check)
 
@@ -348,7 +386,9 @@ def count_tokens_as_generated(session: Session) -> None:
     def check(model: str, prompt: str) -> None:
         counted = answered(call(session, model, {"contents": ask(prompt)["contents"]}, method="countTokens"))
         usage = answered(call(session, model, ask(prompt, responseModalities=["TEXT"]))).get("usageMetadata", {})
-        assert counted.get("totalTokens") == usage.get("promptTokenCount"), f"counted {counted}, then used {usage}"
+        WrongUsage.unless(
+            counted.get("totalTokens") == usage.get("promptTokenCount"), f"counted {counted}, then used {usage}"
+        )
 
     session.run(check)
 
@@ -369,9 +409,9 @@ def no_image_without_image(session: Session) -> None:
     def check(model: str, text_case: Callable[[str], str], image_case: Callable[[str], str], prompt: str) -> None:
         text, image = text_case("TEXT"), image_case("IMAGE")
         text_only = answered(call(session, model, ask(prompt, responseModalities=[text])))
-        assert not pictures(text_only), f"an image came back for responseModalities [{text}]"
+        WrongImage.unless(not pictures(text_only), f"an image came back for responseModalities [{text}]")
         image_only = answered(call(session, model, ask(prompt, responseModalities=[image])))
-        assert pictures(image_only), f"no image came back for responseModalities [{image}]"
+        WrongImage.unless(pictures(image_only), f"no image came back for responseModalities [{image}]")
 
     session.run(check)
 
@@ -391,10 +431,19 @@ def number_of_images_honoured(session: Session) -> None:
     def check(model: str, count: int, ratio: str) -> None:
         config = {"numberOfImages": count, "aspectRatio": ratio}
         body = answered(call(session, model, ask("a lighthouse", imageGenerationConfig=config)))
-        assert len(body.get("candidates", [])) == 1, f"{len(body.get('candidates', []))} candidates, not one"
+        WrongImage.unless(
+            len(body.get("candidates", [])) == 1, f"{len(body.get('candidates', []))} candidates, not one"
+        )
         found = pictures(body)
-        assert len(found) == count, f"asked for {count} images, got {len(found)}"
-        assert {image.size for _, image in found} == {f.pixels(model, ratio, None)}
+        WrongImage.unless(
+            len(found) == count, f"asked for {count} images, got {len(found)}", expected=count, got=len(found)
+        )
+        WrongImage.unless(
+            {image.size for _, image in found} == {f.pixels(model, ratio, None)},
+            "the images are not all of the table's pixel size",
+            expected={f.pixels(model, ratio, None)},
+            got={image.size for _, image in found},
+        )
 
     session.run(check)
 
@@ -415,8 +464,13 @@ def image_generation_config_refused(session: Session) -> None:
     @given(model=st.sampled_from(f.image_models), count=st.integers(1, 4))
     def check(model: str, count: int) -> None:
         response = call(session, model, ask("a fox", imageGenerationConfig={"numberOfImages": count}))
-        assert response.status_code == 400, describe(response)
-        assert response.json().get("error", {}).get("message") == expected, describe(response)
+        expect_status(response, 400)
+        WrongBody.unless(
+            response.json().get("error", {}).get("message") == expected,
+            describe(response),
+            expected=expected,
+            got=response.json().get("error", {}).get("message"),
+        )
 
     session.run(check)
 
@@ -443,11 +497,11 @@ def unknown_fields_refused(session: Session) -> None:
     @given(name=unknown_names(f), model=st.sampled_from(f.image_models))
     def check(name: str, model: str) -> None:
         response = call(session, model, {**ask("a fox"), name: 1})
-        assert response.status_code == 400, describe(response)
+        expect_status(response, 400)
         error = response.json().get("error", {})
-        assert f'Unknown name "{name}"' in error.get("message", ""), describe(response)
+        WrongBody.unless(f'Unknown name "{name}"' in error.get("message", ""), describe(response))
         violations = [v for d in error.get("details", []) for v in d.get("fieldViolations", [])]
-        assert violations, f"no BadRequest field violation: {describe(response)}"
+        WrongBody.unless(violations, f"no BadRequest field violation: {describe(response)}")
 
     session.run(check)
 
@@ -485,7 +539,12 @@ def image_generation_config_dropped(session: Session) -> None:
     def check(model: str, count: int) -> None:
         config = {"numberOfImages": count}
         found = pictures(answered(call(session, model, ask("a fox", imageGenerationConfig=config))))
-        assert len(found) == 1, f"asked for {count} images through a field the gateway drops, got {len(found)}"
+        WrongImage.unless(
+            len(found) == 1,
+            f"asked for {count} images through a field the gateway drops, got {len(found)}",
+            expected=1,
+            got=len(found),
+        )
 
     session.run(check)
 
@@ -531,7 +590,7 @@ def edit_keeps_the_input_ratio(session: Session) -> None:
             {"text": "make it brighter"}, {"inlineData": {"mimeType": "image/png", "data": shaped(width, height)}}
         ]}]}  # fmt: skip
         found = pictures(answered(call(session, model, edit)))
-        assert found, "the edit answered no image"
+        WrongImage.unless(found, "the edit answered no image")
         assert_shaped_like(found[0][1], ratio, f.ratios, f"the edit of a {width}x{height} image")
 
     session.run(check)
@@ -552,15 +611,26 @@ def streaming_sse(session: Session) -> None:
         response = call(
             session, model, ask(prompt, responseModalities=["TEXT", "IMAGE"]), "streamGenerateContent", alt="sse"
         )
-        assert response.status_code == 200, describe(response)
-        assert response.headers.get("content-type", "").startswith("text/event-stream"), response.headers
+        expect_status(response, 200)
+        WrongHeader.unless(
+            response.headers.get("content-type", "").startswith("text/event-stream"), str(response.headers)
+        )
         lines = [line for line in response.text.splitlines() if line]
-        assert lines and all(line.startswith("data: ") for line in lines), f"not all lines are data: {lines[:3]}"
+        WrongBody.unless(
+            lines and all(line.startswith("data: ") for line in lines), f"not all lines are data: {lines[:3]}"
+        )
         chunks = [event_json(line.removeprefix("data: ")) for line in lines]
-        assert chunks[-1]["candidates"][0].get("finishReason") == "STOP", chunks[-1]
-        assert "totalTokenCount" in chunks[-1].get("usageMetadata", {}), chunks[-1]
-        assert len({chunk.get("responseId") for chunk in chunks}) == 1, "the chunks name different responses"
-        assert any("inlineData" in part for chunk in chunks for part in parts(chunk)), "no image was streamed"
+        WrongBody.unless(
+            chunks[-1]["candidates"][0].get("finishReason") == "STOP",
+            str(chunks[-1]),
+            expected="STOP",
+            got=chunks[-1]["candidates"][0].get("finishReason"),
+        )
+        WrongUsage.unless("totalTokenCount" in chunks[-1].get("usageMetadata", {}), str(chunks[-1]))
+        WrongBody.unless(len({chunk.get("responseId") for chunk in chunks}) == 1, "the chunks name different responses")
+        WrongImage.unless(
+            any("inlineData" in part for chunk in chunks for part in parts(chunk)), "no image was streamed"
+        )
 
     session.run(check)
 
@@ -579,11 +649,18 @@ def streaming_is_sse_without_alt(session: Session) -> None:
     @given(model=st.sampled_from(f.image_models))
     def check(model: str) -> None:
         response = call(session, model, ask("a lighthouse", responseModalities=["TEXT"]), "streamGenerateContent")
-        assert response.status_code == 200, describe(response)
-        assert response.headers.get("content-type", "").startswith("text/event-stream"), response.headers
+        expect_status(response, 200)
+        WrongHeader.unless(
+            response.headers.get("content-type", "").startswith("text/event-stream"), str(response.headers)
+        )
         events = [event for event in response.text.split("\n\n") if event.strip()]
-        assert events and all(event.startswith("data: ") for event in events), f"not events: {response.text[:200]}"
-        assert event_json(events[-1].removeprefix("data: "))["candidates"][0].get("finishReason") == "STOP"
+        WrongBody.unless(
+            events and all(event.startswith("data: ") for event in events), f"not events: {response.text[:200]}"
+        )
+        WrongBody.unless(
+            event_json(events[-1].removeprefix("data: "))["candidates"][0].get("finishReason") == "STOP",
+            "the last event's finishReason is not STOP",
+        )
 
     session.run(check)
 
@@ -602,9 +679,11 @@ def no_model_route(session: Session) -> None:
     def check(model: str) -> None:
         headers, params = keyed(session)
         response = session.http.get(f"/v1beta/models/{model}", headers=headers, params=params)
-        assert response.status_code == 404, describe(response)
+        expect_status(response, 404)
         error = response.json().get("error", {})
-        assert error.get("message", "").startswith("Invalid URL (") and "status" not in error, describe(response)
+        WrongBody.unless(
+            error.get("message", "").startswith("Invalid URL (") and "status" not in error, describe(response)
+        )
 
     session.run(check)
 
@@ -613,8 +692,8 @@ def event_json(data: str) -> dict[str, Any]:
     try:
         chunk = json.loads(data)
     except ValueError:
-        raise AssertionError(f"an event that is not a JSON response: {data[:80]!r}") from None
-    assert isinstance(chunk, dict), f"an event that is not a JSON object: {data[:80]!r}"
+        raise WrongBody(f"an event that is not a JSON response: {data[:80]!r}") from None
+    WrongBody.unless(isinstance(chunk, dict), f"an event that is not a JSON object: {data[:80]!r}")
     return chunk
 
 
@@ -646,13 +725,28 @@ def imagen_draws_as_asked(session: Session) -> None:
             "parameters": parameters | ({"sampleImageSize": size} if size else {}),
         }
         predictions = answered(call(session, model, body, method="predict")).get("predictions", [])
-        assert len(predictions) == count, f"asked {model} for {count} images, got {len(predictions)}"
+        WrongImage.unless(
+            len(predictions) == count,
+            f"asked {model} for {count} images, got {len(predictions)}",
+            expected=count,
+            got=len(predictions),
+        )
         expected = f.pixels(model, ratio, size)
         for prediction in predictions:
             image = decode(base64.b64decode(prediction.get("bytesBase64Encoded", "")), f"a prediction of {model}")
-            assert prediction.get("mimeType") == mime_type, f"mimeType {prediction.get('mimeType')}, asked {mime_type}"
-            assert MIME_TYPES.get(image.format) == mime_type, f"{image.format} bytes for {mime_type}"
-            assert image.size == expected, f"{model} {ratio} {size}: got {image.size}, the table says {expected}"
+            WrongImage.unless(
+                prediction.get("mimeType") == mime_type,
+                f"mimeType {prediction.get('mimeType')}, asked {mime_type}",
+                expected=mime_type,
+                got=prediction.get("mimeType"),
+            )
+            WrongImage.unless(MIME_TYPES.get(image.format) == mime_type, f"{image.format} bytes for {mime_type}")
+            WrongImage.unless(
+                image.size == expected,
+                f"{model} {ratio} {size}: got {image.size}, the table says {expected}",
+                expected=expected,
+                got=image.size,
+            )
 
     session.run(check)
 
@@ -671,9 +765,19 @@ def unknown_model_refused(session: Session) -> None:
         response = call(session, name, ask("a fox"))
         assert_refused(response, refused)
         if refused["envelope"] == "google":
-            assert response.json()["error"]["status"] == "NOT_FOUND", describe(response)
+            WrongBody.unless(
+                response.json()["error"]["status"] == "NOT_FOUND",
+                describe(response),
+                expected="NOT_FOUND",
+                got=response.json()["error"]["status"],
+            )
         else:
-            assert response.json()["error"].get("code") == refused["code"], describe(response)
+            WrongBody.unless(
+                response.json()["error"].get("code") == refused["code"],
+                describe(response),
+                expected=refused["code"],
+                got=response.json()["error"].get("code"),
+            )
 
     session.run(check)
 
@@ -696,7 +800,12 @@ def invalid_image_size_400(session: Session) -> None:
         response = call(session, model, ask("a fox", imageConfig={"imageSize": size}))
         assert_refused(response, f.refusals["invalid-argument"])
         if f.refusals["invalid-argument"]["envelope"] == "google":
-            assert response.json()["error"].get("status") == "INVALID_ARGUMENT", describe(response)
+            WrongBody.unless(
+                response.json()["error"].get("status") == "INVALID_ARGUMENT",
+                describe(response),
+                expected="INVALID_ARGUMENT",
+                got=response.json()["error"].get("status"),
+            )
 
     session.run(check)
 
@@ -717,7 +826,7 @@ def unlisted_ratio_refused(session: Session) -> None:
             return
         response = call(session, model, ask("a fox", imageConfig={"aspectRatio": ratio}))
         assert_refused(response, f.refusals["invalid-argument"])
-        assert "aspect_ratio must be one of" in response.json()["error"]["message"], describe(response)
+        WrongBody.unless("aspect_ratio must be one of" in response.json()["error"]["message"], describe(response))
 
     session.run(check, examples=3)
 
@@ -742,12 +851,17 @@ def uploaded_file_is_an_input(session: Session) -> None:
         counted = answered(call(session, model, {"contents": [{"parts": [part, {"text": "a hat"}]}]},
                                 method="countTokens"))  # fmt: skip
         modalities = [d.get("modality") for d in counted.get("promptTokensDetails", [])]
-        assert "IMAGE" in modalities, f"the uploaded image was not read: {counted}"
+        WrongUsage.unless("IMAGE" in modalities, f"the uploaded image was not read: {counted}")
         headers, params = keyed(session)
         deleted = session.http.delete(f"/v1beta/{file['name']}", headers=headers, params=params)
-        assert deleted.status_code == 200, describe(deleted)
+        expect_status(deleted, 200)
         gone = session.http.get(f"/v1beta/{file['name']}", headers=headers, params=params)
-        assert gone.status_code in (403, 404), f"a deleted file still answers: {describe(gone)}"
+        WrongStatus.unless(
+            gone.status_code in (403, 404),
+            f"a deleted file still answers: {describe(gone)}",
+            expected=[403, 404],
+            got=gone.status_code,
+        )
 
     session.run(check)
 
@@ -764,10 +878,15 @@ def uploaded(session: Session, content: bytes, mime_type: str) -> dict[str, Any]
     started = session.http.post("/upload/v1beta/files", headers={**headers, **start}, params=params,
                                 json={"file": {"displayName": "kit"}})  # fmt: skip
     url = started.headers.get("x-goog-upload-url")
-    assert started.status_code == 200 and url, f"no upload URL: {describe(started)}"
+    WrongHeader.unless(started.status_code == 200 and url, f"no upload URL: {describe(started)}")
     finished = session.http.post(url, content=content, headers={"X-Goog-Upload-Command": "upload, finalize",
                                                                  "X-Goog-Upload-Offset": "0"})  # fmt: skip
-    assert finished.headers.get("x-goog-upload-status") == "final", describe(finished)
+    WrongHeader.unless(
+        finished.headers.get("x-goog-upload-status") == "final",
+        describe(finished),
+        expected="final",
+        got=finished.headers.get("x-goog-upload-status"),
+    )
     return answered(finished)["file"]
 
 
@@ -792,11 +911,11 @@ def models_paged(session: Session) -> None:
         paged, token = [], None
         for _ in range(len(f.models) + 2):
             page, token = names({"pageSize": size} | ({"pageToken": token} if token else {}))
-            assert len(page) <= size, f"a page of {len(page)} for pageSize {size}"
+            WrongBody.unless(len(page) <= size, f"a page of {len(page)} for pageSize {size}")
             paged += page
             if not token:
                 break
-        assert paged == everything, f"pages of {size} list {paged}, one page {everything}"
+        WrongBody.unless(paged == everything, f"pages of {size} list {paged}, one page {everything}")
 
     session.run(check)
 
@@ -813,7 +932,12 @@ def key_places(session: Session) -> None:
     def check(place: contracts.KeyPlace) -> None:
         headers, params = keyed(session, place)
         response = session.http.get("/v1beta/models", headers=headers, params=params)
-        assert response.status_code == 200, f"the key in the {place.kind} {place.name}: {describe(response)}"
+        WrongStatus.unless(
+            response.status_code == 200,
+            f"the key in the {place.kind} {place.name}: {describe(response)}",
+            expected=200,
+            got=response.status_code,
+        )
 
     session.run(check, examples=len(f.key_places) * 2)
 
@@ -850,11 +974,18 @@ def bearer_key_refused(session: Session) -> None:
         response = session.http.post(f"/v1beta/models/{model}:generateContent", headers=headers, json=ask("a fox"))
         assert_refused(response, f.refusals["bearer-key"])
         error = response.json()["error"]
-        assert error.get("status") == "UNAUTHENTICATED", describe(response)
+        WrongBody.unless(
+            error.get("status") == "UNAUTHENTICATED",
+            describe(response),
+            expected="UNAUTHENTICATED",
+            got=error.get("status"),
+        )
         infos = [d for d in error.get("details", []) if d.get("@type", "").endswith("google.rpc.ErrorInfo")]
-        assert [i.get("reason") for i in infos] == ["ACCESS_TOKEN_TYPE_UNSUPPORTED"], describe(response)
+        WrongBody.unless([i.get("reason") for i in infos] == ["ACCESS_TOKEN_TYPE_UNSUPPORTED"], describe(response))
         method = infos[0].get("metadata", {}).get("method", "")
-        assert method.endswith(".GenerativeService.GenerateContent"), f"ErrorInfo names {method!r}, not the RPC"
+        WrongBody.unless(
+            method.endswith(".GenerativeService.GenerateContent"), f"ErrorInfo names {method!r}, not the RPC"
+        )
 
     session.run(check)
 
@@ -898,13 +1029,18 @@ def content_failures(session: Session) -> None:
     )
     def check(model: str, fault: str) -> None:
         body = answered(call(session, model, ask("a fox"), headers={FAULT_HEADER: fault}))
-        assert not pictures(body), f"an image came back despite {fault}"
+        WrongImage.unless(not pictures(body), f"an image came back despite {fault}")
         if fault == "blocked-prompt":
-            assert body.get("promptFeedback", {}).get("blockReason"), body
-            assert not body.get("candidates"), body
+            WrongBody.unless(body.get("promptFeedback", {}).get("blockReason"), str(body))
+            WrongBody.unless(not body.get("candidates"), str(body))
         else:
             expected = {"content-policy": "IMAGE_SAFETY", "no-image": "NO_IMAGE"}[fault]
-            assert body["candidates"][0].get("finishReason") == expected, body
+            WrongBody.unless(
+                body["candidates"][0].get("finishReason") == expected,
+                str(body),
+                expected=expected,
+                got=body["candidates"][0].get("finishReason"),
+            )
 
     session.run(check)
 
@@ -925,8 +1061,10 @@ def rate_limit_refusal(session: Session) -> None:
         assert_refused(response, f.refusals["rate-limit"])
         if f.refusals["rate-limit"]["envelope"] == "google":
             kinds = {d.get("@type", "") for d in response.json()["error"].get("details", [])}
-            assert any(k.endswith("google.rpc.RetryInfo") for k in kinds), f"no RetryInfo: {describe(response)}"
-        assert session.mock_balance() == before
+            WrongBody.unless(
+                any(k.endswith("google.rpc.RetryInfo") for k in kinds), f"no RetryInfo: {describe(response)}"
+            )
+        WrongCharge.unless(session.mock_balance() == before, "a rate-limited request changed the balance")
 
     session.run(check)
 
@@ -944,7 +1082,7 @@ def quota_refusal(session: Session) -> None:
     def check(model: str, prompt: str) -> None:
         with session.credits_set_to(0):
             assert_refused(call(session, model, ask(prompt)), f.refusals["quota"])
-            assert session.mock_balance() == 0
+            WrongCharge.unless(session.mock_balance() == 0, "the balance of an account without credits is no longer 0")
 
     session.run(check)
 

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 import contracts
 
 from .behaviours import Catalogue
+from .failures import WrongBody, WrongCharge, WrongHeader, WrongImage, WrongJob, expect_status
 from .pictures import assert_shaped_like, decode
 from .session import FAULT_HEADER, Session, describe
 
@@ -56,9 +57,9 @@ def auth(session: Session) -> dict[str, str]:
 
 def start(session: Session, form: dict[str, str], headers: dict[str, str] | None = None) -> dict[str, Any]:
     response = session.http.post(GENERATE, headers={**auth(session), **(headers or {})}, data=form)
-    assert response.status_code == 200, describe(response)
+    expect_status(response, 200)
     job = response.json()
-    assert job.get("status") in (PROCESSING, COMPLETED, FAILED), describe(response)
+    WrongJob.unless(job.get("status") in (PROCESSING, COMPLETED, FAILED), describe(response))
     return job
 
 
@@ -75,12 +76,12 @@ def follow(session: Session, uuid: str) -> list[dict[str, Any]]:
     seen = []
     for _ in range(MAX_POLLS):
         response = session.http.get(f"/uapi/v1/history/{uuid}", headers=auth(session))
-        assert response.status_code == 200, describe(response)
+        expect_status(response, 200)
         seen.append(response.json())
         if seen[-1]["status"] != PROCESSING:
             return seen
         wait(session)
-    raise AssertionError(f"job {uuid} still processing after {MAX_POLLS} polls: {seen[-1]}")
+    raise WrongJob(f"job {uuid} still processing after {MAX_POLLS} polls: {seen[-1]}")
 
 
 @CATALOGUE.behaviour(
@@ -95,8 +96,9 @@ def api_key_required(session: Session) -> None:
             response = session.http.post(path, data={"prompt": "a fox", "model": MODELS[0]})
         else:
             response = session.http.get(path)
-        assert response.status_code == 401, describe(response)
-        assert response.json().get("detail", {}).get("error_code") == "API_KEY_REQUIRED", describe(response)
+        expect_status(response, 401)
+        code = response.json().get("detail", {}).get("error_code")
+        WrongBody.unless(code == "API_KEY_REQUIRED", describe(response), expected="API_KEY_REQUIRED", got=code)
 
     session.run(check)
 
@@ -116,10 +118,13 @@ def invalid_form(session: Session) -> None:
         else:
             return
         response = session.http.post(GENERATE, headers=auth(session), data=form)
-        assert response.status_code == 422, describe(response)
+        expect_status(response, 422)
         detail = response.json().get("detail", {})
-        assert detail.get("error_code") == "VALIDATION_ERROR", describe(response)
-        assert f"'{field}'" in detail.get("message", ""), f"the message does not name {field}: {describe(response)}"
+        code = detail.get("error_code")
+        WrongBody.unless(code == "VALIDATION_ERROR", describe(response), expected="VALIDATION_ERROR", got=code)
+        WrongBody.unless(
+            f"'{field}'" in detail.get("message", ""), f"the message does not name {field}: {describe(response)}"
+        )
 
     session.run(check)
 
@@ -138,10 +143,10 @@ def reference_must_be_an_image(session: Session) -> None:
         form = {"prompt": "a fox", "model": MODELS[0]}
         before = session.mock_balance() if session.controllable else None
         response = session.http.post(GENERATE, headers=auth(session), data=form, files=files)
-        assert response.status_code == 422, describe(response)
-        assert "'files'" in response.json().get("detail", {}).get("message", ""), describe(response)
+        expect_status(response, 422)
+        WrongBody.unless("'files'" in response.json().get("detail", {}).get("message", ""), describe(response))
         if before is not None:
-            assert session.mock_balance() == before, f"a refused upload changed the balance from {before}"
+            WrongCharge.unless(session.mock_balance() == before, f"a refused upload changed the balance from {before}")
 
     session.run(check)
 
@@ -160,18 +165,24 @@ def job_lifecycle(session: Session) -> None:
         statuses = [record["status"] for record in seen]
         percentages = [record["status_percentage"] for record in seen]
         finished = statuses.index(statuses[-1])
-        assert statuses[-1] in (COMPLETED, FAILED), f"the job ended in status {statuses[-1]}, not 2 or 3"
-        assert set(statuses[:finished]) <= {PROCESSING}, f"statuses went {statuses}"
-        assert set(statuses[finished:]) == {statuses[-1]}, f"statuses went {statuses}"
-        assert percentages == sorted(percentages), f"status_percentage went {percentages}"
-        assert percentages[-1] == 100, f"a finished job shows status_percentage {percentages[-1]}"
+        WrongJob.unless(statuses[-1] in (COMPLETED, FAILED), f"the job ended in status {statuses[-1]}, not 2 or 3")
+        WrongJob.unless(set(statuses[:finished]) <= {PROCESSING}, f"statuses went {statuses}")
+        WrongJob.unless(set(statuses[finished:]) == {statuses[-1]}, f"statuses went {statuses}")
+        WrongJob.unless(percentages == sorted(percentages), f"status_percentage went {percentages}")
+        WrongJob.unless(
+            percentages[-1] == 100,
+            f"a finished job shows status_percentage {percentages[-1]}",
+            expected=100,
+            got=percentages[-1],
+        )
         # A finished job is a sequence too: polled on, it stays as it finished.
         for _ in range(POLLS_AFTER_THE_END):
             wait(session)
             again = session.http.get(f"/uapi/v1/history/{job['uuid']}", headers=auth(session)).json()
             shown = (again.get("status"), again.get("status_percentage"), again.get("generate_result"))
-            assert shown == (seen[-1]["status"], 100, seen[-1].get("generate_result")), (
-                f"after finishing as {statuses[-1]}, the job shows {shown[:2]}"
+            WrongJob.unless(
+                shown == (seen[-1]["status"], 100, seen[-1].get("generate_result")),
+                f"after finishing as {statuses[-1]}, the job shows {shown[:2]}",
             )
 
     session.run(check)
@@ -189,18 +200,29 @@ def completed_job_serves_its_images(session: Session) -> None:
     @given(form=forms)
     def check(form: dict[str, str]) -> None:
         done = follow(session, start(session, form)["uuid"])[-1]
-        assert done["status"] == COMPLETED, f"the job did not complete: {done}"
+        WrongJob.unless(
+            done["status"] == COMPLETED, f"the job did not complete: {done}", expected=COMPLETED, got=done["status"]
+        )
         image = session.http.get(done["generate_result"])
-        assert image.status_code == 200, describe(image)
+        expect_status(image, 200)
         picture = decode(image.content, done["generate_result"])
-        assert picture.format == "JPEG", f"{done['generate_result']} is {picture.format}, not JPEG"
+        WrongImage.unless(
+            picture.format == "JPEG",
+            f"{done['generate_result']} is {picture.format}, not JPEG",
+            expected="JPEG",
+            got=picture.format,
+        )
         assert_shaped_like(picture, form.get("aspect_ratio", "1:1"), ASPECT_RATIOS, done["generate_result"])
-        assert done["file_size"] == len(image.content), f"file_size {done['file_size']}, served {len(image.content)}"
+        WrongImage.unless(
+            done["file_size"] == len(image.content), f"file_size {done['file_size']}, served {len(image.content)}"
+        )
         thumbnail = session.http.get(done["thumbnail_small"])
-        assert thumbnail.status_code == 200, describe(thumbnail)
+        expect_status(thumbnail, 200)
         small = decode(thumbnail.content, done["thumbnail_small"])
-        assert small.width < picture.width and small.height < picture.height, f"thumbnail is {small.size}"
-        assert [item.get("image_url") for item in done.get("generated_image", [])] == [done["generate_result"]], done
+        WrongImage.unless(small.width < picture.width and small.height < picture.height, f"thumbnail is {small.size}")
+        WrongImage.unless(
+            [item.get("image_url") for item in done.get("generated_image", [])] == [done["generate_result"]], str(done)
+        )
 
     session.run(check)
 
@@ -218,18 +240,21 @@ def histories_page_through_every_job(session: Session) -> None:
     def check(per_page: int, jobs: int) -> None:
         started = [start(session, {"prompt": f"history {i}", "model": MODELS[0]})["uuid"] for i in range(jobs)]
         first = session.http.get(HISTORIES, headers=auth(session), params={"items_per_page": per_page, "page": 1})
-        assert first.status_code == 200, describe(first)
+        expect_status(first, 200)
         total = first.json()["total"]
         listed: list[str] = []
         for page in range(1, total // per_page + 2):
             params = {"filter_by": "all", "items_per_page": per_page, "page": page}
             answer = session.http.get(HISTORIES, headers=auth(session), params=params).json()
-            assert len(answer["result"]) <= per_page, f"page {page} has {len(answer['result'])} of {per_page}"
+            WrongBody.unless(
+                len(answer["result"]) <= per_page, f"page {page} has {len(answer['result'])} of {per_page}"
+            )
             listed += [item["uuid"] for item in answer["result"]]
-        assert len(listed) == len(set(listed)) == total, (
-            f"{len(listed)} listed ({len(set(listed))} distinct), total {total}"
+        WrongJob.unless(
+            len(listed) == len(set(listed)) == total,
+            f"{len(listed)} listed ({len(set(listed))} distinct), total {total}",
         )
-        assert listed[:jobs] == started[::-1], "the newest jobs do not come first"
+        WrongJob.unless(listed[:jobs] == started[::-1], "the newest jobs do not come first")
 
     session.run(check)
 
@@ -246,12 +271,23 @@ def failed_job_reports_and_refunds(session: Session) -> None:
         before = session.mock_balance()
         job = start(session, form, headers={FAULT_HEADER: fault})
         done = follow(session, job["uuid"])[-1]
-        assert done["status"] == FAILED, f"the job did not fail: {done}"
-        assert done["error_code"] and done["error_message"], f"no error_code or error_message: {done}"
+        WrongJob.unless(done["status"] == FAILED, f"the job did not fail: {done}", expected=FAILED, got=done["status"])
+        WrongBody.unless(done["error_code"] and done["error_message"], f"no error_code or error_message: {done}")
         if fault == "content-policy":
-            assert done["error_code"] == "GEMINI_RAI_MEDIA_FILTERED", done
-        assert done["used_credit"] == 0, f"a failed job shows used_credit {done['used_credit']}"
-        assert session.mock_balance() == before, f"balance {before} -> {session.mock_balance()} after a failed job"
+            WrongBody.unless(
+                done["error_code"] == "GEMINI_RAI_MEDIA_FILTERED",
+                str(done),
+                expected="GEMINI_RAI_MEDIA_FILTERED",
+                got=done["error_code"],
+            )
+        WrongCharge.unless(
+            done["used_credit"] == 0,
+            f"a failed job shows used_credit {done['used_credit']}",
+            expected=0,
+            got=done["used_credit"],
+        )
+        after = session.mock_balance()
+        WrongCharge.unless(after == before, f"balance {before} -> {after} after a failed job")
 
     session.run(check)
 
@@ -270,11 +306,14 @@ def credits_charged_once(session: Session) -> None:
         job = start(session, form)
         after_start = session.mock_balance()
         done = follow(session, job["uuid"])[-1]
-        assert before - after_start == job["used_credit"] > 0, f"balance {before} -> {after_start} for {job}"
-        assert session.mock_balance() == after_start, (
-            f"finishing the job changed the balance to {session.mock_balance()}"
+        WrongCharge.unless(
+            before - after_start == job["used_credit"] > 0, f"balance {before} -> {after_start} for {job}"
         )
-        assert done["used_credit"] == job["used_credit"], done
+        after_finish = session.mock_balance()
+        WrongCharge.unless(after_finish == after_start, f"finishing the job changed the balance to {after_finish}")
+        WrongCharge.unless(
+            done["used_credit"] == job["used_credit"], str(done), expected=job["used_credit"], got=done["used_credit"]
+        )
 
     session.run(check)
 
@@ -295,10 +334,16 @@ def not_enough_credit(session: Session) -> None:
         with session.credits_set_to(credits):
             total = session.http.get(HISTORIES, headers=auth(session)).json()["total"]
             response = session.http.post(GENERATE, headers=auth(session), data=form)
-            assert response.status_code == 402, describe(response)
-            assert response.json().get("detail", {}).get("error_code") == "NOT_ENOUGH_CREDIT", describe(response)
-            assert session.mock_balance() == credits
-            assert session.http.get(HISTORIES, headers=auth(session)).json()["total"] == total, "a job was started"
+            expect_status(response, 402)
+            code = response.json().get("detail", {}).get("error_code")
+            WrongBody.unless(code == "NOT_ENOUGH_CREDIT", describe(response), expected="NOT_ENOUGH_CREDIT", got=code)
+            left = session.mock_balance()
+            WrongCharge.unless(
+                left == credits, f"a refused generation moved the balance from {credits}", expected=credits, got=left
+            )
+            WrongJob.unless(
+                session.http.get(HISTORIES, headers=auth(session)).json()["total"] == total, "a job was started"
+            )
 
     session.run(check)
 
@@ -315,9 +360,15 @@ def rate_limited(session: Session) -> None:
         before = session.mock_balance()
         headers = {**auth(session), FAULT_HEADER: "rate-limit"}
         response = session.http.post(GENERATE, headers=headers, data=form)
-        assert response.status_code == 429, describe(response)
-        assert response.json().get("detail", {}).get("error_code") == "GEMINI_RATE_LIMIT", describe(response)
-        assert response.headers.get("Retry-After", "").isdigit(), f"Retry-After: {response.headers.get('Retry-After')}"
-        assert session.mock_balance() == before
+        expect_status(response, 429)
+        code = response.json().get("detail", {}).get("error_code")
+        WrongBody.unless(code == "GEMINI_RATE_LIMIT", describe(response), expected="GEMINI_RATE_LIMIT", got=code)
+        WrongHeader.unless(
+            response.headers.get("Retry-After", "").isdigit(), f"Retry-After: {response.headers.get('Retry-After')}"
+        )
+        after = session.mock_balance()
+        WrongCharge.unless(
+            after == before, f"a rate-limited request moved the balance from {before}", expected=before, got=after
+        )
 
     session.run(check)

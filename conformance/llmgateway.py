@@ -20,6 +20,7 @@ from PIL import Image
 import contracts
 
 from .behaviours import Catalogue, NotApplicable
+from .failures import WrongBody, WrongCharge, WrongHeader, WrongImage, WrongStatus, expect_status
 from .pictures import decode
 from .session import FAULT_HEADER, Session, describe
 
@@ -48,7 +49,7 @@ def auth(session: Session, place: str = "bearer") -> dict[str, str]:
 
 
 def answered(response: httpx.Response) -> dict[str, Any]:
-    assert response.status_code == 200, describe(response)
+    expect_status(response, 200)
     return response.json()
 
 
@@ -89,11 +90,16 @@ def data_url(content: bytes) -> str:
 
 def assert_error(response: httpx.Response, status: int, **expected: Any) -> dict[str, Any]:
     """The documented status in OpenAI's envelope, with every one of its four fields."""
-    assert response.status_code == status, describe(response)
+    expect_status(response, status)
     error = response.json().get("error")
-    assert isinstance(error, dict) and {"message", "type", "param", "code"} <= set(error), describe(response)
+    WrongBody.unless(isinstance(error, dict) and {"message", "type", "param", "code"} <= set(error), describe(response))
     for name, value in expected.items():
-        assert error[name] == value, f"error.{name} is {error[name]!r}, not {value!r}: {describe(response)}"
+        WrongBody.unless(
+            error[name] == value,
+            f"error.{name} is {error[name]!r}, not {value!r}: {describe(response)}",
+            expected=value,
+            got=error[name],
+        )
     return error
 
 
@@ -115,10 +121,14 @@ def exactly_n_images(session: Session) -> None:
         request = {"prompt": prompt, "model": model, "n": count}
         body = answered(session.http.post(GENERATIONS, headers=auth(session), json=request))
         found = pictures(body)
-        assert len(found) == count, f"asked for {count} images, got {len(found)}"
-        assert len({item["b64_json"] for item in body["data"]}) == count, "some images are the same"
-        assert [item.get("revised_prompt") for item in body["data"]] == [prompt] * count, body["data"][0].keys()
-        assert isinstance(body.get("created"), int), "no created timestamp"
+        WrongImage.unless(
+            len(found) == count, f"asked for {count} images, got {len(found)}", expected=count, got=len(found)
+        )
+        WrongImage.unless(len({item["b64_json"] for item in body["data"]}) == count, "some images are the same")
+        WrongBody.unless(
+            [item.get("revised_prompt") for item in body["data"]] == [prompt] * count, str(body["data"][0].keys())
+        )
+        WrongBody.unless(isinstance(body.get("created"), int), "no created timestamp")
 
     session.run(check)
 
@@ -142,7 +152,12 @@ def size_and_aspect_ratio(session: Session) -> None:
         (picture,) = pictures(answered(session.http.post(GENERATIONS, headers=auth(session), json=request)))
         shape = ratio or (SIZE_RATIOS[size] if size else "1:1")
         expected = expected_pixels(model, shape)
-        assert picture.size == expected, f"{request}: got {picture.size}, expected {expected} ({shape})"
+        WrongImage.unless(
+            picture.size == expected,
+            f"{request}: got {picture.size}, expected {expected} ({shape})",
+            expected=expected,
+            got=picture.size,
+        )
 
     session.run(check)
 
@@ -162,8 +177,15 @@ def output_format_is_real(session: Session) -> None:
             request["output_compression"] = compression
         body = answered(session.http.post(EDITS, headers=auth(session), json=request))
         formats = [picture.format for picture in pictures(body)]
-        assert formats == [FORMATS[fmt]], f"output_format {fmt}: got {formats}"
-        assert body.get("output_format") == fmt, f"the answer says output_format {body.get('output_format')!r}"
+        WrongImage.unless(
+            formats == [FORMATS[fmt]], f"output_format {fmt}: got {formats}", expected=[FORMATS[fmt]], got=formats
+        )
+        WrongBody.unless(
+            body.get("output_format") == fmt,
+            f"the answer says output_format {body.get('output_format')!r}",
+            expected=fmt,
+            got=body.get("output_format"),
+        )
 
     session.run(check)
 
@@ -182,9 +204,9 @@ def transparent_background(session: Session) -> None:
         body = answered(session.http.post(EDITS, headers=auth(session), json=request))
         (picture,) = pictures(body)
         alpha = picture.convert("RGBA").getchannel("A")
-        assert "A" in picture.getbands(), f"a {fmt} of mode {picture.mode}, which has no alpha channel"
-        assert alpha.getextrema()[0] == 0, "no pixel is transparent"
-        assert body.get("background") == "transparent", "the answer does not say background: transparent"
+        WrongImage.unless("A" in picture.getbands(), f"a {fmt} of mode {picture.mode}, which has no alpha channel")
+        WrongImage.unless(alpha.getextrema()[0] == 0, "no pixel is transparent")
+        WrongBody.unless(body.get("background") == "transparent", "the answer does not say background: transparent")
 
     session.run(check)
 
@@ -215,15 +237,22 @@ def mask_preserves_the_rest(session: Session) -> None:
             EDITS, headers=auth(session), files=files, data={"prompt": "a sky", "model": model}
         )
         (picture,) = pictures(answered(response))
-        assert picture.size == (width, height), f"the edit is {picture.size}, the input {width}x{height}"
+        WrongImage.unless(
+            picture.size == (width, height),
+            f"the edit is {picture.size}, the input {width}x{height}",
+            expected=(width, height),
+            got=picture.size,
+        )
         original = Image.open(io.BytesIO(source)).convert("RGB")
         kept = (0, edge, width, height)
-        assert picture.convert("RGB").crop(kept).tobytes() == original.crop(kept).tobytes(), (
-            "pixels outside the mask's transparent region changed"
+        WrongImage.unless(
+            picture.convert("RGB").crop(kept).tobytes() == original.crop(kept).tobytes(),
+            "pixels outside the mask's transparent region changed",
         )
         changed = (0, 0, width, edge)
-        assert picture.convert("RGB").crop(changed).tobytes() != original.crop(changed).tobytes(), (
-            "nothing changed inside the mask's transparent region"
+        WrongImage.unless(
+            picture.convert("RGB").crop(changed).tobytes() != original.crop(changed).tobytes(),
+            "nothing changed inside the mask's transparent region",
         )
 
     session.run(check)
@@ -244,8 +273,12 @@ def multipart_image_fields(session: Session) -> None:
             files = [(field, ("in.png", png(96, 64), "image/png"))]
             data = {"prompt": "add a hat", "model": model, "n": str(count)}
             found = pictures(answered(session.http.post(EDITS, headers=auth(session), files=files, data=data)))
-            assert len(found) == count, f"{field} with n={count}: {len(found)} images"
-            assert {picture.size for picture in found} == {expected_pixels(model, "3:2")}, "the edit lost its shape"
+            WrongImage.unless(
+                len(found) == count, f"{field} with n={count}: {len(found)} images", expected=count, got=len(found)
+            )
+            WrongImage.unless(
+                {picture.size for picture in found} == {expected_pixels(model, "3:2")}, "the edit lost its shape"
+            )
 
     session.run(check)
 
@@ -261,7 +294,7 @@ def response_format_url_rejected(session: Session) -> None:
         request = {"prompt": "a fox", "response_format": response_format}
         response = session.http.post(GENERATIONS, headers=auth(session), json=request)
         error = assert_error(response, 400, type="invalid_request_error")
-        assert "response_format" in error["message"], describe(response)
+        WrongBody.unless("response_format" in error["message"], describe(response))
 
     session.run(check)
 
@@ -287,9 +320,9 @@ def validation_400(session: Session) -> None:
             del request["prompt"]
         response = session.http.post(GENERATIONS, headers=auth(session), json=request)
         message = assert_error(response, 400, type="invalid_request_error")["message"]
-        assert message.startswith("Invalid request parameters: "), describe(response)
+        WrongBody.unless(message.startswith("Invalid request parameters: "), describe(response))
         for name, _ in breaks:
-            assert f"{name}: " in message, f"the message does not name {name}: {message}"
+            WrongBody.unless(f"{name}: " in message, f"the message does not name {name}: {message}")
 
     session.run(check)
 
@@ -307,7 +340,7 @@ def invalid_json(session: Session) -> None:
     def check(text: str, path: str) -> None:
         headers = {**auth(session), "Content-Type": "application/json"}
         response = session.http.post(path, headers=headers, content=text.encode())
-        assert assert_error(response, 400)["message"] == "Invalid JSON in request body", describe(response)
+        WrongBody.unless(assert_error(response, 400)["message"] == "Invalid JSON in request body", describe(response))
 
     session.run(check)
 
@@ -321,10 +354,10 @@ def invalid_json(session: Session) -> None:
 def models_listed(session: Session) -> None:
     listed = {entry.get("id"): entry for entry in answered(session.http.get("/v1/models")).get("data", [])}
     missing = sorted(set(MODELS) - set(listed))
-    assert not missing, f"GET /v1/models leaves out {missing}"
+    WrongBody.unless(not missing, f"GET /v1/models leaves out {missing}")
     for name in IMAGE_MODELS:
         outputs = listed[name].get("architecture", {}).get("output_modalities", [])
-        assert "image" in outputs, f"{name} draws, but its output_modalities are {outputs}"
+        WrongBody.unless("image" in outputs, f"{name} draws, but its output_modalities are {outputs}")
 
 
 @CATALOGUE.behaviour(
@@ -340,7 +373,7 @@ def text_model_rejected(session: Session) -> None:
             {"images": edit_request(model)["images"]} if path == EDITS else {}
         )
         message = assert_error(session.http.post(path, headers=auth(session), json=request), 400)["message"]
-        assert "/v1/chat/completions" in message, message
+        WrongBody.unless("/v1/chat/completions" in message, str(message))
 
     session.run(check)
 
@@ -359,7 +392,9 @@ def invalid_image_url(session: Session) -> None:
         images = [{"image_url": "https://example.com/ok.png"}] * index + [{"image_url": bad}]
         response = session.http.post(EDITS, headers=auth(session), json={"images": images, "prompt": "x"})
         message = assert_error(response, 400)["message"]
-        assert message == f"images[{index}].image_url must be an https URL or a base64 data URL", message
+        WrongBody.unless(
+            message == f"images[{index}].image_url must be an https URL or a base64 data URL", str(message)
+        )
 
     session.run(check)
 
@@ -390,7 +425,12 @@ def key_places(session: Session) -> None:
     @given(place=st.sampled_from(["bearer", "header"]), model=cheap_models)
     def check(place: str, model: str) -> None:
         response = session.http.post(GENERATIONS, headers=auth(session, place), json={"prompt": "x", "model": model})
-        assert response.status_code == 200, f"the key as {place}: {describe(response)}"
+        WrongStatus.unless(
+            response.status_code == 200,
+            f"the key as {place}: {describe(response)}",
+            expected=200,
+            got=response.status_code,
+        )
 
     session.run(check)
 
@@ -427,8 +467,8 @@ def filtered_prompt(session: Session) -> None:
         body = answered(
             session.http.post(path, headers={**auth(session), FAULT_HEADER: "content-policy"}, json=request)
         )
-        assert body.get("data") == [], f"a filtered prompt answered {len(body.get('data', []))} images"
-        assert session.mock_balance() == before, "a filtered prompt was charged"
+        WrongImage.unless(body.get("data") == [], f"a filtered prompt answered {len(body.get('data', []))} images")
+        WrongCharge.unless(session.mock_balance() == before, "a filtered prompt was charged")
 
     session.run(check)
 
@@ -448,10 +488,13 @@ def credits_charged_per_image(session: Session) -> None:
         request = {"prompt": "a fox", "model": model, "n": count}
         with session.credits_set_to(price + 3):
             answered(session.http.post(GENERATIONS, headers=auth(session), json=request))
-            assert session.mock_balance() == 3, f"{price + 3} credits -> {session.mock_balance()} after {count} images"
+            after = session.mock_balance()
+            WrongCharge.unless(
+                after == 3, f"{price + 3} credits -> {after} after {count} images", expected=3, got=after
+            )
         with session.credits_set_to(max(0, price - short)):
             assert_refusal(session.http.post(GENERATIONS, headers=auth(session), json=request), "insufficient-credits")
-            assert session.mock_balance() == max(0, price - short), "a refused request took credits"
+            WrongCharge.unless(session.mock_balance() == max(0, price - short), "a refused request took credits")
 
     session.run(check)
 
@@ -470,9 +513,16 @@ def rate_limited(session: Session) -> None:
         headers = {**auth(session), FAULT_HEADER: "rate-limit"}
         response = session.http.post(GENERATIONS, headers=headers, json={"prompt": "a fox", "model": model})
         assert_refusal(response, "rate-limit")
-        assert response.headers.get("Retry-After", "").isdigit(), f"Retry-After: {response.headers.get('Retry-After')}"
-        assert response.headers.get("RateLimit-Remaining") == "0", response.headers
-        assert session.mock_balance() == before
+        WrongHeader.unless(
+            response.headers.get("Retry-After", "").isdigit(), f"Retry-After: {response.headers.get('Retry-After')}"
+        )
+        WrongHeader.unless(
+            response.headers.get("RateLimit-Remaining") == "0",
+            str(response.headers),
+            expected="0",
+            got=response.headers.get("RateLimit-Remaining"),
+        )
+        WrongCharge.unless(session.mock_balance() == before, f"the balance moved from {before}")
 
     session.run(check)
 
@@ -490,7 +540,12 @@ def load_shedding(session: Session) -> None:
         headers = {**auth(session), FAULT_HEADER: "overloaded", "Content-Type": "application/json"}
         response = session.http.post(path, headers=headers, content=body)
         assert_refusal(response, "overloaded")
-        assert response.headers.get("Retry-After") == "1", f"Retry-After: {response.headers.get('Retry-After')}"
+        WrongHeader.unless(
+            response.headers.get("Retry-After") == "1",
+            f"Retry-After: {response.headers.get('Retry-After')}",
+            expected="1",
+            got=response.headers.get("Retry-After"),
+        )
 
     session.run(check)
 
@@ -510,6 +565,7 @@ def upstream_failures_refunded(session: Session) -> None:
         headers = {**auth(session), FAULT_HEADER: fault}
         response = session.http.post(GENERATIONS, headers=headers, json={"prompt": "a fox", "model": model})
         assert_refusal(response, fault)
-        assert session.mock_balance() == before, f"{fault}: {before} -> {session.mock_balance()} credits"
+        after = session.mock_balance()
+        WrongCharge.unless(after == before, f"{fault}: {before} -> {after} credits", expected=before, got=after)
 
     session.run(check)

@@ -11,13 +11,15 @@ from fractions import Fraction
 
 from PIL import Image, UnidentifiedImageError
 
+from .failures import WrongImage
+
 
 def decode(content: bytes, where: str) -> Image.Image:
     try:
         picture = Image.open(io.BytesIO(content))
         picture.load()
     except (UnidentifiedImageError, OSError) as problem:
-        raise AssertionError(f"{where} is not an image: {problem}") from None
+        raise WrongImage(f"{where} is not an image: {problem}") from None
     return picture
 
 
@@ -30,4 +32,9 @@ def nearest_ratio(width: int, height: int, ratios: Iterable[str]) -> str:
 def assert_shaped_like(picture: Image.Image, ratio: str, ratios: Iterable[str], where: str) -> None:
     width, height = picture.size
     nearest = nearest_ratio(width, height, ratios)
-    assert nearest == ratio, f"{where}: asked for {ratio}, got {width}x{height}, which is {nearest}"
+    WrongImage.unless(
+        nearest == ratio,
+        f"{where}: asked for {ratio}, got {width}x{height}, which is {nearest}",
+        expected=ratio,
+        got=nearest,
+    )

@@ -28,6 +28,7 @@ from starlette.routing import Route
 import contracts
 from mockserver import HOP_HEADERS, Recording, api_key_of, save
 
+from .failures import ContractViolation, Failure, WrongStatus
 from .rules import RULES
 from .traffic import redacted_url
 
@@ -41,10 +42,11 @@ class Violation:
     method: str
     path: str
     status: int
+    kind: str  # the kit's name for it (failures.py): status, body, image, contract, ...
     problem: str
 
     def line(self) -> str:
-        return f"VIOLATION {self.method} {self.path} -> {self.status}: {self.problem}"
+        return f"VIOLATION [{self.kind}] {self.method} {self.path} -> {self.status}: {self.problem}"
 
 
 class Validator:
@@ -55,35 +57,39 @@ class Validator:
         self.schema = schemathesis.openapi.from_dict(self.contract)
         self.rules = RULES.get(contracts.dialect(profile) or "", [])
 
-    def problems(self, request: httpx.Request, response: httpx.Response) -> list[str]:
+    def problems(self, request: httpx.Request, response: httpx.Response) -> list[Failure]:
         operation = self.schema.find_operation_by_path(request.method, request.url.path)
         if operation is None:
-            return [] if response.status_code == 404 else ["the contract documents no such operation"]
+            unknown = ContractViolation("the contract documents no such operation")
+            return [] if response.status_code == 404 else [unknown]
         found = self.request_problems(operation.definition.raw, request)
         documented = operation.definition.raw.get("responses", {})
         if str(response.status_code) not in documented and "default" not in documented:
-            found.append(f"status {response.status_code} is not one the contract documents for {operation.label}")
+            message = f"status {response.status_code} is not one the contract documents for {operation.label}"
+            found.append(WrongStatus(message, expected=sorted(documented), got=response.status_code))
         else:
             found += self.answer_problems(operation, response)
         answer = json_of(response.content, response.headers.get("content-type", ""))
         asked = json_of(request.content, request.headers.get("content-type", ""))
         return found + [problem for rule in self.rules for problem in rule(asked, answer, response.status_code)]
 
-    def request_problems(self, operation: dict[str, Any], request: httpx.Request) -> list[str]:
+    def request_problems(self, operation: dict[str, Any], request: httpx.Request) -> list[Failure]:
         media = request.headers.get("content-type", "").split(";")[0].strip()
         schema = operation.get("requestBody", {}).get("content", {}).get(media, {}).get("schema")
         body = json_of(request.content, media)
         if schema is None or "json" not in media or body is None:
             return []
         validator = jsonschema_rs.validator_for({**schema, "components": self.contract.get("components", {})})
-        return [f"the request body breaks the contract: {error.message}" for error in validator.iter_errors(body)][:5]
+        errors = list(validator.iter_errors(body))[:5]
+        return [ContractViolation(f"the request body breaks the contract: {error.message}") for error in errors]
 
-    def answer_problems(self, operation: Any, response: httpx.Response) -> list[str]:
+    def answer_problems(self, operation: Any, response: httpx.Response) -> list[Failure]:
         try:
             operation.validate_response(response)
         except AssertionError as failure:
             failures = getattr(failure, "exceptions", [failure])
-            return [f"{getattr(f, 'title', 'the answer breaks the contract')}: {first_line(f)}" for f in failures]
+            titles = [getattr(f, "title", "the answer breaks the contract") for f in failures]
+            return [ContractViolation(f"{title}: {first_line(f)}") for title, f in zip(titles, failures, strict=True)]
         return []
 
 
@@ -121,7 +127,8 @@ def create_proxy(
         await answer.aread()
         checked = httpx.Request(request.method, httpx.URL(path=request.url.path), headers=headers, content=body)
         for problem in validator.problems(checked, answer):
-            violation = Violation(request.method, redacted_url(str(request.url.path)), answer.status_code, problem)
+            path = redacted_url(str(request.url.path))
+            violation = Violation(request.method, path, answer.status_code, problem.kind, problem.message)
             on_violation(violation)
             if report:
                 with report.open("a", encoding="utf-8") as out:

@@ -20,6 +20,8 @@ def header(profile: str, target: object, budget: int | None = None) -> str:
 def verdict_line(verdict: Verdict) -> str:
     b = verdict.behaviour
     line = f"  {LABELS[verdict.status]:<5}  {b.name:<30} {b.summary}"
+    if verdict.kinds:
+        line += f" [{', '.join(verdict.kinds)}]"
     if verdict.status in ("fail", "error"):
         line += "\n" + textwrap.indent(f"{verdict.detail}\nsource: {b.source}", " " * 9)
     elif verdict.detail:
@@ -33,10 +35,16 @@ def totals(report: Report) -> str:
         for s, word in (("pass", "passed"), ("fail", "failed"), ("error", "errors"), ("skip", "skipped"))
         if report.count(s)
     )
+    kinds = report.failure_kinds()
+    if kinds:
+        counts += " (" + ", ".join(f"{kind}: {n}" for kind, n in kinds.items()) + ")"
     budget = report.budget
     spent = f"; {budget.spent} paid request(s) sent" if budget.spent or budget.limit is not None else ""
     if budget.unexpected:
         spent += f", {budget.unexpected} of them meant to be free but answered as if billed"
+    if report.balances:
+        before, after = report.balances
+        spent += f"; the key's balance went from {before} to {after} credits"
     return f"{counts} in {report.seconds:.1f}s{spent}"
 
 

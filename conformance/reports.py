@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 from PIL import Image, UnidentifiedImageError
 
 from .runner import Report, Verdict
-from .traffic import REDACTED, Exchange
+from .traffic import CLIENT_HEADERS, REDACTED, Exchange
 
 THUMBNAIL_SIDE = 160
 SCRUBBED_KEY_LENGTH = 8  # a shorter key could match inside base64 data by chance; redaction already hid it
@@ -42,7 +42,9 @@ def summary(report: Report) -> dict[str, Any]:
         "target": str(report.target),
         "seconds": round(report.seconds, 3),
         "counts": {word: report.count(status) for status, word in STATUS_WORDS.items()},
+        "failure_kinds": report.failure_kinds(),
         "budget": {"limit": budget.limit, "spent": budget.spent, "unexpected": budget.unexpected},
+        "balance": dict(zip(("before", "after"), report.balances, strict=True)) if report.balances else None,
     }
 
 
@@ -53,6 +55,7 @@ def as_json(report: Report, key_variable: str = "API_KEY") -> str:
             "summary": v.behaviour.summary,
             "source": v.behaviour.source,
             "status": v.status,
+            "kinds": list(v.kinds),
             "detail": v.detail,
             "seconds": round(v.seconds, 3),
             "paid": v.behaviour.paid,
@@ -83,7 +86,9 @@ def as_junit(report: Report, key_variable: str = "API_KEY") -> str:
         text = "\n".join(filter(None, [v.detail, f"source: {v.behaviour.source}", reproducer(v, key_variable)]))
         tag = {"fail": "failure", "error": "error", "skip": "skipped"}.get(v.status)
         if tag:
-            ElementTree.SubElement(case, tag, message=(v.detail.splitlines() or [v.status])[0][:300]).text = text
+            attributes = {"type": ", ".join(v.kinds)} if v.kinds else {}
+            message = (v.detail.splitlines() or [v.status])[0][:300]
+            ElementTree.SubElement(case, tag, message=message, **attributes).text = text
     ElementTree.indent(suite)
     return ElementTree.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
 
@@ -103,8 +108,7 @@ def curl(exchange: Exchange, key_variable: str) -> str:
         return shlex.quote(text).replace(REDACTED, f"'\"${key_variable}\"'")
 
     words = [f"curl -X {exchange.method} {keyed(exchange.url)}"]
-    skipped = {"host", "content-length", "accept-encoding", "connection", "user-agent", "accept"}
-    words += [f"-H {keyed(f'{k}: {v}')}" for k, v in exchange.headers.items() if k.lower() not in skipped]
+    words += [f"-H {keyed(f'{k}: {v}')}" for k, v in exchange.headers.items() if k.lower() not in CLIENT_HEADERS]
     if exchange.body.startswith("(") and exchange.body.endswith("body)"):
         words.append(f"# the {exchange.body[1:-1]} was not kept")
     elif exchange.body:
@@ -125,6 +129,7 @@ section.skip { border-left: 6px solid #9a6700; }
 .pass .verdict { background: #dafbe1; color: #1a7f37; }
 .fail .verdict, .error .verdict { background: #ffebe9; color: #cf222e; }
 .skip .verdict { background: #fff8c5; color: #9a6700; }
+.kinds { color: #cf222e; font-family: ui-monospace, monospace; }
 .name { font-family: ui-monospace, monospace; font-weight: 600; margin-left: .5rem; }
 .source { color: #57606a; font-size: .9rem; } pre { background: #f6f8fa; padding: .6rem; overflow-x: auto;
 white-space: pre-wrap; word-break: break-word; font-size: .85rem; border-radius: 6px; }
@@ -154,7 +159,7 @@ def as_html(report: Report, key_variable: str = "API_KEY") -> str:
 def section(v: Verdict, key_variable: str) -> str:
     parts = [
         f'<div><span class="verdict">{esc(STATUS_WORDS[v.status])}</span><span class="name">{esc(v.behaviour.name)}'
-        f"</span> {esc(v.behaviour.summary)}</div>",
+        f"</span> {esc(v.behaviour.summary)}{kinds_label(v)}</div>",
         f'<div class="source">{esc(v.behaviour.source)} · {v.seconds:.2f} s</div>',
     ]
     if v.detail:
@@ -170,6 +175,10 @@ def section(v: Verdict, key_variable: str) -> str:
         rows = "\n".join(exchange_line(e) for e in v.exchanges[:50])
         parts.append(f"<details><summary>{len(v.exchanges)} request(s)</summary><pre>{rows}</pre></details>")
     return f'<section class="{v.status}">' + "\n".join(parts) + "</section>"
+
+
+def kinds_label(v: Verdict) -> str:
+    return f' <span class="kinds">[{esc(", ".join(v.kinds))}]</span>' if v.kinds else ""
 
 
 def exchange_line(e: Exchange) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -12,7 +13,11 @@ import httpx
 import contracts
 
 from . import gemini, geminigen, llmgateway, vydra
+from .accounts import ACCOUNTS
 from .behaviours import Behaviour, NotApplicable
+from .credits_machine import Account, credits_behaviour
+from .failures import kinds_of
+from .geminigen_jobs import JOBS_BEHAVIOUR
 from .scenarios import scenarios_behaviour
 from .schema import contract_behaviour
 from .session import Session
@@ -27,6 +32,7 @@ CHECKS: dict[str, Callable[[str], list[Behaviour]]] = {
     "openai_images": lambda profile: llmgateway.CATALOGUE.behaviours,
     "gemini": lambda profile: gemini.catalogue(profile).behaviours,
 }
+JOB_MACHINES = {"geminigen": [JOBS_BEHAVIOUR]}  # the profiles whose generations are jobs to follow
 PROFILES_CHECKED = [name for name in contracts.services() if contracts.dialect(name) in CHECKS]
 BUNDLED_KEY = "imagegen-mock-check"
 BUNDLED_CREDITS = 10**9
@@ -41,6 +47,7 @@ class Verdict:
     seconds: float = 0.0
     exchanges: list[Exchange] = field(default_factory=list)  # what it sent and got, secrets redacted
     images: list[bytes] = field(default_factory=list)  # some of the images it received
+    kinds: tuple[str, ...] = ()  # a failure's kinds (failures.py): status, body, charge, ...
 
 
 @dataclass(frozen=True)
@@ -49,21 +56,34 @@ class Report:
     verdicts: list[Verdict]
     seconds: float
     budget: Budget = field(default_factory=lambda: Budget(None))
+    balances: tuple[int, int | None] | None = None  # a real service's balance for the key, before and after
 
     def count(self, status: str) -> int:
         return sum(1 for v in self.verdicts if v.status == status)
+
+    def failure_kinds(self) -> dict[str, int]:
+        """How many failed behaviours show each kind of failure, most first."""
+        counts = Counter(kind for v in self.verdicts if v.status == "fail" for kind in v.kinds)
+        return dict(counts.most_common())
 
     @property
     def exit_code(self) -> int:
         return 1 if self.count("fail") or self.count("error") else 0
 
 
-def behaviours_of(profile: str, schema: bool = True) -> list[Behaviour]:
+def behaviours_of(profile: str, schema: bool = True, machines: bool = True) -> list[Behaviour]:
+    """A profile's behaviours in the order they run; the state machines last, on what is left of a budget."""
     return [
         *CHECKS[contracts.dialect(profile) or ""](profile),
         scenarios_behaviour(profile),
         *([contract_behaviour(profile)] if schema else []),
+        *(machines_of(profile) if machines else []),
     ]
+
+
+def machines_of(profile: str) -> list[Behaviour]:
+    dialect = contracts.dialect(profile) or ""
+    return [credits_behaviour(ACCOUNTS[dialect](profile)), *JOB_MACHINES.get(dialect, [])]
 
 
 def run_check(
@@ -72,28 +92,50 @@ def run_check(
     examples: int,
     seed: int = 0,
     schema: bool = True,
+    machines: bool = True,
     free_only: bool = False,
     budget: int | None = None,
     rate: float | None = None,
     only: Collection[str] | None = None,
+    on_start: Callable[[str], None] = lambda note: None,
     on_verdict: Callable[[Verdict], None] = lambda verdict: None,
 ) -> Report:
     started = time.perf_counter()
     spending = Budget(budget)
-    session = Session(target, examples, seed, spending, rate)
-    chosen = [b for b in behaviours_of(target.profile, schema) if only is None or b.name in only]
+    session = Session(target, examples, seed, spending, rate, free_only)
+    chosen = [b for b in behaviours_of(target.profile, schema, machines) if only is None or b.name in only]
     left_out = plan(chosen, examples, budget, free_only, session.controllable)
     verdicts = []
     try:
+        account = ACCOUNTS[contracts.dialect(target.profile) or ""](target.profile)
+        balance = service_balance(session, account)
+        if balance is not None:
+            on_start(spending_note(balance, 0 if free_only else budget, account.most))
         for behaviour in chosen:
             if behaviour.name in left_out:
                 verdicts.append(Verdict(behaviour, "skip", left_out[behaviour.name]))
             else:
                 verdicts.append(judge(behaviour, session))
             on_verdict(verdicts[-1])
+        balances = None if balance is None else (balance, service_balance(session, account))
     finally:
         session.close()
-    return Report(target, verdicts, time.perf_counter() - started, spending)
+    return Report(target, verdicts, time.perf_counter() - started, spending, balances)
+
+
+def service_balance(session: Session, account: Account) -> int | None:
+    """The key's balance as a real service reports it, where it does (on a mock the run spends its own)."""
+    if session.controllable or account.balance is None:
+        return None
+    session.begin(None)  # read outside any behaviour's record
+    return account.balance(session)
+
+
+def spending_note(balance: int, budget: int | None, most: int) -> str:
+    if budget is None:
+        return f"the key holds {balance} credits; no budget is set, so paid requests are not limited"
+    return (f"the key holds {balance} credits; the run sends at most {budget} paid request(s), "
+            f"which cost at most {budget * most} credits")  # fmt: skip
 
 
 def plan(
@@ -126,8 +168,9 @@ def judge(behaviour: Behaviour, session: Session) -> Verdict:
     recorder = session.begin(behaviour)
     started = time.perf_counter()
 
-    def verdict(status: str, detail: str) -> Verdict:
-        return Verdict(behaviour, status, detail, time.perf_counter() - started, recorder.exchanges, recorder.images)
+    def verdict(status: str, detail: str, kinds: tuple[str, ...] = ()) -> Verdict:
+        seconds = time.perf_counter() - started
+        return Verdict(behaviour, status, detail, seconds, recorder.exchanges, recorder.images, kinds)
 
     try:
         note = behaviour.check(session)
@@ -138,7 +181,9 @@ def judge(behaviour: Behaviour, session: Session) -> Verdict:
     except Exception as error:  # a broken server must not stop the other checks
         if spent := budget_spent(error):
             return verdict("skip", f"stopped: {spent}")
-        return verdict("fail" if is_assertion(error) else "error", explain(error))
+        if is_assertion(error):
+            return verdict("fail", explain(error), tuple(kinds_of(error)))
+        return verdict("error", explain(error))
     return verdict("pass", note or "")
 
 
@@ -181,4 +226,4 @@ def bundled_mock(profile: str) -> Iterator[Target]:
 
     with BackgroundServer(create_app(bundled_settings())) as server:
         base_url = f"{server.url}/{profile}"
-        yield Target(profile, base_url, BUNDLED_KEY, description=f"the bundled mock at {base_url}")
+        yield Target(profile, base_url, BUNDLED_KEY, description=f"the bundled mock at {base_url}", disposable=True)

@@ -17,6 +17,7 @@ import httpx
 from mockserver import FAULT_HEADER, Scenario, Step, contains, scenarios
 
 from .behaviours import Behaviour
+from .failures import Failure, WrongBody, WrongCharge, WrongHeader, WrongStatus
 from .session import Session
 
 PLAY_CREDITS = 1000  # the balance a played scenario starts from, unless it sets its own
@@ -40,9 +41,11 @@ def scenarios_behaviour(profile: str) -> Behaviour:
 def check_scenarios(session: Session) -> None:
     problems = []
     for scenario in scenarios(session.target.profile):
-        outcome = play(scenario, session.http, session.control, session.target.api_key)
-        problems += [f"{scenario.name}: {problem}" for problem in outcome.problems()]
-    assert not problems, "\n".join(problems)
+        problems += play(scenario, session.http, session.control, session.target.api_key).problems()
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        raise ExceptionGroup(f"{len(problems)} scenarios did not play as the catalogue says", problems)
 
 
 @dataclass(frozen=True)
@@ -51,21 +54,23 @@ class Outcome:
     response: httpx.Response  # the answer checked: the `then` read's, if there is one
     charged: int  # credits the key lost
 
-    def problems(self) -> list[str]:
-        """What differs from the catalogue, in words; empty when the scenario played as documented."""
+    def problems(self) -> list[Failure]:
+        """What differs from the catalogue; empty when the scenario played as documented."""
         s, response = self.scenario, self.response
-        found = []
+        found: list[Failure] = []
         if response.status_code != s.status:
-            found.append(f"status {response.status_code}, the catalogue says {s.status}")
+            message = f"{s.name}: status {response.status_code}, the catalogue says {s.status}"
+            found.append(WrongStatus(message, response=response))
         try:
             answer = response.json()
         except ValueError:
             answer = None
         if s.expect and not contains(answer, s.expect):
-            found.append(f"the answer {response.text[:300]} does not hold {json.dumps(s.expect)}")
-        found += [f"no {name} header" for name in s.headers if name not in response.headers]
+            found.append(WrongBody(f"{s.name}: the answer {response.text[:300]} does not hold {json.dumps(s.expect)}"))
+        found += [WrongHeader(f"{s.name}: no {name} header") for name in s.headers if name not in response.headers]
         if s.charged is not None and self.charged != s.charged:
-            found.append(f"{self.charged} credits taken, the catalogue says {s.charged}")
+            message = f"{s.name}: {self.charged} credits taken, the catalogue says {s.charged}"
+            found.append(WrongCharge(message, expected=s.charged, got=self.charged))
         return found
 
 

@@ -16,6 +16,7 @@ from schemathesis.engine import events, from_schema
 import contracts
 
 from .behaviours import Behaviour
+from .failures import ContractViolation
 from .session import USER_AGENT, Session
 
 # Documented answers a valid request may get besides success.
@@ -99,7 +100,7 @@ def check_contract(session: Session) -> str | None:
     if problems:
         shown = problems[:MAX_REPORTED]
         more = f"\n… and {len(problems) - len(shown)} more" if len(problems) > len(shown) else ""
-        raise AssertionError(f"{len(problems)} contract violation(s):\n" + "\n".join(shown) + more)
+        raise ContractViolation(f"{len(problems)} contract violation(s):\n" + "\n".join(shown) + more)
     left_out = [f"{check} ({why})" for check, why in excluded_checks(contract).items()]
     left_out += [OPEN_KEYS_NOTE] if session.accepts_any_key and "ignored_auth" not in excluded_checks(contract) else []
     return "not checked: " + "; ".join(left_out) if left_out else None

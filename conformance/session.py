@@ -11,9 +11,12 @@ from typing import Any
 import httpx
 import hypothesis.core
 from hypothesis import HealthCheck, Phase, seed, settings
+from hypothesis.reporting import with_reporter
+from hypothesis.stateful import RuleBasedStateMachine, run_state_machine_as_test
 from hypothesis.vendor import pretty
 
 from .behaviours import Behaviour
+from .failures import describe
 from .target import Target
 from .traffic import FAULT_HEADER, Billing, Budget, KitTransport, Pacer, Recorder
 
@@ -26,21 +29,29 @@ __all__ = ["FAULT_HEADER", "Session", "describe"]
 
 class Session:
     def __init__(
-        self, target: Target, examples: int, seed: int, budget: Budget | None = None, rate: float | None = None
+        self,
+        target: Target,
+        examples: int,
+        seed: int,
+        budget: Budget | None = None,
+        rate: float | None = None,
+        free_only: bool = False,
     ) -> None:
         self.target = target
+        self.free_only = free_only  # no request that costs is sent, not even a free behaviour's paid step
         self.examples = examples
         self.seed = seed
         self.budget = budget or Budget(None)
         self.pacer = Pacer(rate)
         self.behaviour: Behaviour | None = None  # the one being checked
         self.recorder = Recorder()
+        self._spending = False
         transport = KitTransport(
             httpx.HTTPTransport(proxy=target.proxy),
             Billing(target.profile, httpx.URL(target.base_url).path),
             self.budget,
             self.pacer,
-            paid_now=lambda: self.behaviour is not None and self.behaviour.paid,
+            paid_now=lambda: self._spending or (self.behaviour is not None and self.behaviour.paid),
             recorder=lambda: self.recorder,
         )
         self.http = httpx.Client(
@@ -60,19 +71,29 @@ class Session:
         if self._found_balance is not None:
             self.set_credits(RUN_CREDITS)
 
-    def begin(self, behaviour: Behaviour) -> Recorder:
-        """Start checking `behaviour`: its requests are paid or not as it is, and recorded apart."""
+    def begin(self, behaviour: Behaviour | None) -> Recorder:
+        """Start checking `behaviour` (None: none): its requests are paid or not as it is, and recorded apart."""
         self.behaviour, self.recorder = behaviour, Recorder()
         return self.recorder
 
     def run(self, test: Callable[..., None], *, examples: int | None = None) -> None:
-        """Run a Hypothesis test with the session's seed and number of examples (at most the behaviour's own).
+        """Run a Hypothesis test with the session's seed and number of examples (at most the behaviour's own)."""
+        with hypothesis_printer():
+            seed(self.seed)(self.hypothesis_settings(examples)(test))()
 
-        Against a real service failures are not shrunk: shrinking would spend more paid calls.
-        """
+    def run_machine(self, machine: type[RuleBasedStateMachine], *, steps: int) -> None:
+        """Run a rule-based state machine as run() runs a test, each example at most `steps` rules long."""
+        configured = settings(self.hypothesis_settings(), stateful_step_count=steps)
+        # The steps reach the failure as its notes; printed too, they would break into the kit's own output.
+        with hypothesis_printer(), with_reporter(lambda text: None):
+            run_state_machine_as_test(seed(self.seed)(machine), settings=configured)
+
+    def hypothesis_settings(self, examples: int | None = None) -> settings:
+        """Hypothesis' settings for a check. Against a real service failures are not shrunk: shrinking would
+        spend more paid calls."""
         phases = [Phase.explicit, Phase.generate] + ([Phase.shrink] if self.target.loopback else [])
         cap = self.behaviour.examples if self.behaviour else None
-        configured = settings(
+        return settings(
             max_examples=examples or min(self.examples, cap or self.examples),
             deadline=None,
             database=None,
@@ -80,8 +101,16 @@ class Session:
             suppress_health_check=list(HealthCheck),
             print_blob=False,
         )
-        with hypothesis_printer():
-            seed(self.seed)(configured(test))()
+
+    @contextmanager
+    def spending(self) -> Iterator[None]:
+        """Count the billable requests of the block against the budget, whatever the behaviour: a free
+        behaviour's paid step."""
+        self._spending = True
+        try:
+            yield
+        finally:
+            self._spending = False
 
     def admin(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         response = self._admin.request(method, path, **kwargs)
@@ -155,17 +184,3 @@ def hypothesis_printer() -> Iterator[None]:
         yield
     finally:
         hypothesis.core.RepresentationPrinter = swapped
-
-
-def describe(response: httpx.Response) -> str:
-    """The request and its answer, for a failure message that stands on its own."""
-    request = response.request
-    try:
-        sent = excerpt(request.content.decode("utf-8", errors="replace"))
-    except httpx.RequestNotRead:  # a streamed body, such as a multipart upload, is not kept
-        sent = f"({request.headers.get('content-type', 'streamed').split(';')[0]} body)"
-    return f"{request.method} {request.url.path} {sent} -> {response.status_code} {excerpt(response.text)}"
-
-
-def excerpt(text: str, limit: int = 300) -> str:
-    return text if len(text) <= limit else text[:limit] + "…"

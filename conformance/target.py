@@ -15,6 +15,7 @@ class Target:
     base_url: str
     api_key: str = field(repr=False)
     description: str = ""
+    disposable: bool = False  # a server the kit started for the run, which it may reset
 
     @property
     def origin(self) -> str:

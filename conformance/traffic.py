@@ -29,6 +29,8 @@ MAX_RETRY_AFTER_SECONDS = 60.0  # a longer wait is reported, not waited out
 EXCERPT = 2000
 MAX_IMAGES = 6  # a behaviour's images kept for the report
 IMAGE_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"RIFF", b"GIF8")
+# Headers any HTTP client sends of its own accord; a request repeated by hand needs none of them.
+CLIENT_HEADERS = frozenset({"host", "content-length", "accept-encoding", "connection", "user-agent", "accept"})
 
 
 class BudgetSpent(Exception):

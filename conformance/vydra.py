@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 import contracts
 
 from .behaviours import Catalogue
+from .failures import WrongBody, WrongCharge, WrongHeader, WrongImage, WrongStatus, expect_status
 from .pictures import assert_shaped_like, decode
 from .session import FAULT_HEADER, Session, describe
 
@@ -45,7 +46,7 @@ def auth(session: Session) -> dict[str, str]:
 
 def balance(session: Session) -> int:
     response = session.http.get(ORGANIZATION, headers=auth(session))
-    assert response.status_code == 200, describe(response)
+    expect_status(response, 200)
     return response.json()["creditsRemaining"]
 
 
@@ -70,8 +71,8 @@ def missing_prompt(session: Session) -> None:
     def check(prompt: object, extra: dict) -> None:
         body = extra if prompt is ABSENT else {**extra, "prompt": prompt}
         response = session.http.post(GENERATE, headers=auth(session), json=body)
-        assert response.status_code == 400, describe(response)
-        assert response.json() == MISSING_PROMPT, describe(response)
+        expect_status(response, 400)
+        WrongBody.unless(response.json() == MISSING_PROMPT, describe(response))
 
     session.run(check)
 
@@ -85,8 +86,8 @@ def invalid_aspect_ratio(session: Session) -> None:
     @given(prompt=prompts, ratio=json_scalars.filter(lambda r: r not in ASPECT_RATIOS))
     def check(prompt: str, ratio: object) -> None:
         response = session.http.post(GENERATE, headers=auth(session), json={"prompt": prompt, "aspectRatio": ratio})
-        assert response.status_code == 400, describe(response)
-        assert isinstance(response.json().get("error"), str), describe(response)
+        expect_status(response, 400)
+        WrongBody.unless(isinstance(response.json().get("error"), str), describe(response))
 
     session.run(check)
 
@@ -103,7 +104,7 @@ def invalid_json(session: Session) -> None:
     def check(text: str) -> None:
         headers = {**auth(session), "Content-Type": "application/json"}
         response = session.http.post(GENERATE, headers=headers, content=text.encode())
-        assert response.status_code == 400, describe(response)
+        expect_status(response, 400)
 
     session.run(check)
 
@@ -122,8 +123,8 @@ def auth_required(session: Session) -> None:
     def check(header: str | None) -> None:
         headers = {} if header is None else {"Authorization": header}
         response = session.http.post(GENERATE, headers=headers, json={"prompt": "a lighthouse"})
-        assert response.status_code == 401, describe(response)
-        assert response.json().get("code") in AUTH_CODES, describe(response)
+        expect_status(response, 401)
+        WrongBody.unless(response.json().get("code") in AUTH_CODES, describe(response))
 
     session.run(check)
 
@@ -140,15 +141,24 @@ def image_url_serves_the_ratio(session: Session) -> None:
     def check(prompt: str, ratio: str | None) -> None:
         body = {"prompt": prompt} if ratio is None else {"prompt": prompt, "aspectRatio": ratio}
         response = session.http.post(GENERATE, headers=auth(session), json=body)
-        assert response.status_code == 200, describe(response)
+        expect_status(response, 200)
         answer = response.json()
-        assert answer.get("mimeType") == "image/png", describe(response)
-        assert answer.get("creditsCharged") == PRICE, describe(response)
-        assert isinstance(answer.get("durationMs"), int) and answer["durationMs"] >= 0, describe(response)
+        WrongBody.unless(
+            answer.get("mimeType") == "image/png", describe(response), expected="image/png", got=answer.get("mimeType")
+        )
+        WrongCharge.unless(
+            answer.get("creditsCharged") == PRICE, describe(response), expected=PRICE, got=answer.get("creditsCharged")
+        )
+        WrongBody.unless(isinstance(answer.get("durationMs"), int) and answer["durationMs"] >= 0, describe(response))
         image = session.http.get(answer["imageUrl"])
-        assert image.status_code == 200, describe(image)
+        expect_status(image, 200)
         picture = decode(image.content, answer["imageUrl"])
-        assert picture.format == "PNG", f"{answer['imageUrl']} is {picture.format}, not PNG"
+        WrongImage.unless(
+            picture.format == "PNG",
+            f"{answer['imageUrl']} is {picture.format}, not PNG",
+            expected="PNG",
+            got=picture.format,
+        )
         assert_shaped_like(picture, ratio or "1:1", ASPECT_RATIOS, answer["imageUrl"])
 
     session.run(check)
@@ -165,10 +175,11 @@ def credits_fall_by_the_charge(session: Session) -> None:
     def check(prompt: str) -> None:
         before = balance(session)
         response = session.http.post(GENERATE, headers=auth(session), json={"prompt": prompt})
-        assert response.status_code == 200, describe(response)
+        expect_status(response, 200)
         after = balance(session)
-        assert before - after == response.json()["creditsCharged"] == PRICE, (
-            f"balance {before} -> {after} after {describe(response)}"
+        WrongCharge.unless(
+            before - after == response.json()["creditsCharged"] == PRICE,
+            f"balance {before} -> {after} after {describe(response)}",
         )
 
     session.run(check)
@@ -187,8 +198,8 @@ def rate_limit_headers(session: Session) -> None:
             name: response.headers.get(name, "")
             for name in ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
         }
-        assert all(v.isdigit() for v in values.values()), f"{describe(response)} headers {values}"
-        assert int(values["X-RateLimit-Remaining"]) <= int(values["X-RateLimit-Limit"]), values
+        WrongHeader.unless(all(v.isdigit() for v in values.values()), f"{describe(response)} headers {values}")
+        WrongHeader.unless(int(values["X-RateLimit-Remaining"]) <= int(values["X-RateLimit-Limit"]), str(values))
 
     session.run(check)
 
@@ -204,10 +215,13 @@ def insufficient_credits(session: Session) -> None:
     def check(credits: int, prompt: str) -> None:
         with session.credits_set_to(credits):
             response = session.http.post(GENERATE, headers=auth(session), json={"prompt": prompt})
-            assert response.status_code == 402, describe(response)
+            expect_status(response, 402)
             expected = {"error": "Insufficient credits", "creditsRequired": PRICE, "creditsRemaining": credits}
-            assert response.json() == expected, describe(response)
-            assert balance(session) == credits
+            WrongBody.unless(response.json() == expected, describe(response))
+            left = balance(session)
+            WrongCharge.unless(
+                left == credits, f"a refused generation moved the balance from {credits}", expected=credits, got=left
+            )
 
     session.run(check)
 
@@ -224,13 +238,25 @@ def refund_after_failure(session: Session) -> None:
         before = balance(session)
         headers = {**auth(session), FAULT_HEADER: fault}
         response = session.http.post(GENERATE, headers=headers, json={"prompt": prompt})
-        assert response.status_code == 500, describe(response)
+        expect_status(response, 500)
         body = response.json()
-        assert body.get("error") == "Failed to generate image", describe(response)
+        WrongBody.unless(
+            body.get("error") == "Failed to generate image",
+            describe(response),
+            expected="Failed to generate image",
+            got=body.get("error"),
+        )
         if fault == "content-policy":
-            assert body.get("message") == "Content policy violation", describe(response)
+            WrongBody.unless(
+                body.get("message") == "Content policy violation",
+                describe(response),
+                expected="Content policy violation",
+                got=body.get("message"),
+            )
         after = balance(session)
-        assert after == before, f"balance {before} -> {after} after a failed generation: {describe(response)}"
+        WrongCharge.unless(
+            after == before, f"balance {before} -> {after} after a failed generation: {describe(response)}"
+        )
 
     session.run(check)
 
@@ -247,13 +273,23 @@ def rate_limited(session: Session) -> None:
         before = balance(session)
         headers = {**auth(session), FAULT_HEADER: "rate-limit"}
         response = session.http.post(GENERATE, headers=headers, json={"prompt": prompt})
-        assert response.status_code == 429, describe(response)
+        expect_status(response, 429)
         body = response.json()
-        assert body.get("code") == "RATE_LIMIT_EXCEEDED", describe(response)
-        assert response.headers.get("Retry-After", "").isdigit(), f"Retry-After: {response.headers.get('Retry-After')}"
-        assert body.get("retryAfter") == int(response.headers["Retry-After"]), describe(response)
-        assert {"type", "limit", "used"} <= set(body.get("limits", {})), describe(response)
-        assert balance(session) == before
+        WrongBody.unless(
+            body.get("code") == "RATE_LIMIT_EXCEEDED",
+            describe(response),
+            expected="RATE_LIMIT_EXCEEDED",
+            got=body.get("code"),
+        )
+        WrongHeader.unless(
+            response.headers.get("Retry-After", "").isdigit(), f"Retry-After: {response.headers.get('Retry-After')}"
+        )
+        WrongBody.unless(body.get("retryAfter") == int(response.headers["Retry-After"]), describe(response))
+        WrongBody.unless({"type", "limit", "used"} <= set(body.get("limits", {})), describe(response))
+        after = balance(session)
+        WrongCharge.unless(
+            after == before, f"a rate-limited request moved the balance from {before}", expected=before, got=after
+        )
 
     session.run(check)
 
@@ -273,9 +309,12 @@ def concurrent_charges_are_exact(session: Session) -> None:
     def check(affordable: int, spare: int, extra: int) -> None:
         with session.credits_set_to(affordable * PRICE + spare):
             statuses = asyncio.run(concurrent_generations(session, affordable + extra))
-            assert statuses.count(200) == affordable, f"{statuses.count(200)} succeeded, {affordable} affordable"
-            assert statuses.count(402) == extra, f"statuses {sorted(statuses)}"
-            assert balance(session) == spare
+            WrongCharge.unless(
+                statuses.count(200) == affordable, f"{statuses.count(200)} succeeded, {affordable} affordable"
+            )
+            WrongStatus.unless(statuses.count(402) == extra, f"statuses {sorted(statuses)}")
+            left = balance(session)
+            WrongCharge.unless(left == spare, f"the balance is not the {spare} left over", expected=spare, got=left)
 
     session.run(check)
 

@@ -9,6 +9,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from breaking import (
     charging_twice,
+    charging_twice_every,
     patching,
     rewriting_answers,
     rewriting_json,
@@ -302,7 +303,7 @@ def refusing_unknown_fields(app: ASGIApp) -> ASGIApp:
     """A gateway that refuses fields it does not know, unlike new-api."""
 
     async def broken(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST":
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"].startswith("/_mock/"):
             return await app(scope, receive, send)
         body, rest = await read_body(scope, receive, None)
         receive = replaying(body, rest, receive)
@@ -394,6 +395,10 @@ BREAKAGES = {
         ),
         "no modelVersion": (rewriting_json(without_model_version), {"contract"}),
         "aspect ratios refused in other words": (rewriting_json(old_ratio_wording), {"unlisted-ratio-refused"}),
+        "one charge in twenty taken twice": (
+            patching(charging_twice_every(20)),
+            {"charged-by-usage", "credits-state-machine"},
+        ),
     },
     "google": {
         "takes imageGenerationConfig": (
@@ -417,10 +422,13 @@ BREAKAGES = {
     "vastnum": {
         "no x-goog-api-key": (rewriting_scope(no_goog_header), {"key-places"}),
         "refuses unknown fields": (refusing_unknown_fields, {"unknown-fields-ignored", "service-tier-accepted"}),
-        "quota refused with 402": (rewriting_json(quota_as_402), {"documented-scenarios", "quota-refusal"}),
+        "quota refused with 402": (
+            rewriting_json(quota_as_402),
+            {"documented-scenarios", "quota-refusal", "credits-state-machine"},
+        ),
         "honours numberOfImages": (honouring_number_of_images, {"image-generation-config-dropped"}),
         "serves GET /v1beta/models/{model}": (rewriting_scope(models_route_listed), {"no-model-route"}),
-        "charges a request twice": (patching(charging_twice), {"charged-by-usage"}),
+        "charges a request twice": (patching(charging_twice), {"charged-by-usage", "credits-state-machine"}),
         "safetyRatings dropped": (rewriting_json(without_safety_ratings), {"safety-ratings-as-shown"}),
         "4K drawn at 2K": (rewriting_request(four_k_as_two_k), {"pixel-size-matches-the-table", "usage-adds-up"}),
         "modalities in upper case only": (rewriting_request(upper_case_modalities_only), {"no-image-without-IMAGE"}),

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from breaking import (
     adding_a_missing_key,
     allowing_overdraft,
+    charging_twice_every,
     doubling_charges,
     dropping_headers,
     never_refunding,
@@ -38,11 +39,32 @@ def charging_refused_generations(app: ASGIApp) -> ASGIApp:
         async def charging(message: Message) -> None:
             if message["type"] == "http.response.start" and message["status"] == 422:
                 api_key = dict(scope["headers"]).get(b"x-api-key", b"").decode()
-                if api_key:
+                account = state_of(app).ledger.find(api_key) if api_key else None
+                if account is not None and account.balance >= 1:
                     state_of(app).ledger.charge(api_key, 1)
             await send(message)
 
         await app(scope, receive, charging if scope["type"] == "http" else send)
+
+    return broken
+
+
+def without_failed_jobs(scope: Scope, status: int, body: dict) -> tuple[int, dict]:
+    if scope["path"].endswith("/histories") and isinstance(body.get("result"), list):
+        kept = [item for item in body["result"] if item.get("status") != 3]
+        return status, {**body, "result": kept, "total": len(kept)}
+    return status, body
+
+
+def not_serving_files(app: ASGIApp) -> ASGIApp:
+    """Generated images 404, though the jobs say where they are."""
+
+    async def broken(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/files/"):
+            await send({"type": "http.response.start", "status": 404, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        await app(scope, receive, send)
 
     return broken
 
@@ -85,8 +107,16 @@ def validation_as_400(scope: Scope, status: int, body: dict) -> tuple[int, dict]
 
 
 BREAKAGES = {
-    "percentage falls": (rewriting_json(falling_percentages), {"job-lifecycle"}),
-    "a completed job processing again, once": (rewriting_json(regressing_once()), {"job-lifecycle"}),
+    "percentage falls": (rewriting_json(falling_percentages), {"job-lifecycle", "jobs-state-machine"}),
+    "a completed job processing again, once": (
+        rewriting_json(regressing_once()),
+        {"job-lifecycle", "jobs-state-machine"},
+    ),
+    "failed jobs left out of the histories": (
+        rewriting_json(without_failed_jobs),
+        {"histories-page-through-every-job", "jobs-state-machine"},
+    ),
+    "images not served": (not_serving_files, {"completed-job-serves-its-images", "jobs-state-machine"}),
     "jobs end in an undocumented status": (
         rewriting_json(undocumented_final_status),
         {
@@ -99,7 +129,7 @@ BREAKAGES = {
     ),
     "refused uploads cost a credit": (
         charging_refused_generations,
-        {"documented-scenarios", "reference-must-be-an-image"},
+        {"documented-scenarios", "reference-must-be-an-image", "credits-state-machine"},
     ),
     "never refunds": (patching(never_refunding), {"documented-scenarios", "failed-job-reports-and-refunds"}),
     "square images": (patching(squaring_images), {"completed-job-serves-its-images"}),
@@ -114,8 +144,18 @@ BREAKAGES = {
         adding_a_missing_key(b"x-api-key", BUNDLED_KEY.encode()),
         {"documented-scenarios", "api-key-required-401", "contract"},
     ),
-    "charges twice": (patching(doubling_charges), {"documented-scenarios", "credits-charged-once"}),
-    "lets balances go negative": (patching(allowing_overdraft), {"documented-scenarios", "not-enough-credit-402"}),
+    "charges twice": (
+        patching(doubling_charges),
+        {"documented-scenarios", "credits-charged-once", "credits-state-machine"},
+    ),
+    "one charge in twenty taken twice": (
+        patching(charging_twice_every(20)),
+        {"credits-charged-once", "credits-state-machine"},
+    ),
+    "lets balances go negative": (
+        patching(allowing_overdraft),
+        {"documented-scenarios", "not-enough-credit-402", "credits-state-machine"},
+    ),
     "429 without Retry-After": (dropping_headers(b"retry-after"), {"documented-scenarios", "rate-limit-429"}),
     "dates that are not dates": (rewriting_json(vague_dates), {"contract"}),
 }

@@ -7,6 +7,7 @@ from dataclasses import replace
 
 from breaking import (
     adding_a_missing_key,
+    charging_twice_every,
     dropping_headers,
     leaking_a_credit,
     never_refunding,
@@ -216,7 +217,7 @@ BREAKAGES = {
     ),
     "never refunds": (
         patching(never_refunding),
-        {"documented-scenarios", "filtered-prompt-empty-list", "upstream-failures-refunded"},
+        {"documented-scenarios", "filtered-prompt-empty-list", "upstream-failures-refunded", "credits-state-machine"},
     ),
     "takes a credit too many": (
         patching(leaking_a_credit),
@@ -225,9 +226,17 @@ BREAKAGES = {
             "credits-charged-per-image",
             "filtered-prompt-empty-list",
             "upstream-failures-refunded",
+            "credits-state-machine",
         },
     ),
-    "no credits is a 403": (rewriting_json(billing_as_403), {"documented-scenarios", "credits-charged-per-image"}),
+    "one charge in twenty taken twice": (
+        patching(charging_twice_every(20)),
+        {"documented-scenarios", "credits-charged-per-image", "credits-state-machine"},
+    ),
+    "no credits is a 403": (
+        rewriting_json(billing_as_403),
+        {"documented-scenarios", "credits-charged-per-image", "credits-state-machine"},
+    ),
     "no Retry-After": (
         dropping_headers(b"retry-after"),
         {"documented-scenarios", "rate-limit-429", "load-shedding-529"},

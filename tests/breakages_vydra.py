@@ -5,6 +5,7 @@ from __future__ import annotations
 from breaking import (
     adding_a_missing_key,
     allowing_overdraft,
+    charging_twice_every,
     dropping_headers,
     leaking_a_credit,
     never_refunding,
@@ -52,7 +53,7 @@ BREAKAGES = {
     ),
     "accepts unknown ratios": (
         rewriting_request(ignoring_bad_ratios),
-        {"documented-scenarios", "invalid-aspect-ratio-400", "contract"},
+        {"documented-scenarios", "invalid-aspect-ratio-400", "contract", "credits-state-machine"},
     ),
     "500 on bad JSON": (rewriting_json(crashing_on_bad_json), {"invalid-json-400"}),
     "ignores missing auth": (
@@ -64,16 +65,29 @@ BREAKAGES = {
     "no durationMs": (rewriting_json(dropping_duration), {"image-url-serves-the-ratio", "contract"}),
     "takes a credit too many": (
         patching(leaking_a_credit),
-        {"documented-scenarios", "credits-fall-by-the-charge", "concurrent-charges-are-exact", "refund-after-failure"},
+        {
+            "documented-scenarios",
+            "credits-fall-by-the-charge",
+            "concurrent-charges-are-exact",
+            "refund-after-failure",
+            "credits-state-machine",
+        },
     ),
-    "never refunds": (patching(never_refunding), {"documented-scenarios", "refund-after-failure"}),
+    "one charge in twenty taken twice": (
+        patching(charging_twice_every(20)),
+        {"credits-fall-by-the-charge", "concurrent-charges-are-exact", "credits-state-machine"},
+    ),
+    "never refunds": (
+        patching(never_refunding),
+        {"documented-scenarios", "refund-after-failure", "credits-state-machine"},
+    ),
     "402 forgets the balance": (
         rewriting_json(forgetting_the_balance_in_402),
         {"documented-scenarios", "insufficient-credits-402"},
     ),
     "lets balances go negative": (
         patching(allowing_overdraft),
-        {"documented-scenarios", "insufficient-credits-402", "concurrent-charges-are-exact"},
+        {"documented-scenarios", "insufficient-credits-402", "concurrent-charges-are-exact", "credits-state-machine"},
     ),
     "429 without Retry-After": (dropping_headers(b"retry-after"), {"documented-scenarios", "rate-limit-429"}),
     "no rate-limit headers": (

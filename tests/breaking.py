@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable
 from dataclasses import replace
@@ -35,7 +36,7 @@ def state_of(app) -> State:
 def failing_checks(profile: str, app: ASGIApp, **options) -> set[str]:
     """The checks of `profile` that fail against `app`; none may end in an error."""
     with BackgroundServer(app) as server:
-        target = Target(profile, f"{server.url}/{profile}", BUNDLED_KEY)
+        target = Target(profile, f"{server.url}/{profile}", BUNDLED_KEY, disposable=True)
         report = run_check(target, examples=EXAMPLES, **options)
     assert not [v for v in report.verdicts if v.status == "error"], [v.detail for v in report.verdicts]
     return {v.behaviour.name for v in report.verdicts if v.status == "fail"}
@@ -87,11 +88,12 @@ def rewriting_json(rewrite: JsonRewrite) -> Breakage:
 
 
 def rewriting_body(rewrite: Callable[[bytes], bytes]) -> Breakage:
-    """Break the reading of requests: pass every POST body, read whole, through `rewrite`."""
+    """Break the reading of requests: pass every POST body of the service (not of the mock's control API), read
+    whole, through `rewrite`."""
 
     def wrap(app: ASGIApp) -> ASGIApp:
         async def broken(scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] != "http" or scope["method"] != "POST":
+            if scope["type"] != "http" or scope["method"] != "POST" or scope["path"].startswith("/_mock/"):
                 return await app(scope, receive, send)
             body, rest = await read_body(scope, receive, None)
             await app(scope, replaying(rewrite(body), rest, receive), send)
@@ -187,17 +189,26 @@ def leaking_a_credit(state: State) -> None:
     ledger.charge = leaky
 
 
-def charging_twice(state: State) -> None:
-    """Every paid request charged a second time, as a retry inside the service would."""
-    ledger: Ledger = state.ledger
-    charge = ledger.charge
+def charging_twice_every(nth: int) -> Callable[[State], None]:
+    """Every `nth` paid request charged a second time, as a retry inside the service would."""
 
-    def twice(api_key: str, amount: int):
-        taken = charge(api_key, amount)
-        ledger.set_balance(api_key, max(0, ledger.find(api_key).balance - amount))
-        return taken
+    def patch(state: State) -> None:
+        ledger: Ledger = state.ledger
+        charge = ledger.charge
+        charges = itertools.count(1)
 
-    ledger.charge = twice
+        def sometimes_twice(api_key: str, amount: int):
+            taken = charge(api_key, amount)
+            if next(charges) % nth == 0:
+                ledger.set_balance(api_key, max(0, ledger.find(api_key).balance - amount))
+            return taken
+
+        ledger.charge = sometimes_twice
+
+    return patch
+
+
+charging_twice = charging_twice_every(1)
 
 
 def never_refunding(state: State) -> None:

@@ -75,7 +75,11 @@ def test_a_remote_target_is_reached_through_the_proxy_the_environment_names(monk
         journal = httpx.get(f"{proxy.url}/_mock/requests").json()["requests"]
 
     assert [v.status for v in report.verdicts] == ["pass", "pass"], [v.detail for v in report.verdicts]
-    assert {entry["path"] for entry in journal} == {"/vydra/api/v1/models/gemini/generate"}
+    # the checks' requests, and the balance read before and after the run
+    assert {entry["path"] for entry in journal} == {
+        "/vydra/api/v1/models/gemini/generate",
+        "/vydra/api/v1/organization",
+    }
 
 
 def test_the_proxy_is_read_from_the_environment_as_curl_reads_it(monkeypatch):
@@ -268,7 +272,8 @@ def test_the_json_report_has_every_verdict_and_a_reproducer_for_the_failure(fail
     verdicts = {v["name"]: v for v in report["verdicts"]}
     assert set(verdicts) == {b.name for b in behaviours_of("vydra")}
     failed = verdicts["refund-after-failure"]
-    assert failed["status"] == "fail"
+    assert (failed["status"], failed["kinds"]) == ("fail", ["charge"])
+    assert report["failure_kinds"] == {"charge": report["counts"]["failed"]}
     assert failed["reproduce"].startswith("curl -X POST ") and '"$VYDRA_TEST_KEY"' in failed["reproduce"]
     assert report["counts"]["failed"] >= 1 and report["budget"]["limit"] is None
 
@@ -279,7 +284,7 @@ def test_the_junit_report_names_each_behaviour_and_its_failure(failing_reports):
 
     cases = {case.get("name"): case for case in suite.iter("testcase")}
     assert set(cases) == {b.name for b in behaviours_of("vydra")}
-    assert cases["refund-after-failure"].find("failure") is not None
+    assert cases["refund-after-failure"].find("failure").get("type") == "charge"
     assert cases["missing-prompt-400"].find("failure") is None
     assert int(suite.get("failures")) == sum(1 for case in cases.values() if case.find("failure") is not None)
 

@@ -44,35 +44,37 @@ def test_a_faithful_upstream_passes_every_exchange():
     assert (generated.status_code, refused.status_code, unauthorized.status_code) == (200, 400, 401)
     assert len(generated.json()["data"]) == 2
     # the only deviation is the client's own: an empty prompt
-    assert [(v.status, v.problem.split(":")[0]) for v in found] == [(400, "the request body breaks the contract")]
+    assert [(v.status, v.kind, v.problem.split(":")[0]) for v in found] == [
+        (400, "contract", "the request body breaks the contract")
+    ]
 
 
 @pytest.mark.parametrize(
-    ("profile", "request_args", "breakage", "expected"),
+    ("profile", "request_args", "breakage", "expected"),  # expected: (the problem, in words; its kind)
     [
         (
             "llmgateway",
             {"url": "/v1/images/generations", "json": {"prompt": "a fox", "n": 3}},
             lambda scope, status, body: (status, {**body, "data": body["data"][:1]}),
-            "asked for n=3 images, got 1",
+            ("asked for n=3 images, got 1", "image"),
         ),
         (
             "llmgateway",
             {"url": "/v1/images/generations", "json": {"prompt": "a fox"}},
             lambda scope, status, body: (status, {**body, "created": "today"}),
-            "Response violates schema",
+            ("Response violates schema", "contract"),
         ),
         (
             "vydra",
             {"url": "/api/v1/models/gemini/generate", "json": {"prompt": "a fox"}},
             lambda scope, status, body: (status, {**body, "creditsCharged": 6}),
-            "creditsCharged is 6",
+            ("creditsCharged is 6", "charge"),
         ),
         (
             "vydra",
             {"url": "/api/v1/models/gemini/generate", "json": {"prompt": "a fox"}},
             lambda scope, status, body: (418, body),
-            "status 418 is not one the contract documents",
+            ("status 418 is not one the contract documents", "status"),
         ),
         (
             "google",
@@ -82,7 +84,7 @@ def test_a_faithful_upstream_passes_every_exchange():
                 "headers": {"x-goog-api-key": KEY},
             },
             lambda scope, status, body: (status, mislabelled(body)),
-            "says image/jpeg but holds PNG",
+            ("says image/jpeg but holds PNG", "image"),
         ),
     ],
 )
@@ -90,7 +92,8 @@ def test_a_broken_upstream_is_reported_as_it_happens(profile, request_args, brea
     with proxied(profile, rewriting_json(breakage)(healthy())) as (client, found):
         client.post(**{"headers": AUTH, **request_args})
 
-    assert any(expected in violation.problem for violation in found), found
+    words, kind = expected
+    assert any(words in violation.problem and violation.kind == kind for violation in found), found
 
 
 def mislabelled(body: dict) -> dict:
