@@ -17,7 +17,7 @@ from starlette.types import Receive, Scope, Send
 
 import contracts
 from conformance import Target, run_check
-from conformance.runner import BUNDLED_CREDITS, BUNDLED_KEY, behaviours_of, bundled_mock
+from conformance.runner import BUNDLED_CREDITS, BUNDLED_KEY, PROFILES_CHECKED, behaviours_of, bundled_mock
 from mockserver import Settings, create_app
 from mockserver.background import BackgroundServer
 
@@ -34,8 +34,8 @@ STATE_MACHINES = {"credits-state-machine", "jobs-state-machine"}
 # Profiles of one wire format run one catalogue of checks, each with its own contract's facts: a check is
 # proven once some profile of its family breaks it.
 FAMILIES = {
-    dialect: [profile for profile in contracts.services() if contracts.dialect(profile) == dialect]
-    for dialect in dict.fromkeys(contracts.dialect(profile) for profile in contracts.services())
+    dialect: [profile for profile in PROFILES_CHECKED if contracts.dialect(profile) == dialect]
+    for dialect in dict.fromkeys(contracts.dialect(profile) for profile in PROFILES_CHECKED)
 }
 
 

@@ -11,12 +11,11 @@ from breakages_geminigen import regressing_once
 from breaking import charging_twice_every, leaking_a_credit, mock_app, patching, rewriting_json, state_of
 from starlette.types import Receive, Scope, Send
 
-import contracts
 from conformance import Target, run_check
-from conformance.runner import BUNDLED_CREDITS, BUNDLED_KEY
+from conformance.runner import BUNDLED_CREDITS, BUNDLED_KEY, PROFILES_CHECKED
 from mockserver.background import BackgroundServer
 
-PROFILES = contracts.services()
+PROFILES = PROFILES_CHECKED  # the profiles the kit has checks for
 REPLAYED = "the requests that led here, to replay:"
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..pipeline.routing import Profile
-from . import gemini, geminigen, openai_images, vydra, zod
+from . import gemini, geminigen, openai, openai_images, vydra, zod
 from .gemini_api import GeminiQuirks
 from .models import Model
 from .openai_images import Failure, OpenAIQuirks
@@ -142,5 +142,9 @@ PROFILES: dict[str, Profile] = {
             at_root=False,
         ),
         Profile(name="crazyrouter", title="Crazyrouter", source="seed 004", dialect=gemini, at_root=False),
+        # its /v1 is LLM Gateway's at the root (routing gives each namespace one profile there)
+        Profile(
+            name="openai", title="OpenAI Images API", source="openai/openai-openapi", dialect=openai, at_root=False
+        ),
     )
 }

@@ -1,0 +1,229 @@
+"""The `openai` profile, OpenAI's own images API, through the official openai SDK pointed at /openai/v1: each
+model's rules, what an answer holds, the URLs dall-e answers, OpenAI's errors and its quota in credits."""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Iterator
+
+import httpx
+import openai
+import pytest
+from PIL import Image
+
+import contracts
+from mockserver import Settings, create_app
+from mockserver.background import BackgroundServer
+
+KEY = "sk-openai-profile-test-key-0001"
+CREDITS = 100_000
+MODELS = contracts.models("openai")
+
+
+@pytest.fixture
+def mock() -> Iterator[BackgroundServer]:
+    with BackgroundServer(create_app(Settings(strict_keys=True, accounts={KEY: CREDITS}))) as server:
+        yield server
+
+
+def sdk(server: BackgroundServer, key: str = KEY) -> openai.OpenAI:
+    return openai.OpenAI(api_key=key, base_url=f"{server.url}/openai/v1", max_retries=0)
+
+
+def balance(server: BackgroundServer) -> int:
+    return httpx.get(f"{server.url}/_mock/accounts/{KEY}").json()["credits"]
+
+
+def decoded(b64: str) -> Image.Image:
+    return Image.open(io.BytesIO(base64.b64decode(b64)))
+
+
+@pytest.mark.parametrize(
+    ("model", "size", "quality"),
+    [("gpt-image-1-mini", "1536x1024", "low"), ("gpt-image-1", "1024x1536", "medium"), ("gpt-image-1.5", None, None)],
+)
+def test_a_gpt_image_model_answers_base64_with_usage_and_takes_its_price(mock, model, size, quality):
+    asked = {k: v for k, v in {"size": size, "quality": quality}.items() if v}
+    raw = sdk(mock).images.with_raw_response.generate(model=model, prompt="a lighthouse at dusk", n=2, **asked)
+    answer = raw.parse()
+    drawn_size, drawn_quality = size or "1024x1024", quality or "high"
+    entry = MODELS[model]
+
+    assert [decoded(image.b64_json).size for image in answer.data] == [tuple(map(int, drawn_size.split("x")))] * 2
+    assert (answer.size, answer.quality, answer.output_format, answer.background) == (
+        drawn_size, drawn_quality, "png", "opaque"
+    )  # fmt: skip
+    assert answer.usage.output_tokens == 2 * entry["image_tokens"][drawn_quality][drawn_size]
+    assert answer.usage.total_tokens == answer.usage.input_tokens + answer.usage.output_tokens
+    assert all(image.url is None and image.revised_prompt is None for image in answer.data)
+    assert CREDITS - balance(mock) == 2 * entry["price"][drawn_quality][drawn_size]
+    assert raw.headers["x-request-id"].startswith("req_") and raw.headers["openai-processing-ms"].isdigit()
+
+
+def test_a_transparent_background_has_alpha_and_output_formats_are_real(mock):
+    client = sdk(mock)
+    transparent = client.images.generate(model="gpt-image-1-mini", prompt="a red apple", background="transparent")
+    picture = decoded(transparent.data[0].b64_json)
+    formats = {
+        wanted: decoded(client.images.generate(model="gpt-image-1-mini", prompt="x", output_format=wanted,
+                                               output_compression=50).data[0].b64_json).format
+        for wanted in ("jpeg", "webp")
+    }  # fmt: skip
+
+    assert picture.mode == "RGBA" and picture.getextrema()[3][0] == 0  # some pixels fully transparent
+    assert transparent.background == "transparent"
+    assert formats == {"jpeg": "JPEG", "webp": "WEBP"}
+
+
+def test_dall_e_3_answers_a_url_served_for_an_hour_and_revises_the_prompt(mock):
+    answer = sdk(mock).images.generate(
+        model="dall-e-3", prompt="a fox", size="1792x1024", quality="hd", style="natural"
+    )
+    url = answer.data[0].url
+
+    served = httpx.get(url)
+    assert served.status_code == 200 and Image.open(io.BytesIO(served.content)).size == (1792, 1024)
+    assert answer.data[0].revised_prompt == "a fox" and answer.usage is None
+    assert CREDITS - balance(mock) == MODELS["dall-e-3"]["price"]["hd"]["1792x1024"]
+    httpx.post(f"{mock.url}/_mock/clock", json={"advance_seconds": 3600})
+    assert httpx.get(url).status_code == 404
+
+
+def test_without_a_model_dall_e_2_draws_and_b64_json_is_had_for_asking(mock):
+    client = sdk(mock)
+    by_url = client.images.generate(prompt="a fox", n=3, size="256x256")
+    inline = client.images.generate(prompt="a fox", response_format="b64_json", size="512x512")
+
+    assert len(by_url.data) == 3 and all(image.url and image.b64_json is None for image in by_url.data)
+    assert decoded(inline.data[0].b64_json).size == (512, 512)
+    assert CREDITS - balance(mock) == 3 * 16 + 18  # dall-e-2's prices
+
+
+@pytest.mark.parametrize(
+    ("asked", "message", "param", "code"),
+    [
+        ({"model": "dall-e-3", "n": 2}, "You must provide n=1 for this model.", None, None),
+        (
+            {"model": "dall-e-2", "n": 11},
+            "Invalid 'n': integer above maximum value. Expected a value <= 10, but got 11 instead.",
+            "n",
+            "integer_above_max_value",
+        ),
+        (
+            {"model": "gpt-image-1", "size": "1792x1024"},
+            "Invalid value: '1792x1024'. Supported values are: '1024x1024', '1024x1536', '1536x1024', and 'auto'.",
+            "size",
+            "invalid_value",
+        ),
+        ({"model": "dall-e-3", "size": "512x512"}, "The size is not supported by this model.", None, "invalid_size"),
+        (
+            {"model": "gpt-image-1", "quality": "standard"},
+            "Invalid value: 'standard'. Supported values are: 'low', 'medium', 'high', and 'auto'.",
+            "quality",
+            "invalid_value",
+        ),
+        (
+            {"model": "gpt-image-1", "response_format": "url"},
+            "Unknown parameter: 'response_format'.",
+            "response_format",
+            "unknown_parameter",
+        ),
+        ({"model": "gpt-image-1-mini", "style": "vivid"}, "Unknown parameter: 'style'.", "style", "unknown_parameter"),
+        (
+            {"model": "gpt-image-1", "background": "transparent", "output_format": "jpeg"},
+            None,
+            "background",
+            "invalid_value",
+        ),
+        ({"model": "dall-e-4"}, "Invalid model dall-e-4. The model argument should be left blank.", None, None),
+        (
+            {"model": "dall-e-2", "prompt": "x" * 1001},
+            "Invalid 'prompt': string too long. Expected a string with "
+            "maximum length 1000, but got a string with length 1001 instead.",
+            "prompt",
+            "string_above_max_length",
+        ),
+    ],
+)
+def test_a_request_outside_its_models_rules_is_openais_400_naming_the_field(mock, asked, message, param, code):
+    with pytest.raises(openai.BadRequestError) as refused:
+        sdk(mock).images.generate(**{"prompt": "a fox", **asked})
+
+    error = refused.value
+    assert (error.status_code, error.type, error.param, error.code) == (400, "invalid_request_error", param, code)
+    assert message is None or error.body["message"] == message
+    assert balance(mock) == CREDITS
+
+
+@pytest.mark.parametrize(
+    ("body", "message", "param"),
+    [
+        (b'{"prompt": "a fox"', "We could not parse the JSON body of your request.", None),
+        (b'{"model": "dall-e-2"}', "Missing required parameter: 'prompt'.", "prompt"),
+        (b'{"prompt": "a fox", "n": "2"}', "Invalid type for 'n': expected an integer, but got a string instead.", "n"),
+        (b'{"prompt": "a fox", "seed": 1}', "Unrecognized request argument supplied: seed", None),
+    ],
+)
+def test_a_body_that_is_not_a_request_is_refused_in_openais_words(mock, body, message, param):
+    response = httpx.post(f"{mock.url}/openai/v1/images/generations", content=body,
+                          headers={"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"})  # fmt: skip
+    error = response.json()["error"]
+
+    assert response.status_code == 400 and error["message"].startswith(message) and error["param"] == param
+    assert set(error) == {"message", "type", "param", "code"}
+
+
+def test_a_missing_or_unknown_key_is_a_401_the_sdk_raises_as_authentication_error(mock):
+    with pytest.raises(openai.AuthenticationError) as unknown:
+        sdk(mock, key="sk-not-a-key-of-this-mock").images.generate(prompt="a fox")
+    missing = httpx.post(f"{mock.url}/openai/v1/images/generations", json={"prompt": "a fox"})
+
+    assert unknown.value.code == "invalid_api_key"
+    assert unknown.value.body["message"].startswith("Incorrect API key provided: sk-not-a*************mock.")
+    assert missing.status_code == 401 and missing.json()["error"]["message"].startswith("You didn't provide an API key")
+
+
+def test_an_account_without_enough_credits_is_openais_429_insufficient_quota(mock):
+    httpx.put(f"{mock.url}/_mock/accounts/{KEY}", json={"credits": 39})  # dall-e-3 standard costs 40
+    with pytest.raises(openai.RateLimitError) as refused:
+        sdk(mock).images.generate(model="dall-e-3", prompt="a fox")
+
+    assert (refused.value.type, refused.value.code) == ("insufficient_quota", "insufficient_quota")
+    assert refused.value.body["message"].startswith("You exceeded your current quota")
+    assert balance(mock) == 39
+
+
+@pytest.mark.parametrize(
+    ("fault", "model", "raised", "status", "kind", "code"),
+    [
+        (
+            "content-policy",
+            "gpt-image-1",
+            openai.BadRequestError,
+            400,
+            "image_generation_user_error",
+            "moderation_blocked",
+        ),
+        (
+            "content-policy",
+            "dall-e-3",
+            openai.BadRequestError,
+            400,
+            "invalid_request_error",
+            "content_policy_violation",
+        ),
+        ("rate-limit", "gpt-image-1", openai.RateLimitError, 429, "requests", "rate_limit_exceeded"),
+        ("server-error", "dall-e-2", openai.InternalServerError, 500, "server_error", None),
+        ("overloaded", "dall-e-2", openai.InternalServerError, 503, "server_error", None),
+    ],
+)
+def test_a_forced_failure_is_openais_own_and_costs_nothing(mock, fault, model, raised, status, kind, code):
+    with pytest.raises(raised) as failed:
+        sdk(mock).images.generate(model=model, prompt="a fox", extra_headers={"X-Mock-Fault": fault})
+
+    assert (failed.value.status_code, failed.value.type, failed.value.code) == (status, kind, code)
+    assert failed.value.request_id.startswith("req_")
+    assert balance(mock) == CREDITS
+    if fault == "rate-limit":
+        assert failed.value.response.headers["retry-after"].isdigit()
