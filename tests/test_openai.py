@@ -227,3 +227,84 @@ def test_a_forced_failure_is_openais_own_and_costs_nothing(mock, fault, model, r
     assert balance(mock) == CREDITS
     if fault == "rate-limit":
         assert failed.value.response.headers["retry-after"].isdigit()
+
+
+def png(width: int, height: int, colour=(20, 40, 160, 255), mode: str = "RGBA") -> bytes:
+    out = io.BytesIO()
+    Image.new(mode, (width, height), colour[: len(mode)]).save(out, "PNG")
+    return out.getvalue()
+
+
+def test_an_edit_draws_from_its_image_and_changes_only_where_the_mask_is_transparent(mock):
+    mask = Image.new("RGBA", (1024, 1024), (0, 0, 0, 255))
+    mask.paste((0, 0, 0, 0), (0, 0, 1024, 512))  # only the top half may change
+    masked = io.BytesIO()
+    mask.save(masked, "PNG")
+    answer = sdk(mock).images.edit(
+        model="gpt-image-1", image=("room.png", png(1024, 1024), "image/png"),
+        mask=("mask.png", masked.getvalue(), "image/png"), prompt="a window onto the sea", quality="low",
+    )  # fmt: skip
+    edited = decoded(answer.data[0].b64_json).convert("RGBA")
+
+    assert edited.size == (1024, 1024)
+    assert edited.getpixel((512, 900)) == (20, 40, 160, 255)  # below the mask's transparent half: unchanged
+    assert edited.getpixel((512, 100)) != (20, 40, 160, 255)
+    assert answer.usage.input_tokens_details.image_tokens > 0
+    assert CREDITS - balance(mock) == MODELS["gpt-image-1"]["price"]["low"]["1024x1024"]
+
+
+def test_an_edit_of_several_images_takes_them_all_and_auto_follows_the_first_ones_shape(mock):
+    images = [(f"in{i}.png", png(1536, 1024), "image/png") for i in range(3)]
+    answer = sdk(mock).images.edit(image=images, prompt="a collage", size="auto", quality="low")
+
+    assert decoded(answer.data[0].b64_json).size == (1536, 1024)  # gpt-image-1.5, the edits' default model
+    assert answer.usage.input_tokens_details.image_tokens == 3 * (85 + 170 * 6)  # each 1152x768 after scaling: 3x2
+    with pytest.raises(openai.BadRequestError) as refused:
+        sdk(mock).images.edit(image=images * 6, prompt="too many")
+    assert refused.value.code == "array_above_max_length"
+
+
+def test_a_json_edit_takes_images_by_url_and_no_file_id(mock):
+    data_url = "data:image/png;base64," + base64.b64encode(png(512, 768)).decode()
+    edited = httpx.post(f"{mock.url}/openai/v1/images/edits", headers={"Authorization": f"Bearer {KEY}"},
+                        json={"images": [{"image_url": data_url}], "prompt": "a hat", "size": "auto",
+                              "model": "gpt-image-1-mini", "quality": "low"})  # fmt: skip
+    by_file = httpx.post(f"{mock.url}/openai/v1/images/edits", headers={"Authorization": f"Bearer {KEY}"},
+                         json={"images": [{"file_id": "file-abc"}], "prompt": "a hat"})  # fmt: skip
+
+    assert edited.status_code == 200 and decoded(edited.json()["data"][0]["b64_json"]).size == (1024, 1536)
+    assert by_file.status_code == 400 and by_file.json()["error"]["param"] == "images[0].file_id"
+
+
+@pytest.mark.parametrize(
+    ("image", "mask", "message", "param"),
+    [
+        (
+            png(512, 512, mode="RGB"),
+            None,
+            "Invalid input image - format must be in ['RGBA', 'LA', 'L'], got RGB.",
+            "image",
+        ),
+        (png(512, 256), None, "Uploaded image must be square.", "image"),
+        (png(512, 512), png(256, 256), "Invalid mask image format - mask size does not match image size", "mask"),
+        (b"not an image", None, "Invalid image file or mode for image 1, please check your image file.", "image"),
+    ],
+)
+def test_dall_e_2_edits_one_square_png_with_alpha_and_a_mask_of_its_size(mock, image, mask, message, param):
+    files = {"mask": ("mask.png", mask, "image/png")} if mask else {}
+    with pytest.raises(openai.BadRequestError) as refused:
+        sdk(mock).images.edit(model="dall-e-2", image=("in.png", image, "image/png"), prompt="a hat", **files)
+
+    assert (refused.value.body["message"], refused.value.param) == (message, param)
+    assert balance(mock) == CREDITS
+
+
+@pytest.mark.filterwarnings("ignore:deprecated:DeprecationWarning")  # the SDK marks variations deprecated
+def test_dall_e_2_draws_variations_of_one_image_and_no_other_model_does(mock):
+    variations = sdk(mock).images.create_variation(image=("in.png", png(256, 256), "image/png"), n=2, size="256x256")
+    with pytest.raises(openai.BadRequestError) as refused:
+        sdk(mock).images.create_variation(image=("in.png", png(256, 256), "image/png"), model="gpt-image-1")
+
+    assert [Image.open(io.BytesIO(httpx.get(v.url).content)).size for v in variations.data] == [(256, 256)] * 2
+    assert CREDITS - balance(mock) == 2 * MODELS["dall-e-2"]["price"]["standard"]["256x256"]
+    assert refused.value.body["message"] == "Invalid model gpt-image-1. The model argument should be left blank."

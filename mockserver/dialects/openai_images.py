@@ -307,22 +307,28 @@ def supported_url(reference: str) -> bool:
 
 
 async def input_image(call: Call, reference: str, index: int) -> Upload:
-    """An input image: a data URL's, or for an https URL (never fetched) a placeholder drawn from the URL."""
-    settings = call.state.settings
+    try:
+        content = await referenced_bytes(call, reference)
+    except ValueError:
+        raise bad_request(call, "undecodable-image", index=index) from None
+    try:
+        return await read_upload(content, call.state.settings)
+    except UploadError as problem:
+        raise bad_request(call, "invalid-image", index=index, problem=problem) from None
+
+
+async def referenced_bytes(call: Call, reference: str) -> bytes:
+    """The bytes an image_url names: a data URL's (ValueError if they do not decode), or for an https URL (never
+    fetched) a placeholder drawn from the URL. OpenAI's format, so its edits on every service."""
     data_url = DATA_URL.fullmatch(reference)
     if data_url is None:
         spec = ImageSpec(f"placeholder for {reference}", PLACEHOLDER_SIDE, PLACEHOLDER_SIDE, "image_url",
-                         call.profile.name, settings.seed)  # fmt: skip
-        content = await call.state.renderer.render(spec, shown=False)
-    else:
-        try:
-            content = base64.b64decode(re.sub(r"\s", "", data_url[1]), validate=True)
-        except (binascii.Error, ValueError):
-            raise bad_request(call, "undecodable-image", index=index) from None
+                         call.profile.name, call.state.settings.seed)  # fmt: skip
+        return await call.state.renderer.render(spec, shown=False)
     try:
-        return await read_upload(content, settings)
-    except UploadError as problem:
-        raise bad_request(call, "invalid-image", index=index, problem=problem) from None
+        return base64.b64decode(re.sub(r"\s", "", data_url[1]), validate=True)
+    except binascii.Error as problem:
+        raise ValueError(str(problem)) from None
 
 
 # Multipart edits: the fields the service reads, the image as the data URL it makes of it.
