@@ -308,3 +308,35 @@ def test_dall_e_2_draws_variations_of_one_image_and_no_other_model_does(mock):
     assert [Image.open(io.BytesIO(httpx.get(v.url).content)).size for v in variations.data] == [(256, 256)] * 2
     assert CREDITS - balance(mock) == 2 * MODELS["dall-e-2"]["price"]["standard"]["256x256"]
     assert refused.value.body["message"] == "Invalid model gpt-image-1. The model argument should be left blank."
+
+
+def test_a_streamed_generation_sends_its_partial_images_then_the_image_completed(mock):
+    events = list(sdk(mock).images.generate(model="gpt-image-1-mini", prompt="a fox", quality="low", stream=True,
+                                            partial_images=2))  # fmt: skip
+
+    assert [(e.type, getattr(e, "partial_image_index", None)) for e in events] == [
+        ("image_generation.partial_image", 0), ("image_generation.partial_image", 1),
+        ("image_generation.completed", None),
+    ]  # fmt: skip
+    assert all(decoded(e.b64_json).size == (1024, 1024) for e in events)
+    assert events[-1].usage.output_tokens == MODELS["gpt-image-1-mini"]["image_tokens"]["low"]["1024x1024"]
+    assert CREDITS - balance(mock) == MODELS["gpt-image-1-mini"]["price"]["low"]["1024x1024"]
+
+
+def test_a_streamed_edit_sends_image_edit_events(mock):
+    events = sdk(mock).images.edit(image=("in.png", png(1024, 1536), "image/png"), prompt="a hat", quality="low",
+                                   stream=True, partial_images=1)  # fmt: skip
+
+    assert [e.type for e in events] == ["image_edit.partial_image", "image_edit.completed"]
+
+
+def test_a_failure_forced_mid_stream_is_the_error_event_the_sdk_raises_and_costs_nothing(mock):
+    seen = []
+    with pytest.raises(openai.APIError) as failed:
+        for event in sdk(mock).images.generate(model="gpt-image-1", prompt="a fox", stream=True, partial_images=3,
+                                                extra_headers={"X-Mock-Fault": "content-policy"}):  # fmt: skip
+            seen.append(event.type)
+
+    assert seen == ["image_generation.partial_image"]
+    assert failed.value.code == "moderation_blocked"
+    assert balance(mock) == CREDITS

@@ -95,7 +95,10 @@ def form_fields(form: FormData) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     for name, value in form.multi_items():
         if isinstance(value, str) and name not in ("image", "image[]", "mask"):
-            fields[name] = int(value) if name in NUMBERS and value.strip().lstrip("-").isdigit() else value
+            if name in NUMBERS and value.strip().lstrip("-").isdigit():
+                fields[name] = int(value)
+            else:
+                fields[name] = {"true": True, "false": False}.get(value, value) if name == "stream" else value
     return fields
 
 

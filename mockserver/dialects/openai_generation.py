@@ -12,17 +12,21 @@ envelope ``{"error": {"message", "type", "param", "code"}}``; every answer carri
 
 from __future__ import annotations
 
+import base64
+import json
 import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 import contracts
 
+from ..images.drawing import blurred
 from ..images.spec import ImageSpec, variants
 from ..images.uploads import Upload
 from ..pipeline.endpoint import Call, Reject
@@ -35,7 +39,7 @@ from .models import estimated_tokens
 FAULTS = ("content-policy", "rate-limit", "insufficient-credits", "server-error", "overloaded")
 DEFAULT_MODEL = "dall-e-2"  # the spec's default, unless a field only the GPT image models take is set
 DEFAULT_GPT_IMAGE_MODEL = "gpt-image-1"
-GPT_IMAGE_FIELDS = ("output_format", "output_compression", "background", "moderation")
+GPT_IMAGE_FIELDS = ("output_format", "output_compression", "background", "moderation", "stream", "partial_images")
 DALL_E_FIELDS = ("response_format", "style")
 OUTPUT_FORMATS = ("png", "jpeg", "webp")
 BACKGROUNDS = ("transparent", "opaque", "auto")
@@ -159,11 +163,52 @@ async def respond(call: Call, opening: Opening, generation: Generation) -> Respo
     api_key, request_id = opening.api_key, opening.request_id
     await call.fail_if_forced({"rate-limit": lambda: rate_limited(call),
                                "insufficient-credits": lambda: no_quota(call)})  # fmt: skip
+    failures = {"content-policy": lambda: moderated(call, generation, request_id),
+                "server-error": lambda: server_error(call, request_id)}  # fmt: skip
     with call.charged(api_key, generation.price, lambda refused: no_quota(call)) as charge:
-        await call.fail_if_forced({"content-policy": lambda: moderated(call, generation, request_id),
-                                   "server-error": lambda: server_error(call, request_id)})  # fmt: skip
+        if generation.fields.get("stream"):
+            return await streamed(call, generation, charge, failures)
+        await call.fail_if_forced(failures)
         data = await images(call, generation, charge)
     return JSONResponse({"created": int(call.state.clock.now()), "data": data, **described(generation)})
+
+
+async def streamed(
+    call: Call, generation: Generation, charge: Charge, failures: Mapping[str, Callable[[], Response]]
+) -> Response:
+    """Server-sent events: for each image its partial images, blurrier the earlier, then the image completed
+    (research/apis.md §2.4; the spec's ImageGenStreamEvent and ImageEditStreamEvent). A failure forced here comes
+    after the first partial image as an error event, which the SDK raises on, and the charge is given back."""
+    fault = call.take_fault(*failures)
+    prefix = "image_edit" if generation.inputs else "image_generation"
+    shown = {"created_at": int(call.state.clock.now()), **described(generation)}
+    del shown["usage"]  # each completed image has its own
+    usage = described(replace(generation, count=1))["usage"]
+    partials = typed(call, generation.fields, "partial_images", int, 0)
+    within(call, "partial_images", partials, 0, 3)
+    frames = []
+    for spec in image_specs(call, generation):
+        final = await call.state.renderer.render(spec)
+        for index in range(partials):
+            partial = await run_in_threadpool(blurred, final, spec.format, 4.0 * (partials - index))
+            frames.append(event(f"{prefix}.partial_image", {**shown, "b64_json": b64(partial),
+                                                            "partial_image_index": index}))  # fmt: skip
+            if fault:
+                break
+        if fault:
+            call.state.ledger.refund(charge)
+            frames.append(event("error", {"type": "error", "error": json.loads(failures[fault]().body)["error"]}))
+            break
+        frames.append(event(f"{prefix}.completed", {**shown, "b64_json": b64(final), "usage": usage}))
+    return Response(b"".join(frames), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+
+def event(name: str, data: dict[str, Any]) -> bytes:
+    return f"event: {name}\ndata: {json.dumps({'type': name, **data} if name != 'error' else data)}\n\n".encode()
+
+
+def b64(content: bytes) -> str:
+    return base64.b64encode(content).decode()
 
 
 def answer_headers(request_id: str, started: float) -> dict[str, str]:
@@ -268,7 +313,8 @@ def generation_of(call: Call, body: Any, operation: Operation = GENERATION, **gi
     if not isinstance(body, dict):
         raise invalid(call, f"Invalid type for body: expected an object, but got {json_type(body)} instead.", None,
                       "invalid_type")  # fmt: skip
-    fields = {name: value for name, value in body.items() if value is not None}  # null is the default
+    # null is the default, and so is not streaming
+    fields = {name: value for name, value in body.items() if value is not None and (name, value) != ("stream", False)}
     for name in fields:
         if name not in operation.fields:
             raise invalid(call, f"Unrecognized request argument supplied: {name}", None, None)
@@ -370,6 +416,14 @@ def only_for(call: Call, fields: Mapping[str, Any], model: ImageModel) -> None:
 
 
 async def images(call: Call, generation: Generation, charge: Charge) -> list[dict[str, str]]:
+    specs = image_specs(call, generation)
+    revised = {"revised_prompt": generation.prompt} if generation.model.entry.get("revises_prompt") else {}
+    if generation.response_format == "b64_json":
+        return [{"b64_json": data, **revised} for data in await call.state.renderer.base64_all(specs)]
+    return [{"url": await published(call, spec, charge), **revised} for spec in specs]
+
+
+def image_specs(call: Call, generation: Generation) -> list[ImageSpec]:
     width, height = (int(side) for side in generation.size.split("x"))
     fields = generation.fields
     drawn = generation.output_format
@@ -379,11 +433,7 @@ async def images(call: Call, generation: Generation, charge: Charge) -> list[dic
         quality=fields.get("output_compression") if drawn != "png" else None,
         base=generation.inputs[0].content if generation.inputs else None, mask=generation.mask,
     )  # fmt: skip
-    specs = variants(first, generation.count)
-    revised = {"revised_prompt": generation.prompt} if generation.model.entry.get("revises_prompt") else {}
-    if generation.response_format == "b64_json":
-        return [{"b64_json": data, **revised} for data in await call.state.renderer.base64_all(specs)]
-    return [{"url": await published(call, spec, charge), **revised} for spec in specs]
+    return variants(first, generation.count)
 
 
 async def published(call: Call, spec: ImageSpec, charge: Charge) -> str:

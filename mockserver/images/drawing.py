@@ -13,7 +13,7 @@ import textwrap
 import unicodedata
 from functools import cache
 
-from PIL import Image, ImageDraw, ImageFont, ImageOps
+from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps
 
 from .spec import ImageSpec
 
@@ -155,6 +155,13 @@ def shrink(content: bytes, side: int) -> bytes:
     image.draft("RGB", (side, side))  # a JPEG decodes straight to a fraction of its size: ~half the time
     image.thumbnail((side, side))
     return encode(image, "jpeg")
+
+
+def blurred(content: bytes, fmt: str, radius: float) -> bytes:
+    """The picture, blurred: a streamed generation's partial image, rougher the earlier it comes."""
+    with Image.open(io.BytesIO(content)) as image:
+        full = image.convert("RGBA" if image.has_transparency_data else "RGB")  # a PNG may hold a palette
+        return encode(full.filter(ImageFilter.GaussianBlur(radius)), fmt)
 
 
 def encode(image: Image.Image, fmt: str, quality: int | None = None) -> bytes:
