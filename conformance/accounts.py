@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 import httpx
 from hypothesis import strategies as st
 
-from . import gemini, geminigen, llmgateway, vydra
+from . import gemini, geminigen, llmgateway, openai, vydra
 from .credits_machine import Account
 from .session import Session
 
@@ -119,9 +119,34 @@ def gemini_account(profile: str) -> Account:
     )
 
 
+def openai_pay(session: Session, data: st.DataObject, headers: Mapping[str, str]) -> httpx.Response:
+    body = {**OPENAI_CHEAP, "prompt": data.draw(openai.prompts, label="prompt"), "n": data.draw(st.integers(1, 2))}
+    return openai.post(session, body, dict(headers))
+
+
+def openai_refuse(session: Session, data: st.DataObject) -> httpx.Response:
+    body = data.draw(st.sampled_from([{"model": "dall-e-2"}, {**OPENAI_CHEAP, "prompt": "a fox", "n": 11}]))
+    return openai.post(session, body)
+
+
+OPENAI_CHEAP = openai.CHEAPEST
+OPENAI = Account(
+    pay=openai_pay,
+    cost=lambda response: (
+        json.loads(response.request.content).get("n", 1)
+        * openai.MODELS[OPENAI_CHEAP["model"]]["price"][OPENAI_CHEAP["quality"]][OPENAI_CHEAP["size"]]
+    ),
+    refuse=openai_refuse,
+    short=429,  # insufficient_quota
+    most=2 * openai.MODELS[OPENAI_CHEAP["model"]]["price"][OPENAI_CHEAP["quality"]][OPENAI_CHEAP["size"]],
+    faults=(*REFUSING_FAULTS, "content-policy", "overloaded"),
+    source="contracts/openai.yaml x-models prices; research/beyond.md §A: 429 insufficient_quota",
+)
+
 ACCOUNTS: dict[str, Callable[[str], Account]] = {
     "vydra": lambda profile: VYDRA,
     "openai_images": lambda profile: LLMGATEWAY,
     "geminigen": lambda profile: GEMINIGEN,
     "gemini": gemini_account,
+    "openai": lambda profile: OPENAI,
 }

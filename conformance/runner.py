@@ -12,7 +12,7 @@ import httpx
 
 import contracts
 
-from . import gemini, geminigen, llmgateway, vydra
+from . import gemini, geminigen, llmgateway, openai, vydra
 from .accounts import ACCOUNTS
 from .behaviours import Behaviour, NotApplicable
 from .credits_machine import Account, credits_behaviour
@@ -31,6 +31,7 @@ CHECKS: dict[str, Callable[[str], list[Behaviour]]] = {
     "vydra": lambda profile: vydra.CATALOGUE.behaviours,
     "openai_images": lambda profile: llmgateway.CATALOGUE.behaviours,
     "gemini": lambda profile: gemini.catalogue(profile).behaviours,
+    "openai": lambda profile: openai.CATALOGUE.behaviours,
 }
 JOB_MACHINES = {"geminigen": [JOBS_BEHAVIOUR]}  # the profiles whose generations are jobs to follow
 PROFILES_CHECKED = [name for name in contracts.services() if contracts.dialect(name) in CHECKS]

@@ -485,6 +485,82 @@ def llmgateway() -> list[Scenario]:
     ]
 
 
+# OpenAI's own images API (contracts/openai.yaml): prices in tenths of a cent.
+
+OPENAI_GENERATE = "/v1/images/generations"
+OPENAI_ASK = {"prompt": "A cute baby sea otter", "model": "gpt-image-1-mini", "quality": "low", "size": "1024x1024"}
+
+
+def openai() -> list[Scenario]:
+    ask = Step("POST", OPENAI_GENERATE, OPENAI_ASK)
+
+    def error(kind: str, code: str | None) -> dict[str, Any]:
+        return {"error": {"type": kind, "code": code}}
+
+    def scenario(name: str, answers: str, **rest: Any) -> Scenario:
+        return Scenario("openai", name, answers, rest.pop("request", ask), **{"charged": 0, **rest})
+
+    return [
+        scenario(
+            "success",
+            "200: `b64_json` images, `usage`, and the size and quality used; 5 credits an image "
+            "(gpt-image-1-mini, low, square)",
+            request=Step("POST", OPENAI_GENERATE, {**OPENAI_ASK, "n": 2}),
+            expect={"data": [{}, {}], "size": "1024x1024", "quality": "low"},
+            charged=10,
+        ),
+        scenario(
+            "dall-e-3",
+            "200: a `url` the mock serves for an hour, and `revised_prompt`; 40 credits",
+            request=Step("POST", OPENAI_GENERATE, {"prompt": "a fox", "model": "dall-e-3"}),
+            charged=40,
+        ),
+        scenario(
+            "outside-the-model",
+            "400 `invalid_request_error` naming the field: `You must provide n=1 for this model.`",
+            request=Step("POST", OPENAI_GENERATE, {"prompt": "a fox", "model": "dall-e-3", "n": 2}),
+            status=400,
+            expect=error("invalid_request_error", None),
+        ),
+        scenario(
+            "content-policy",
+            "400 `image_generation_user_error` / `moderation_blocked` (dall-e: `content_policy_violation`); refunded",
+            fault="content-policy",
+            status=400,
+            expect=error("image_generation_user_error", "moderation_blocked"),
+        ),
+        scenario(
+            "rate-limit",
+            "429 `requests` / `rate_limit_exceeded` with `Retry-After`; nothing charged",
+            fault="rate-limit",
+            status=429,
+            expect=error("requests", "rate_limit_exceeded"),
+            headers=("Retry-After",),
+        ),
+        scenario(
+            "insufficient-credits",
+            "429 `insufficient_quota` (not to be retried); nothing charged",
+            fault="insufficient-credits",
+            status=429,
+            expect=error("insufficient_quota", "insufficient_quota"),
+        ),
+        scenario(
+            "server-error",
+            "500 `server_error`, naming the request id; refunded",
+            fault="server-error",
+            status=500,
+            expect=error("server_error", None),
+        ),
+        scenario(
+            "overloaded",
+            '503 `server_error`, "The engine is currently overloaded, please try again later."; nothing charged',
+            fault="overloaded",
+            status=503,
+            expect=error("server_error", None),
+        ),
+    ]
+
+
 # The Gemini profiles (seeds 002 and 004, Google's API): how each refuses comes from its contract.
 
 GEMINI_MODEL = "gemini-2.5-flash-image"
@@ -634,7 +710,9 @@ def gemini(profile: str) -> list[Scenario]:
     ]
 
 
-SERVICES: dict[str, Callable[[], list[Scenario]]] = {"vydra": vydra, "geminigen": geminigen, "llmgateway": llmgateway}
+SERVICES: dict[str, Callable[[], list[Scenario]]] = {
+    "vydra": vydra, "geminigen": geminigen, "llmgateway": llmgateway, "openai": openai,
+}  # fmt: skip
 WIRE_FORMATS: dict[str, Callable[[str], list[Scenario]]] = {"gemini": gemini}
 
 
@@ -658,4 +736,5 @@ README_TABLES = {
     "geminigen": "GeminiGen answers",
     "gemini": "the Gemini profiles answer (each gateway refuses a key, quota and rate as its table above says)",
     "llmgateway": "LLM Gateway answers",
+    "openai": "OpenAI answers",
 }

@@ -9,6 +9,7 @@ import sys
 import breakages_gemini
 import breakages_geminigen
 import breakages_llmgateway
+import breakages_openai
 import breakages_vydra
 import httpx
 import pytest
@@ -25,6 +26,7 @@ BREAKAGES = {
     "geminigen": breakages_geminigen.BREAKAGES,
     "vydra": breakages_vydra.BREAKAGES,
     "llmgateway": breakages_llmgateway.BREAKAGES,
+    "openai": breakages_openai.BREAKAGES,
     **breakages_gemini.BREAKAGES,
 }
 
