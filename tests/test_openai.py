@@ -340,3 +340,17 @@ def test_a_failure_forced_mid_stream_is_the_error_event_the_sdk_raises_and_costs
     assert seen == ["image_generation.partial_image"]
     assert failed.value.code == "moderation_blocked"
     assert balance(mock) == CREDITS
+
+
+@pytest.mark.imagegen_scenarios("openai")
+def test_the_pytest_plugin_plays_every_documented_behaviour_through_the_sdk(imagegen_mock, imagegen_scenario):
+    imagegen_mock.arm(imagegen_scenario)
+    client = openai.OpenAI(api_key=imagegen_mock.api_key, base_url=f"{imagegen_mock.url('openai')}/v1", max_retries=0)
+    try:
+        client.images.generate(**imagegen_scenario.request.json)
+        status = 200
+    except openai.APIStatusError as error:
+        status = error.status_code
+        assert error.code == imagegen_scenario.expect["error"]["code"]
+
+    assert status == imagegen_scenario.status
