@@ -77,7 +77,7 @@ class Outcome:
 def request_args(scenario: Scenario, step: Step, api_key: str, fields: Mapping[str, Any] | None = None) -> dict:
     """httpx.Client.request's arguments for a step, the key where the profile's service reads it."""
     headers: dict[str, str] = {}
-    params: dict[str, str] = {}
+    params: dict[str, str] = dict(step.query or {})
     if step.keyed:
         key = scenario.key
         (params if key.kind == "query" else headers)[key.name] = key.prefix + api_key

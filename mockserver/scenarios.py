@@ -33,6 +33,7 @@ class Step:
     json: Any = None
     form: Mapping[str, str] | None = None
     keyed: bool = True  # whether the API key is sent
+    query: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -561,6 +562,63 @@ def openai() -> list[Scenario]:
     ]
 
 
+# Azure OpenAI (contracts/azure.yaml): OpenAI's images under a deployment.
+
+AZURE_GENERATE = "/openai/deployments/dall-e-3/images/generations"
+
+
+def azure() -> list[Scenario]:
+    ask = Step("POST", AZURE_GENERATE, {"prompt": "A cute baby sea otter"}, query={"api-version": "2024-10-21"})
+
+    def scenario(name: str, answers: str, **rest: Any) -> Scenario:
+        return Scenario("azure", name, answers, rest.pop("request", ask), **{"charged": 0, **rest})
+
+    return [
+        scenario(
+            "success",
+            "200: a `url` the mock serves for an hour, and `revised_prompt`; 40 credits (dall-e-3)",
+            expect={"data": [{}]},
+            charged=40,
+        ),
+        scenario(
+            "no-api-version",
+            '404 `{"error": {"code": "404", "message": "Resource not found"}}`',
+            request=Step("POST", AZURE_GENERATE, ask.json),
+            status=404,
+            expect={"error": {"code": "404"}},
+        ),
+        scenario(
+            "content-policy",
+            "400 `content_policy_violation` with `inner_error.content_filter_results`; refunded",
+            fault="content-policy",
+            status=400,
+            expect={"error": {"code": "content_policy_violation", "inner_error": {}}},
+        ),
+        scenario(
+            "rate-limit",
+            '429 `{"code": "429"}`, call rate limit exceeded, with `Retry-After: 60`; nothing charged',
+            fault="rate-limit",
+            status=429,
+            expect={"error": {"code": "429"}},
+            headers=("Retry-After",),
+        ),
+        scenario(
+            "insufficient-credits",
+            "429 as a rate limit: Azure bills no credits; nothing charged",
+            fault="insufficient-credits",
+            status=429,
+            expect={"error": {"code": "429"}},
+        ),
+        scenario(
+            "server-error",
+            "500 `server_error`, OpenAI's, relayed; refunded",
+            fault="server-error",
+            status=500,
+            expect={"error": {"type": "server_error"}},
+        ),
+    ]
+
+
 # The Gemini profiles (seeds 002 and 004, Google's API): how each refuses comes from its contract.
 
 GEMINI_MODEL = "gemini-2.5-flash-image"
@@ -711,7 +769,7 @@ def gemini(profile: str) -> list[Scenario]:
 
 
 SERVICES: dict[str, Callable[[], list[Scenario]]] = {
-    "vydra": vydra, "geminigen": geminigen, "llmgateway": llmgateway, "openai": openai,
+    "vydra": vydra, "geminigen": geminigen, "llmgateway": llmgateway, "openai": openai, "azure": azure,
 }  # fmt: skip
 WIRE_FORMATS: dict[str, Callable[[str], list[Scenario]]] = {"gemini": gemini}
 
@@ -737,4 +795,5 @@ README_TABLES = {
     "gemini": "the Gemini profiles answer (each gateway refuses a key, quota and rate as its table above says)",
     "llmgateway": "LLM Gateway answers",
     "openai": "OpenAI answers",
+    "azure": "Azure OpenAI answers",
 }

@@ -24,7 +24,7 @@ SEED_RATIOS = ["1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", 
 
 def test_every_contract_is_valid_openapi_3_1():
     assert contracts.names() == [
-        "admin", "crazyrouter", "gemini", "geminigen", "google", "llmgateway", "openai", "vastnum", "vydra"
+        "admin", "azure", "crazyrouter", "gemini", "geminigen", "google", "llmgateway", "openai", "vastnum", "vydra"
     ]  # fmt: skip
     for name in contracts.names():
         document = contracts.load(name)

@@ -125,6 +125,7 @@ def test_the_readme_has_a_printing_example_for_each_sdk():
         (True, False),
         (False, True),
         (False, True),
+        (False, False),  # AzureOpenAI
     ]
 
 

@@ -24,7 +24,9 @@ from ..pipeline.endpoint import Call
 from .openai_generation import (
     GPT_IMAGE_FIELDS,
     Generation,
+    Opening,
     Operation,
+    Refusals,
     generation_of,
     invalid,
     json_body,
@@ -58,7 +60,12 @@ VARIATION = Operation(
 
 
 async def edit(call: Call) -> Response:
-    opening = await opened(call)
+    return await edited(call, await opened(call))
+
+
+async def edited(call: Call, opening: Opening, model: str | None = None, refusals: Refusals | None = None) -> Response:
+    """An edit's answer, once the key is read: by `model` (a deployment's) if given, else the one the request
+    names."""
     if "multipart/form-data" in call.request.headers.get("content-type", ""):
         form = await read_form(call)
         fields, inputs, mask = form_fields(form), await form_images(call, form, "image"), await form_mask(call, form)
@@ -66,10 +73,12 @@ async def edit(call: Call) -> Response:
         fields, inputs, mask = await json_edit(call, json_body(call))
     if not inputs:
         raise invalid(call, "Missing required parameter: 'image'.", "image", "missing_required_parameter")
+    if model is not None and isinstance(fields, dict):
+        fields = {**fields, "model": model}
     generation = generation_of(call, fields, EDIT, inputs=tuple(inputs), mask=mask.content if mask else None)
     one_of(call, generation.fields, "input_fidelity", ["high", "low"])
     checked_inputs(call, generation, mask)
-    return await respond(call, opening, sized_to_the_input(generation))
+    return await respond(call, opening, sized_to_the_input(generation), refusals)
 
 
 async def variation(call: Call) -> Response:

@@ -7,7 +7,7 @@ the field in ``param``), then charges the model's price for the quality and size
 without enough gets OpenAI's 429 ``insufficient_quota``. The GPT image models answer ``b64_json`` with ``usage``;
 dall-e answers URLs the mock serves for an hour, or ``b64_json``; dall-e-3 revises the prompt. Errors are OpenAI's
 envelope ``{"error": {"message", "type", "param", "code"}}``; every answer carries ``x-request-id`` and
-``openai-processing-ms``, an authenticated one the key's ``x-ratelimit-*`` figures.
+``openai-processing-ms``. A service that relays the API (Azure's) reads the key and words its refusals its own way.
 """
 
 from __future__ import annotations
@@ -149,23 +149,35 @@ class Opening:
     request_id: str
 
 
-async def opened(call: Call) -> Opening:
-    """What every images endpoint does first: its answers' headers, a forced overload, the key."""
+@dataclass(frozen=True)
+class Refusals:
+    """How the service words the refusals of a valid request: OpenAI's own, or a service relaying it."""
+
+    moderated: Callable[[Call, Generation, str], Response]  # (call, generation, request id)
+    no_quota: Callable[[Call], Response]
+    rate_limited: Callable[[Call], Response]
+    server_error: Callable[[Call, str], Response]
+
+
+async def opened(call: Call, authenticate: Callable[[Call], str] | None = None) -> Opening:
+    """What every images endpoint does first: its answers' headers, a forced overload, the key (OpenAI's way
+    unless `authenticate` reads it otherwise)."""
     request_id = f"req_{call.state.ids.hex(32)}"
     started = time.perf_counter()
     call.answer_headers.append(lambda: answer_headers(request_id, started))
     await call.fail_if_forced({"overloaded": lambda: overloaded(call)})
-    return Opening(authenticate(call), request_id)
+    return Opening((authenticate or openai_key)(call), request_id)
 
 
-async def respond(call: Call, opening: Opening, generation: Generation) -> Response:
+async def respond(call: Call, opening: Opening, generation: Generation, refusals: Refusals | None = None) -> Response:
     """The charge for a valid request, its images, and what the answer says of them."""
     api_key, request_id = opening.api_key, opening.request_id
-    await call.fail_if_forced({"rate-limit": lambda: rate_limited(call),
-                               "insufficient-credits": lambda: no_quota(call)})  # fmt: skip
-    failures = {"content-policy": lambda: moderated(call, generation, request_id),
-                "server-error": lambda: server_error(call, request_id)}  # fmt: skip
-    with call.charged(api_key, generation.price, lambda refused: no_quota(call)) as charge:
+    said = refusals or OPENAI_REFUSALS
+    await call.fail_if_forced({"rate-limit": lambda: said.rate_limited(call),
+                               "insufficient-credits": lambda: said.no_quota(call)})  # fmt: skip
+    failures = {"content-policy": lambda: said.moderated(call, generation, request_id),
+                "server-error": lambda: said.server_error(call, request_id)}  # fmt: skip
+    with call.charged(api_key, generation.price, lambda refused: said.no_quota(call)) as charge:
         if generation.fields.get("stream"):
             return await streamed(call, generation, charge, failures)
         await call.fail_if_forced(failures)
@@ -221,7 +233,8 @@ def answer_headers(request_id: str, started: float) -> dict[str, str]:
 # Keys, quota and rate limits.
 
 
-def authenticate(call: Call) -> str:
+def openai_key(call: Call) -> str:
+    """The key of `Authorization: Bearer`, or OpenAI's 401."""
     scheme, _, api_key = call.request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not api_key.strip():
         raise Reject(error(call.profile, 401, MISSING_KEY))
@@ -272,6 +285,10 @@ def moderated(call: Call, generation: Generation, request_id: str) -> Response:
     message = ("Your request was rejected as a result of our safety system. Your prompt may contain text that is not "
                "allowed by our safety system.")  # fmt: skip
     return error(call.profile, 400, message, code="content_policy_violation")
+
+
+OPENAI_REFUSALS = Refusals(moderated=moderated, no_quota=no_quota, rate_limited=rate_limited,
+                           server_error=server_error)  # fmt: skip
 
 
 # The body, checked against its model's rules.

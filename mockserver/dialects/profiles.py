@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..pipeline.routing import Profile
-from . import gemini, geminigen, openai, openai_images, vydra, zod
+from . import azure_openai, gemini, geminigen, openai, openai_images, vydra, zod
 from .gemini_api import GeminiQuirks
 from .models import Model
 from .openai_images import Failure, OpenAIQuirks
@@ -145,6 +145,14 @@ PROFILES: dict[str, Profile] = {
         # its /v1 is LLM Gateway's at the root (routing gives each namespace one profile there)
         Profile(
             name="openai", title="OpenAI Images API", source="openai/openai-openapi", dialect=openai, at_root=False
+        ),
+        # under /azure only: at the root, /openai/... is the openai profile's prefix
+        Profile(
+            name="azure",
+            title="Azure OpenAI images",
+            source="Azure OpenAI's data plane",
+            dialect=azure_openai,
+            at_root=False,
         ),
     )
 }
