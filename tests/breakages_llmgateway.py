@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 
 from breaking import (
     adding_a_missing_key,
     charging_twice_every,
     dropping_headers,
+    ignoring_masks,
     leaking_a_credit,
     never_refunding,
     patching,
@@ -23,7 +23,6 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from conformance.llmgateway import TEXT_MODELS
 from conformance.runner import BUNDLED_KEY
 from mockserver.pipeline.body import read_body, replaying
-from mockserver.state import State
 
 # Answers.
 
@@ -136,15 +135,6 @@ def any_bearer_is_the_bundled_key(scope: Scope) -> Scope:
 
 
 # Insides.
-
-
-def ignoring_masks(state: State) -> None:
-    render = state.renderer.render
-
-    async def unmasked(spec, **options) -> bytes:
-        return await render(replace(spec, mask=None), **options)
-
-    state.renderer.render = unmasked
 
 
 def one_model_unlisted(scope: Scope, status: int, body: object) -> tuple[int, object]:

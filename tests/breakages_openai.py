@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
-from breakages_llmgateway import ignoring_masks
 from breaking import (
     adding_a_missing_key,
     charging_twice_every,
     dropping_headers,
+    ignoring_masks,
     leaking_a_credit,
     never_refunding,
+    never_transparent,
     patching,
     rewriting_answers,
     rewriting_json,
@@ -19,7 +18,6 @@ from breaking import (
 from starlette.types import Scope
 
 from conformance.runner import BUNDLED_KEY
-from mockserver.state import State
 
 
 def without_param(scope: Scope, status: int, body: dict) -> tuple[int, dict]:
@@ -50,15 +48,6 @@ def created_as_text(scope: Scope, status: int, body: dict) -> tuple[int, dict]:
     return status, ({**body, "created": str(body["created"])} if "created" in body else body)
 
 
-def opaque_always(state: State) -> None:
-    render = state.renderer.render
-
-    async def opaque(spec, **options) -> bytes:
-        return await render(replace(spec, transparent=False), **options)
-
-    state.renderer.render = opaque
-
-
 def without_partials(scope: Scope, status: int, content: bytes) -> tuple[int, bytes]:
     frames = [frame for frame in content.split(b"\n\n") if b"partial_image" not in frame]
     return status, b"\n\n".join(frames)
@@ -76,7 +65,7 @@ BREAKAGES = {
     "no x-request-id": (dropping_headers(b"x-request-id"), {"request-id-on-every-answer"}),
     "an output token too many": (rewriting_json(one_output_token_more), {"gpt-image-answers-base64-with-usage"}),
     "JPEG whatever asked": (patching(serving_jpeg), {"output-format-and-alpha-are-real"}),
-    "never transparent": (patching(opaque_always), {"output-format-and-alpha-are-real"}),
+    "never transparent": (patching(never_transparent), {"output-format-and-alpha-are-real"}),
     "no revised_prompt": (rewriting_json(without_revised_prompt), {"dall-e-url-serves-the-image"}),
     "takes a credit too many": (
         patching(leaking_a_credit),

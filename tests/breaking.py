@@ -159,22 +159,24 @@ def patching(patch: Callable[[State], None]) -> Callable[[ASGIApp], ASGIApp]:
 # Breakages of the server's insides, the same for every profile.
 
 
-def squaring_images(state: State) -> None:
-    render = state.renderer.render
+def drawing_with(**changes: Any) -> Callable[[State], None]:
+    """Break the drawing: every image drawn with `changes` made to what was asked (its size, format, mask, ...)."""
 
-    async def square(spec, **options) -> bytes:
-        return await render(replace(spec, width=1024, height=1024), **options)
+    def patch(state: State) -> None:
+        render = state.renderer.render
 
-    state.renderer.render = square
+        async def changed(spec, **options) -> bytes:
+            return await render(replace(spec, **changes), **options)
+
+        state.renderer.render = changed
+
+    return patch
 
 
-def serving_jpeg(state: State) -> None:
-    render = state.renderer.render
-
-    async def jpeg(spec, **options) -> bytes:
-        return await render(replace(spec, format="jpeg"), **options)
-
-    state.renderer.render = jpeg
+squaring_images = drawing_with(width=1024, height=1024)
+serving_jpeg = drawing_with(format="jpeg")
+ignoring_masks = drawing_with(mask=None)
+never_transparent = drawing_with(transparent=False)
 
 
 def leaking_a_credit(state: State) -> None:

@@ -248,7 +248,10 @@ def test_after_a_kill_9_under_load_balances_count_the_answered_requests(tmp_path
     # The kill may land in the one instant between a request's last write and the commit that makes its charge
     # final (no await lies between them, so it is at most one request): refunded, though its client may read it.
     assert expected <= balance <= expected + max(s.charged for s in PAID)
-    assert kept.json()["total"] == len(uuids), "a job whose request was never answered came back"
+    # So may a job answered in that instant be lost with its charge: at most one, and only if its charge was.
+    lost = len(uuids) - len(finished)
+    assert lost <= (1 if balance > expected else 0), f"{lost} answered job(s) lost"
+    assert kept.json()["total"] == len(finished), "a job whose request was never answered came back"
     assert {job["uuid"] for job in kept.json()["result"]} <= set(uuids)
     assert all(job["status"] == 2 for job in finished)
     assert all(file.status_code == 200 for file in served)
@@ -273,7 +276,8 @@ def crash_and_restart(data_dir: Path, broken: str = "") -> tuple:
         balance = http.get(f"/_mock/accounts/{KEY}").json()["credits"]
         kept = http.get("/geminigen/uapi/v1/histories", params={"items_per_page": 100}, headers={"x-api-key": KEY})
         http.post("/_mock/clock", json={"advance_seconds": HOUR})
-        jobs = [http.get(f"/geminigen/uapi/v1/history/{uuid}", headers={"x-api-key": KEY}).json() for uuid in uuids]
+        read = [http.get(f"/geminigen/uapi/v1/history/{uuid}", headers={"x-api-key": KEY}) for uuid in uuids]
+        jobs = [job.json() for job in read if job.status_code == 200]  # those the restarted server kept
         urls = image_urls + [job[field] for job in jobs for field in ("generate_result", "thumbnail_small")]
         served = [http.get(url) for url in urls]
     return answered, uuids, balance, kept, jobs, served
