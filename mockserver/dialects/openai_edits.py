@@ -142,12 +142,12 @@ async def json_edit(call: Call, body: Any) -> tuple[Any, list[Upload], Upload | 
     references = body.get("images") or []
     if not isinstance(references, list) or len(references) > MAX_INPUTS:
         raise invalid(call, f"Invalid 'images': expected an array of at most {MAX_INPUTS} images.", "images")
-    inputs = [await referenced(call, reference, f"images[{i}]") for i, reference in enumerate(references)]
+    inputs = [await referenced(call, reference, f"images[{i}]", i) for i, reference in enumerate(references)]
     mask = await referenced(call, body["mask"], "mask") if body.get("mask") is not None else None
     return fields, inputs, mask
 
 
-async def referenced(call: Call, reference: Any, param: str) -> Upload:
+async def referenced(call: Call, reference: Any, param: str, index: int = 0) -> Upload:
     if isinstance(reference, dict) and isinstance(reference.get("file_id"), str):
         raise invalid(call, f"No such File object: {reference['file_id']}", f"{param}.file_id", None)
     url = reference.get("image_url") if isinstance(reference, dict) else None
@@ -158,7 +158,7 @@ async def referenced(call: Call, reference: Any, param: str) -> Upload:
         content = await referenced_bytes(call, url)
     except ValueError:
         raise invalid(call, f"Invalid '{param}.image_url': its base64 data does not decode.", param) from None
-    return await upload_of(call, content, int(param[7:-1]) if param.startswith("images[") else 0, param)
+    return await upload_of(call, content, index, param)
 
 
 def checked_inputs(call: Call, generation: Generation, mask: Upload | None) -> None:
