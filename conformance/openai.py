@@ -342,3 +342,40 @@ def png(image: Image.Image) -> bytes:
     out = io.BytesIO()
     image.save(out, "PNG")
     return out.getvalue()
+
+
+@CATALOGUE.behaviour(
+    "responses-image-tool",
+    "The Responses API with the image_generation tool answers one completed image_generation_call whose base64 "
+    "result is an image of the tool's size; streamed, its events are numbered in order and end in "
+    "response.completed, after partial_images partial images",
+    "openai/openai-openapi ImageGenTool, ImageGenToolCall, ResponseImageGenCallPartialImageEvent",
+    paid=True,
+    examples=2,
+)
+def responses_image_tool(session: Session) -> None:
+    @given(size=st.sampled_from(["1024x1024", "1536x1024", "1024x1536"]), partials=st.none() | st.integers(0, 2))
+    def check(size: str, partials: int | None) -> None:
+        tool = {"type": "image_generation", "model": CHEAPEST["model"], "quality": "low", "size": size}
+        body = {"model": "gpt-4.1-mini", "input": "a lighthouse", "tools": [tool | {"partial_images": partials or 0}]}
+        response = session.http.post(
+            "/v1/responses", headers=auth(session), json=body | {"stream": partials is not None}
+        )
+        expect_status(response, 200)
+        if partials is None:
+            output = response.json().get("output", [])
+        else:
+            events = [json.loads(line[6:]) for line in response.text.splitlines() if line.startswith("data: ")]
+            numbers = [event.get("sequence_number") for event in events]
+            WrongBody.unless(numbers == list(range(len(events))), f"sequence numbers {numbers}")
+            kinds = [event.get("type") for event in events]
+            shown = kinds.count("response.image_generation_call.partial_image")
+            WrongBody.unless(shown == partials and kinds[-1:] == ["response.completed"], f"events {kinds}")
+            output = events[-1].get("response", {}).get("output", [])
+        calls = [item for item in output if item.get("type") == "image_generation_call"]
+        WrongBody.unless(len(calls) == 1 and calls[0].get("status") == "completed", f"output {output}")
+        picture = decode(base64.b64decode(calls[0].get("result") or ""), "the image_generation_call's result")
+        WrongImage.unless(picture.size == sized(size), f"{picture.size} for {size}", expected=sized(size),
+                          got=picture.size)  # fmt: skip
+
+    session.run(check)

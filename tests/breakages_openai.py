@@ -41,7 +41,7 @@ def without_revised_prompt(scope: Scope, status: int, body: dict) -> tuple[int, 
 
 
 def quota_as_402(scope: Scope, status: int, body: dict) -> tuple[int, dict]:
-    return (402 if body.get("error", {}).get("code") == "insufficient_quota" else status), body
+    return (402 if (body.get("error") or {}).get("code") == "insufficient_quota" else status), body
 
 
 def created_as_text(scope: Scope, status: int, body: dict) -> tuple[int, dict]:
@@ -53,7 +53,14 @@ def without_partials(scope: Scope, status: int, content: bytes) -> tuple[int, by
     return status, b"\n\n".join(frames)
 
 
+def image_call_in_progress(scope: Scope, status: int, body: dict) -> tuple[int, dict]:
+    if scope["path"].endswith("/v1/responses") and isinstance(body.get("output"), list):
+        return status, {**body, "output": [{**item, "status": "in_progress"} for item in body["output"]]}
+    return status, body
+
+
 BREAKAGES = {
+    "image calls left in progress": (rewriting_json(image_call_in_progress), {"responses-image-tool"}),
     "400 without param": (
         rewriting_json(without_param),
         {"outside-a-models-rules-400", "forced-failures-as-documented", "contract"},

@@ -354,3 +354,44 @@ def test_the_pytest_plugin_plays_every_documented_behaviour_through_the_sdk(imag
         assert error.code == imagegen_scenario.expect["error"]["code"]
 
     assert status == imagegen_scenario.status
+
+
+def test_the_responses_image_tool_draws_one_image_and_charges_its_model(mock):
+    tool = {"type": "image_generation", "model": "gpt-image-1-mini", "quality": "low", "size": "1536x1024"}
+    answer = sdk(mock).responses.create(model="gpt-4.1-mini", input="a lighthouse", tools=[tool])
+    (call,) = answer.output
+
+    assert (call.type, call.status) == ("image_generation_call", "completed")
+    assert decoded(call.result).size == (1536, 1024)
+    assert CREDITS - balance(mock) == MODELS["gpt-image-1-mini"]["price"]["low"]["1536x1024"]
+
+
+def test_the_responses_image_tool_edits_an_input_image(mock):
+    image = "data:image/png;base64," + base64.b64encode(png(1024, 1536)).decode()
+    message = {"role": "user", "content": [{"type": "input_text", "text": "add a hat"},
+                                           {"type": "input_image", "image_url": image}]}  # fmt: skip
+    tool = {"type": "image_generation", "quality": "low", "size": "auto"}
+    (call,) = sdk(mock).responses.create(model="gpt-4.1-mini", input=[message], tools=[tool]).output
+
+    assert decoded(call.result).size == (1024, 1536)  # auto: the size nearest the input's shape
+
+
+def test_the_responses_image_tool_streams_its_events_and_partial_images(mock):
+    tool = {"type": "image_generation", "quality": "low", "partial_images": 2}
+    events = list(sdk(mock).responses.create(model="gpt-4.1-mini", input="a fox", tools=[tool], stream=True))
+    kinds = [event.type for event in events]
+
+    assert kinds == ["response.created", "response.in_progress", "response.output_item.added",
+                     "response.image_generation_call.in_progress", "response.image_generation_call.generating",
+                     "response.image_generation_call.partial_image", "response.image_generation_call.partial_image",
+                     "response.image_generation_call.completed", "response.output_item.done",
+                     "response.completed"]  # fmt: skip
+    assert [event.sequence_number for event in events] == list(range(len(events)))
+    assert decoded(events[-1].response.output[0].result).size == (1024, 1024)
+
+
+def test_a_response_without_the_image_tool_is_a_short_message_and_free(mock):
+    answer = sdk(mock).responses.create(model="gpt-4.1-mini", input="hello")
+
+    assert "image_generation tool" in answer.output_text
+    assert balance(mock) == CREDITS

@@ -1,5 +1,5 @@
 """OpenAI's own images API, the `openai` profile's dialect (contracts/openai.yaml): generations, edits and
-variations, each taken and answered as openai_generation.py says."""
+variations, each taken and answered as openai_generation.py says, and the Responses API's image tool."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from ..pipeline.endpoint import Call
 from ..pipeline.routing import Profile, ServiceRoute
 from .openai_edits import EDITS, VARIATIONS, edit, variation
 from .openai_generation import FAULTS, error, generation_of, json_body, opened, respond
+from .openai_responses import FAULTS as RESPONSE_FAULTS
+from .openai_responses import RESPONSES, create
 
 if TYPE_CHECKING:
     from ..state import State
@@ -24,6 +26,7 @@ def routes(profile: Profile, state: State) -> list[ServiceRoute]:
         ServiceRoute("POST", GENERATIONS, generate, FAULTS),
         ServiceRoute("POST", EDITS, edit, FAULTS),
         ServiceRoute("POST", VARIATIONS, variation, FAULTS),
+        ServiceRoute("POST", RESPONSES, create, RESPONSE_FAULTS),
     ]
 
 

@@ -201,18 +201,22 @@ async def streamed(
     frames = []
     for spec in image_specs(call, generation):
         final = await call.state.renderer.render(spec)
-        for index in range(partials):
-            partial = await run_in_threadpool(blurred, final, spec.format, 4.0 * (partials - index))
+        for index, partial in enumerate(
+            await partial_images(final, spec.format, min(partials, 1) if fault else partials)
+        ):
             frames.append(event(f"{prefix}.partial_image", {**shown, "b64_json": b64(partial),
                                                             "partial_image_index": index}))  # fmt: skip
-            if fault:
-                break
         if fault:
             call.state.ledger.refund(charge)
             frames.append(event("error", {"type": "error", "error": json.loads(failures[fault]().body)["error"]}))
             break
         frames.append(event(f"{prefix}.completed", {**shown, "b64_json": b64(final), "usage": usage}))
     return Response(b"".join(frames), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+
+async def partial_images(final: bytes, fmt: str, count: int) -> list[bytes]:
+    """The partial images a stream sends before `final`: blurred, less each time."""
+    return [await run_in_threadpool(blurred, final, fmt, 4.0 * (count - index)) for index in range(count)]
 
 
 def event(name: str, data: dict[str, Any]) -> bytes:
@@ -339,6 +343,7 @@ def generation_of(call: Call, body: Any, operation: Operation = GENERATION, **gi
     if operation.prompted and "prompt" not in fields:
         raise invalid(call, "Missing required parameter: 'prompt'.", "prompt", "missing_required_parameter")
     typed(call, fields, "prompt", str)
+    typed(call, fields, "stream", bool)
     model = model_of(call, fields, operation)
     count = typed(call, fields, "n", int, 1)
     within(call, "n", count, 1, 10)
@@ -366,8 +371,8 @@ def model_of(call: Call, fields: dict[str, Any], operation: Operation) -> ImageM
 
 def typed(call: Call, fields: Mapping[str, Any], name: str, kind: type, default: Any = None) -> Any:
     value = fields.get(name, default)
-    if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
-        wanted = {str: "a string", int: "an integer"}[kind]
+    if value is not None and (not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool)):
+        wanted = {str: "a string", int: "an integer", bool: "a boolean", list: "an array"}[kind]
         raise invalid(call, f"Invalid type for '{name}': expected {wanted}, but got {json_type(value)} instead.",
                       name, "invalid_type")  # fmt: skip
     return value
