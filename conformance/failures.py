@@ -105,11 +105,14 @@ def describe(response: httpx.Response) -> str:
     """The request and its answer, for a failure message that stands on its own."""
     request = response.request
     try:
-        sent = excerpt(request.content.decode("utf-8", errors="replace"))
+        sent = excerpt(request.content)
     except httpx.RequestNotRead:  # a streamed body, such as a multipart upload, is not kept
         sent = f"({request.headers.get('content-type', 'streamed').split(';')[0]} body)"
-    return f"{request.method} {request.url.path} {sent} -> {response.status_code} {excerpt(response.text)}"
+    return f"{request.method} {request.url.path} {sent} -> {response.status_code} {excerpt(response.content)}"
 
 
-def excerpt(text: str, limit: int = 300) -> str:
+def excerpt(content: bytes, limit: int = 300) -> str:
+    """The first `limit` characters of a body. Only the bytes they can span are decoded: a check builds its message
+    whether it fails or not, and an answer may hold megabytes of base64 images."""
+    text = content[: 4 * limit + 4].decode("utf-8", errors="replace")
     return text if len(text) <= limit else text[:limit] + "…"

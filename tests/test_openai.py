@@ -138,6 +138,12 @@ def test_without_a_model_dall_e_2_draws_and_b64_json_is_had_for_asking(mock):
         ),
         ({"model": "dall-e-4"}, "Invalid model dall-e-4. The model argument should be left blank.", None, None),
         (
+            {"model": "gpt-image-1", "partial_images": 4},
+            "Invalid 'partial_images': integer above maximum value. Expected a value <= 3, but got 4 instead.",
+            "partial_images",
+            "integer_above_max_value",
+        ),
+        (
             {"model": "dall-e-2", "prompt": "x" * 1001},
             "Invalid 'prompt': string too long. Expected a string with "
             "maximum length 1000, but got a string with length 1001 instead.",

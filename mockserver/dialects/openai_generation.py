@@ -196,8 +196,7 @@ async def streamed(
     shown = {"created_at": int(call.state.clock.now()), **described(generation)}
     del shown["usage"]  # each completed image has its own
     usage = described(replace(generation, count=1))["usage"]
-    partials = typed(call, generation.fields, "partial_images", int, 0)
-    within(call, "partial_images", partials, 0, 3)
+    partials = generation.fields.get("partial_images", 0)  # checked with the rest of the body
     frames = []
     for spec in image_specs(call, generation):
         final = await call.state.renderer.render(spec)
@@ -344,6 +343,7 @@ def generation_of(call: Call, body: Any, operation: Operation = GENERATION, **gi
         raise invalid(call, "Missing required parameter: 'prompt'.", "prompt", "missing_required_parameter")
     typed(call, fields, "prompt", str)
     typed(call, fields, "stream", bool)
+    within(call, "partial_images", typed(call, fields, "partial_images", int, 0), 0, 3)
     model = model_of(call, fields, operation)
     count = typed(call, fields, "n", int, 1)
     within(call, "n", count, 1, 10)
