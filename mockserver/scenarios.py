@@ -23,6 +23,7 @@ from typing import Any
 
 import contracts
 
+from .dialects.chat_images import CHAT
 from .dialects.gemini_api import STATUS_NAMES
 
 
@@ -73,6 +74,9 @@ def contains(answer: Any, expected: Any) -> bool:
     if isinstance(expected, list):
         return isinstance(answer, list) and len(answer) == len(expected) and all(map(contains, answer, expected))
     return answer == expected
+
+
+CHAT_ASK = [{"role": "user", "content": "A lighthouse at dusk"}]  # a chat completion's messages
 
 
 # Vydra (seed 001).
@@ -333,6 +337,15 @@ def llmgateway() -> list[Scenario]:
             ),
             expect={"data": [{}, {}]},
             charged=8,
+        ),
+        Scenario(
+            "llmgateway",
+            "chat",
+            "200 `chat.completion`: the model's text in `content`, its image in `message.images` as a data URL; "
+            "charged as the images route charges it",
+            Step("POST", CHAT, {"model": "gemini-2.5-flash-image", "messages": CHAT_ASK}),
+            expect={"object": "chat.completion", "choices": [{"finish_reason": "stop", "message": {"images": [{}]}}]},
+            charged=4,
         ),
         Scenario(
             "llmgateway",
@@ -626,6 +639,23 @@ GEMINI_ASK = {"contents": [{"parts": [{"text": "a lighthouse at dusk"}]}]}
 
 
 def gemini(profile: str) -> list[Scenario]:
+    return gemini_generation(profile) + (gemini_chat(profile) if CHAT in contracts.load(profile)["paths"] else [])
+
+
+def gemini_chat(profile: str) -> list[Scenario]:
+    return [
+        Scenario(
+            profile,
+            "chat",
+            "200 `chat.completion`: the image as Markdown (`![image](data:image/png;base64,...)`) after the text in "
+            "`content`; charged as the same generateContent",
+            Step("POST", CHAT, {"model": GEMINI_MODEL, "messages": CHAT_ASK}),
+            expect={"object": "chat.completion", "choices": [{"finish_reason": "stop"}]},
+        ),
+    ]
+
+
+def gemini_generation(profile: str) -> list[Scenario]:
     generate = f"/v1beta/models/{GEMINI_MODEL}:generateContent"
     ask = Step("POST", generate, GEMINI_ASK)
     refusals = contracts.load(profile)["x-refusals"]

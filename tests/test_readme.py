@@ -124,6 +124,7 @@ def test_the_readme_has_a_printing_example_for_each_sdk():
     assert [("from google import genai" in e, "from openai import OpenAI" in e) for e in python_examples()] == [
         (True, False),
         (False, True),
+        (False, True),  # images through chat completions
         (False, True),
         (False, False),  # AzureOpenAI
     ]

@@ -29,6 +29,7 @@ from ..pipeline.endpoint import Call, Reject
 from ..pipeline.routing import Profile, ServiceRoute
 from ..wire.jsonio import JSONResponse
 from . import gemini_files, imagen
+from .chat_images import CHAT
 from .gemini_api import (
     READ_FAULTS,
     TROUBLESHOOTING,
@@ -371,12 +372,7 @@ async def respond(call: Call, streaming: bool) -> Response:
     api_key = authenticate(call)
     model = model_of(call, "streamGenerateContent" if streaming else "generateContent")
     generation = await generation_request(call, model)
-    await call.fail_if_forced(forced_answers(call, model.name))
-    answer = plan_answer(generation, call.take_fault("content-policy", "blocked-prompt", "no-image"))
-    usage = answer.usage(generation)
-    price = math.ceil(usage["totalTokenCount"] / facts_of(call.profile.contract).credit_tokens)
-    with call.charged(api_key, price, lambda refused: refusal(call, "quota", model.name)):
-        parts = await answer_parts(call, generation, answer)
+    answer, parts, usage = await generated(call, api_key, generation)
     chunks = response_chunks(call, generation, answer, parts, usage)
     if not streaming:
         return JSONResponse(merged(chunks))
@@ -385,6 +381,20 @@ async def respond(call: Call, streaming: bool) -> Response:
         separator = "\n\n" if quirks_of(call.profile).new_api else "\r\n\r\n"
         return StreamingResponse(events(chunks, separator), media_type="text/event-stream")
     return JSONResponse(chunks)
+
+
+async def generated(
+    call: Call, api_key: str, generation: Generation
+) -> tuple[Answer, list[dict[str, Any]], dict[str, Any]]:
+    """What the model answers, its parts drawn and its usage, once the forced faults and the credits allow it."""
+    model = generation.model
+    await call.fail_if_forced(forced_answers(call, model.name))
+    answer = plan_answer(generation, call.take_fault("content-policy", "blocked-prompt", "no-image"))
+    usage = answer.usage(generation)
+    price = math.ceil(usage["totalTokenCount"] / facts_of(call.profile.contract).credit_tokens)
+    with call.charged(api_key, price, lambda refused: refusal(call, "quota", model.name)):
+        parts = await answer_parts(call, generation, answer)
+    return answer, parts, usage
 
 
 async def answer_parts(call: Call, generation: Generation, answer: Answer) -> list[dict[str, Any]]:
@@ -509,4 +519,5 @@ def routes(profile: Profile, state: State) -> list[ServiceRoute]:
             documented = f"/v1beta/models/{{model}}{suffix}"
             routes.append(ServiceRoute(method, f"/{version}/models/{{model}}{suffix}", handler, faults, documented))
         routes.append(ServiceRoute("GET", f"/{version}/models", list_models, READ_FAULTS, "/v1beta/models"))
-    return routes + [ServiceRoute(method, path, handler) for method, path, handler in files]
+    chat = [ServiceRoute("POST", CHAT, quirks_of(profile).chat, GENERATE_FAULTS)] if quirks_of(profile).chat else []
+    return routes + chat + [ServiceRoute(method, path, handler) for method, path, handler in files]

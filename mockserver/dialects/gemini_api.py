@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -41,6 +41,8 @@ class GeminiQuirks:
     # It is new-api (QuantumNous/new-api): every answer names its request (X-Oneapi-Request-Id, and "... (request
     # id: ...)" in its own refusals, which carry `param`), and the balance is checked before the body is read.
     new_api: bool = False
+    # Its OpenAI chat completions, where it serves them (gemini_chat.py: Crazyrouter's).
+    chat: Callable[[Call], Awaitable[Response]] | None = None
 
 
 NO_QUIRKS = GeminiQuirks()

@@ -21,6 +21,7 @@ from starlette.responses import Response
 
 from ..images.uploads import Upload, UploadError, read_upload
 from ..pipeline.endpoint import Call
+from .image_urls import referenced_bytes, supported_url
 from .openai_generation import (
     GPT_IMAGE_FIELDS,
     Generation,
@@ -34,7 +35,6 @@ from .openai_generation import (
     opened,
     respond,
 )
-from .openai_images import referenced_bytes, supported_url
 
 EDITS = "/v1/images/edits"
 VARIATIONS = "/v1/images/variations"

@@ -15,15 +15,13 @@ reads them (apps/gateway/src/images/images.ts).
 from __future__ import annotations
 
 import base64
-import binascii
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from functools import lru_cache, partial
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
@@ -35,7 +33,9 @@ from ..pipeline.endpoint import Call, Reject
 from ..pipeline.routing import Profile, ServiceRoute
 from ..state.ledger import Account
 from ..wire.jsonio import JSONResponse, parse_json
+from .chat_images import CHAT
 from .gemini_api import unlisted_ratio  # the model behind LLM Gateway is Google's
+from .image_urls import referenced_bytes, supported_url
 from .models import Model, estimated_tokens, models_of
 from .zod import Rule, text, type_name
 
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 GENERATIONS = "/v1/images/generations"
 EDITS = "/v1/images/edits"
 MODELS = "/v1/models"
-PLACEHOLDER_SIDE = 1024  # an https input image, which the mock never fetches, stands in at this size
+TEXT_SIZE = "text"  # a text model's price (its x-models entry's) for a chat answer, where an image model's size
 MAX_IMAGES = 16  # input images of an edit
 # The faults every service of the format shows; each also fails upstream in the ways its quirks say.
 FAULTS = ("content-policy", "rate-limit", "insufficient-credits")
@@ -84,6 +84,7 @@ class OpenAIQuirks:
     rate_limited: Failure  # the 429 of a forced rate-limit
     limit_headers: Callable[[int, int, int, float], dict[str, str]]  # (limit, left, seconds to reset, reset time)
     catalogue_entry: Callable[[str, Model], dict[str, Any]]  # a model as GET /v1/models lists it, by its id
+    chat: Callable[[Call], Awaitable[Response]] | None = None  # its chat completions, where it serves images there
 
 
 def quirks_of(call: Call) -> OpenAIQuirks:
@@ -116,6 +117,7 @@ def routes(profile: Profile, state: State) -> list[ServiceRoute]:
     return [
         ServiceRoute("POST", GENERATIONS, generate, (*faults, FEWER_IMAGES, RATIOS_AS_GIVEN)),
         ServiceRoute("POST", EDITS, edit, (*faults, FEWER_IMAGES, HINTS_IGNORED, RATIOS_AS_GIVEN)),
+        *([ServiceRoute("POST", CHAT, profile.quirks.chat, faults)] if profile.quirks.chat else []),
         ServiceRoute("GET", MODELS, list_models, at_root=False),  # the root's /v1/models is Gemini's (new-api's)
     ]
 
@@ -129,11 +131,16 @@ async def list_models(call: Call) -> Response:
 # The models, as the profile's contract lists them: their pixel tables and their prices.
 
 
-def image_model(call: Call, name: str, endpoint: str) -> Model:
+def known_model(call: Call, name: str) -> Model:
     model = models_of(call.profile.contract).get(name)
-    if model is None:  # handed on to the chat handler, which takes the key first; only its message comes back
-        authenticate(call)  # (images.ts assertImageModel: research/fidelity.md L6)
+    if model is None:  # the chat handler's answer, which takes the key first (the images route hands it on, and
+        authenticate(call)  # only its message comes back: images.ts assertImageModel, research/fidelity.md L6)
         raise bad_request(call, "unknown-model", model=name)
+    return model
+
+
+def image_model(call: Call, name: str, endpoint: str) -> Model:
+    model = known_model(call, name)
     if not model.makes_images:
         raise bad_request(call, "chat-model", model=name, endpoint=endpoint)
     return model
@@ -296,16 +303,6 @@ async def edit(call: Call) -> Response:
     return await respond(call, replace(request, inputs=tuple(uploads)))
 
 
-DATA_URL = re.compile(r"data:image/[a-zA-Z0-9.+-]+;base64,([A-Za-z0-9+/=\s]+)")
-
-
-def supported_url(reference: str) -> bool:
-    if DATA_URL.fullmatch(reference):
-        return True
-    parts = urlsplit(reference)
-    return parts.scheme == "https" and bool(parts.hostname)
-
-
 async def input_image(call: Call, reference: str, index: int) -> Upload:
     try:
         content = await referenced_bytes(call, reference)
@@ -315,20 +312,6 @@ async def input_image(call: Call, reference: str, index: int) -> Upload:
         return await read_upload(content, call.state.settings)
     except UploadError as problem:
         raise bad_request(call, "invalid-image", index=index, problem=problem) from None
-
-
-async def referenced_bytes(call: Call, reference: str) -> bytes:
-    """The bytes an image_url names: a data URL's (ValueError if they do not decode), or for an https URL (never
-    fetched) a placeholder drawn from the URL. OpenAI's format, so its edits on every service."""
-    data_url = DATA_URL.fullmatch(reference)
-    if data_url is None:
-        spec = ImageSpec(f"placeholder for {reference}", PLACEHOLDER_SIDE, PLACEHOLDER_SIDE, "image_url",
-                         call.profile.name, call.state.settings.seed)  # fmt: skip
-        return await call.state.renderer.render(spec, shown=False)
-    try:
-        return base64.b64decode(re.sub(r"\s", "", data_url[1]), validate=True)
-    except binascii.Error as problem:
-        raise ValueError(str(problem)) from None
 
 
 # Multipart edits: the fields the service reads, the image as the data URL it makes of it.
@@ -382,19 +365,36 @@ def parse_int(value: Any) -> int | None:
 
 
 async def respond(call: Call, request: ImageRequest) -> Response:
+    images = await drawn(call, request)
+    if images is None:
+        return JSONResponse({"created": int(call.state.clock.now()), "data": []})
+    data = [{"b64_json": image, "revised_prompt": request.prompt} for image in images]
+    return JSONResponse({"created": int(call.state.clock.now()), "data": data, **edit_fields(request)})
+
+
+class Filtered(Exception):
+    """The content filter stopped the request before any image was drawn: nothing is charged."""
+
+
+async def drawn(call: Call, request: ImageRequest) -> list[str] | None:
+    """The images as base64 (none for a text model's chat answer), once the key, the rate, the credits and the
+    forced faults allow them; None where the content filter stopped the request (200 and no images)."""
     api_key, account = authenticate(call)
     call.counted(usage_key(call, account), lambda: rate_limit_headers(call, account))
     refusals = {"rate-limit": lambda: rate_limited(call), "insufficient-credits": lambda: insufficient(call)}
     await call.fail_if_forced(refusals)
     request = as_observed(call, request)
-    with call.charged(api_key, request.price, lambda refused: insufficient(call)):
-        if estimated_tokens(request.prompt) > request.model.input_token_limit:  # the model behind refuses it
-            raise bad_request(call, "too-many-tokens", limit=request.model.input_token_limit)
-        await call.fail_if_forced({fault: partial(upstream_failure, call, fault) for fault in quirks_of(call).failures})
-        if call.take_fault("content-policy"):  # the filter stops the request before any image is drawn: no charge
-            raise Reject(JSONResponse({"created": int(call.state.clock.now()), "data": []}))
-        images = await draw_images(call, request)
-    return JSONResponse({"created": int(call.state.clock.now()), "data": images, **edit_fields(request)})
+    try:
+        with call.charged(api_key, request.price, lambda refused: insufficient(call)):
+            if estimated_tokens(request.prompt) > request.model.input_token_limit:  # the model behind refuses it
+                raise bad_request(call, "too-many-tokens", limit=request.model.input_token_limit)
+            failures = quirks_of(call).failures
+            await call.fail_if_forced({fault: partial(upstream_failure, call, fault) for fault in failures})
+            if call.take_fault("content-policy"):
+                raise Filtered
+            return await draw_images(call, request) if request.model.makes_images else []
+    except Filtered:
+        return None
 
 
 def as_observed(call: Call, request: ImageRequest) -> ImageRequest:
@@ -437,7 +437,7 @@ def failed(call: Call, failure: Failure) -> Response:
     return error(call.profile, failure.status, failure.message, headers=headers)
 
 
-async def draw_images(call: Call, request: ImageRequest) -> list[dict[str, str]]:
+async def draw_images(call: Call, request: ImageRequest) -> list[str]:
     width, height = request.pixels()
     drawn = "png" if request.hints_only else request.output_format
     first = ImageSpec(
@@ -446,8 +446,7 @@ async def draw_images(call: Call, request: ImageRequest) -> list[dict[str, str]]
         transparent=request.fields.get("background") == "transparent" and not request.hints_only,
         quality=request.fields.get("output_compression") if drawn != "png" else None,
     )  # fmt: skip
-    encoded = await call.state.renderer.base64_all(variants(first, request.count))
-    return [{"b64_json": data, "revised_prompt": request.prompt} for data in encoded]
+    return await call.state.renderer.base64_all(variants(first, request.count))
 
 
 def edit_fields(request: ImageRequest) -> dict[str, Any]:

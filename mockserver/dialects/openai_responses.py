@@ -21,6 +21,7 @@ from starlette.responses import Response
 from ..images.uploads import Upload
 from ..pipeline.endpoint import Call
 from ..wire.jsonio import JSONResponse
+from .image_urls import referenced_bytes, supported_url
 from .models import estimated_tokens
 from .openai_edits import sized_to_the_input, upload_of
 from .openai_generation import (
@@ -37,7 +38,6 @@ from .openai_generation import (
     rate_limited,
     typed,
 )
-from .openai_images import referenced_bytes, supported_url
 
 RESPONSES = "/v1/responses"
 FAULTS = ("overloaded", "rate-limit", "insufficient-credits")

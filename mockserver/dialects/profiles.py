@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..pipeline.routing import Profile
-from . import azure_openai, gemini, geminigen, openai, openai_images, vydra, zod
+from . import azure_openai, gemini, gemini_chat, geminigen, openai, openai_images, openai_images_chat, vydra, zod
 from .gemini_api import GeminiQuirks
 from .models import Model
 from .openai_images import Failure, OpenAIQuirks
@@ -116,6 +116,7 @@ LLM_GATEWAY = OpenAIQuirks(
     rate_limited=Failure(429, "Rate limit exceeded for {path}. Please retry after {seconds} seconds.", 12),
     limit_headers=llm_gateway_limit_headers,
     catalogue_entry=llm_gateway_model,
+    chat=openai_images_chat.chat,
 )  # fmt: skip
 
 PROFILES: dict[str, Profile] = {
@@ -141,7 +142,14 @@ PROFILES: dict[str, Profile] = {
             quirks=GeminiQuirks(new_api=True),
             at_root=False,
         ),
-        Profile(name="crazyrouter", title="Crazyrouter", source="seed 004", dialect=gemini, at_root=False),
+        Profile(
+            name="crazyrouter",
+            title="Crazyrouter",
+            source="seed 004",
+            dialect=gemini,
+            quirks=GeminiQuirks(chat=gemini_chat.chat),
+            at_root=False,
+        ),
         # its /v1 is LLM Gateway's at the root (routing gives each namespace one profile there)
         Profile(
             name="openai", title="OpenAI Images API", source="openai/openai-openapi", dialect=openai, at_root=False
