@@ -21,6 +21,7 @@ class Behaviour:
     needs_control: bool = False  # it forces failures through an imagegen-mock's control API
     calls: int = 1  # billable requests per example, at most
     examples: int | None = None  # at most this many examples, whatever the session allows
+    price: int | None = None  # the most one of its paid requests costs, in the contract's credits; None: not known
 
     def paid_calls(self, examples: int) -> int:
         """The billable requests it may send with `examples` examples allowed."""

@@ -10,6 +10,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 
+import contracts
+
 from . import report, reports
 from .runner import PROFILES_CHECKED, behaviours_of, bundled_mock, plan, run_check
 from .target import Target
@@ -91,23 +93,35 @@ def planned(args: argparse.Namespace, target: Target, examples: int, budget: int
     left_out = plan(behaviours, examples, budget, args.free_only, controllable)
     lines = [f"imagegen-mock check --plan: {args.profile} against {target} ({examples} example(s) per behaviour, "
              f"budget {'unlimited' if budget is None else budget}); nothing is sent"]  # fmt: skip
+    dollars = contracts.load(args.profile).get("x-credit-dollars")
     for b in behaviours:
         cost = b.paid_calls(examples)
         price = f"{cost} paid request(s)" if cost else "free"
+        if cost and dollars is not None:
+            price += f", {in_dollars(b.price, cost, dollars)}"
         if b.name in left_out:
             verdict, why = "SKIP", left_out[b.name]
         elif b.needs_control and controllable is None:
             verdict, why = "RUN?", "only if the target is an imagegen-mock, which can force this failure"
         else:
             verdict, why = "RUN", ""
-        lines.append(f"  {verdict:<5} {b.name:<40} {price:<20} {why}".rstrip())
-    paid = sum(
-        b.paid_calls(examples)
-        for b in behaviours
-        if b.name not in left_out and not (b.needs_control and controllable is None)
-    )
-    lines.append(f"at most {paid} paid request(s) in all")
+        lines.append(f"  {verdict:<5} {b.name:<40} {price:<36} {why}".rstrip())
+    running = [b for b in behaviours if b.name not in left_out and not (b.needs_control and controllable is None)]
+    paid = sum(b.paid_calls(examples) for b in running)
+    total = f"at most {paid} paid request(s) in all"
+    paying = [b for b in running if b.paid_calls(examples)]
+    if dollars is not None and any(b.price is not None for b in paying):
+        spent = sum(b.paid_calls(examples) * b.price for b in paying if b.price is not None)
+        unknown = sum(b.paid_calls(examples) for b in paying if b.price is None)
+        total += f", at most ${spent * dollars:.3f} at the contract's image prices"
+        total += f" besides {unknown} whose price is not stated" if unknown else ""
+    lines.append(total)
     return "\n".join(lines)
+
+
+def in_dollars(price: int | None, requests: int, dollars: float) -> str:
+    """At most what `requests` paid requests of at most `price` credits cost, in US dollars."""
+    return f"at most ${requests * price * dollars:.3f}" if price is not None else "price not stated"
 
 
 def target_of(args: argparse.Namespace) -> AbstractContextManager[Target]:

@@ -68,6 +68,21 @@ def drawn_quality(model: str, quality: str | None) -> str:
     return MODELS[model]["default_quality"] if quality in (None, "auto") else quality
 
 
+def price(request: dict[str, Any]) -> int:
+    """What a request for images costs, in credits: n times its model's price for the quality and size drawn."""
+    model = request["model"]
+    table = MODELS[model]["price"][drawn_quality(model, request.get("quality"))]
+    return request.get("n", 1) * table[drawn_size(model, request.get("size"))]
+
+
+GPT_IMAGE_SIZES = ["1024x1024", "1536x1024", "1024x1536", "auto"]
+DALL_E_FIRST_SIZES = [{"model": model, "size": MODELS[model]["sizes"][0]} for model in DALL_E]
+CHARGED_CHECKS = [{**CHEAPEST, "n": 2}, {"model": "dall-e-2", "size": "256x256", "n": 3},
+                  {"model": "gpt-image-1", "quality": "low", "size": "1536x1024"},
+                  {"model": "dall-e-3", "size": "1024x1024", "quality": "standard"}]  # fmt: skip
+TOOL_SIZES = ["1024x1024", "1536x1024", "1024x1536"]
+
+
 def assert_refusal(response: httpx.Response, kind: str) -> None:
     refusal = REFUSALS[kind]
     assert_error(response, refusal["status"], type=refusal["type"], code=refusal["code"])
@@ -152,11 +167,12 @@ def request_id_on_every_answer(session: Session) -> None:
     paid=True,
     calls=1,
     examples=3,
+    price=max(price({"model": m, "quality": "low", "size": s, "n": 2}) for m in GPT_IMAGE for s in GPT_IMAGE_SIZES),
 )
 def gpt_image_answers(session: Session) -> None:
-    sizes = ["1024x1024", "1536x1024", "1024x1536", "auto"]
-
-    @given(model=st.sampled_from(GPT_IMAGE), size=st.sampled_from(sizes), count=st.integers(1, 2), prompt=prompts)
+    @given(
+        model=st.sampled_from(GPT_IMAGE), size=st.sampled_from(GPT_IMAGE_SIZES), count=st.integers(1, 2), prompt=prompts
+    )
     def check(model: str, size: str, count: int, prompt: str) -> None:
         body = answered(post(session, {"prompt": prompt, "model": model, "quality": "low", "size": size, "n": count}))
         made = drawn_size(model, size)
@@ -180,6 +196,7 @@ def gpt_image_answers(session: Session) -> None:
     "openai/openai-openapi CreateImageRequest: output_format, background (transparent needs png or webp)",
     paid=True,
     examples=3,
+    price=price(CHEAPEST),
 )
 def output_format_and_alpha(session: Session) -> None:
     @given(output_format=st.sampled_from(sorted(FORMATS)), transparent=st.booleans())
@@ -204,12 +221,13 @@ def output_format_and_alpha(session: Session) -> None:
     paid=True,
     calls=1,
     examples=2,
+    price=max(map(price, DALL_E_FIRST_SIZES)),
 )
 def dall_e_urls(session: Session) -> None:
-    @given(model=st.sampled_from(DALL_E), inline=st.booleans())
-    def check(model: str, inline: bool) -> None:
-        size = MODELS[model]["sizes"][0]
-        request = {"prompt": "a fox", "model": model, "size": size, "response_format": "b64_json" if inline else "url"}
+    @given(drawn=st.sampled_from(DALL_E_FIRST_SIZES), inline=st.booleans())
+    def check(drawn: dict[str, str], inline: bool) -> None:
+        model, size = drawn["model"], drawn["size"]
+        request = {"prompt": "a fox", **drawn, "response_format": "b64_json" if inline else "url"}
         item = answered(post(session, request))["data"][0]
         if inline:
             content = base64.b64decode(item.get("b64_json", ""))
@@ -232,21 +250,16 @@ def dall_e_urls(session: Session) -> None:
     paid=True,
     needs_control=True,
     examples=4,
+    price=max(map(price, CHARGED_CHECKS)),
 )
 def charged_the_published_price(session: Session) -> None:
-    cheap = st.sampled_from([{**CHEAPEST, "n": 2}, {"model": "dall-e-2", "size": "256x256", "n": 3},
-                             {"model": "gpt-image-1", "quality": "low", "size": "1536x1024"},
-                             {"model": "dall-e-3", "size": "1024x1024", "quality": "standard"}])  # fmt: skip
-
-    @given(request=cheap)
+    @given(request=st.sampled_from(CHARGED_CHECKS))
     def check(request: dict[str, Any]) -> None:
-        model = request["model"]
-        price = request.get("n", 1) * MODELS[model]["price"][drawn_quality(model, request.get("quality"))][
-            drawn_size(model, request.get("size"))]  # fmt: skip
+        cost = price(request)
         before = session.mock_balance()
         answered(post(session, {"prompt": "a fox", **request}))
         taken = before - session.mock_balance()
-        WrongCharge.unless(taken == price, f"{request} took {taken}, its price is {price}", expected=price, got=taken)
+        WrongCharge.unless(taken == cost, f"{request} took {taken}, its price is {cost}", expected=cost, got=taken)
 
     session.run(check)
 
@@ -295,6 +308,7 @@ def forced_failures(session: Session) -> None:
     "openai/openai-openapi ImageGenStreamEvent (image_generation.partial_image, image_generation.completed)",
     paid=True,
     examples=2,
+    price=price(CHEAPEST),  # OpenAI adds output tokens for each partial image
 )
 def streaming_events(session: Session) -> None:
     @given(partials=st.integers(0, 3))
@@ -320,6 +334,7 @@ def streaming_events(session: Session) -> None:
     "edited')",
     paid=True,
     examples=1,
+    price=price(CHEAPEST),  # and the input image's tokens
 )
 def edit_changes_only_the_masked(session: Session) -> None:
     source = png(Image.new("RGBA", (1024, 1024), (30, 60, 150, 255)))
@@ -352,9 +367,10 @@ def png(image: Image.Image) -> bytes:
     "openai/openai-openapi ImageGenTool, ImageGenToolCall, ResponseImageGenCallPartialImageEvent",
     paid=True,
     examples=2,
+    price=max(price({**CHEAPEST, "size": size}) for size in TOOL_SIZES),  # and the text model's tokens
 )
 def responses_image_tool(session: Session) -> None:
-    @given(size=st.sampled_from(["1024x1024", "1536x1024", "1024x1536"]), partials=st.none() | st.integers(0, 2))
+    @given(size=st.sampled_from(TOOL_SIZES), partials=st.none() | st.integers(0, 2))
     def check(size: str, partials: int | None) -> None:
         tool = {"type": "image_generation", "model": CHEAPEST["model"], "quality": "low", "size": size}
         body = {"model": "gpt-4.1-mini", "input": "a lighthouse", "tools": [tool | {"partial_images": partials or 0}]}

@@ -25,6 +25,7 @@ PLAY_CREDITS = 1000  # the balance a played scenario starts from, unless it sets
 
 def scenarios_behaviour(profile: str) -> Behaviour:
     listed = scenarios(profile)
+    paid = [s.charged for s in listed if s.charged != 0]
     return Behaviour(
         name="documented-scenarios",
         summary=f"Each of the {len(listed)} scenarios of the catalogue (success, every documented error, refunds) "
@@ -33,8 +34,9 @@ def scenarios_behaviour(profile: str) -> Behaviour:
         check=check_scenarios,
         paid=True,
         needs_control=True,
-        calls=sum(1 for s in listed if s.charged != 0),
+        calls=len(paid),
         examples=1,
+        price=None if None in paid else max(paid, default=0),  # the catalogue states what each one takes
     )
 
 

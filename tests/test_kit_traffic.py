@@ -21,6 +21,7 @@ from PIL import Image
 
 import contracts
 from conformance import Target, run_check
+from conformance import openai as openai_kit
 from conformance.behaviours import Behaviour
 from conformance.runner import BUNDLED_KEY, PROFILES_CHECKED, behaviours_of, plan
 from conformance.traffic import Billing, Budget, BudgetSpent, KitTransport, Pacer, Recorder
@@ -121,6 +122,27 @@ def test_plan_sends_nothing(tmp_path):
     assert any(line.split()[:2] == ["SKIP", "contract"] for line in lines)
     assert lines[-1] == "at most 2 paid request(s) in all"
     assert SECRET not in result.stdout + result.stderr
+
+
+def test_the_plan_prices_openai_in_dollars_from_the_contract():
+    result = run_cli(
+        "check", "--profile", "openai", "--base-url", "http://127.0.0.1:9/v1", "--api-key", SECRET,
+        "--budget", "3", "--examples", "1", "--plan",
+    )  # fmt: skip
+
+    dollars = contracts.load("openai")["x-credit-dollars"]
+    cheapest = openai_kit.price(openai_kit.CHEAPEST)  # gpt-image-1-mini, low, 1024x1024: half a cent
+    dall_e = max(map(openai_kit.price, openai_kit.DALL_E_FIRST_SIZES))
+    lines = {line.split()[1]: line for line in result.stdout.splitlines()[1:-1]}
+    assert result.returncode == 0, result.stderr
+    assert f"1 paid request(s), at most ${cheapest * dollars:.3f}" in lines["output-format-and-alpha-are-real"]
+    assert f"at most ${dall_e * dollars:.3f}" in lines["dall-e-url-serves-the-image"]
+    assert "price not stated" in lines["contract"]
+    running = [line for line in lines.values() if line.split()[0] == "RUN" and "paid request" in line]
+    spent = sum(float(line.split("at most $")[1].split()[0]) for line in running)
+    assert result.stdout.splitlines()[-1] == (
+        f"at most 3 paid request(s) in all, at most ${spent:.3f} at the contract's image prices"
+    )
 
 
 def test_free_only_on_the_command_line_sends_nothing_billable():
