@@ -10,6 +10,8 @@ from types import TracebackType
 import uvicorn
 from starlette.types import ASGIApp
 
+from .connections import ConnectionProtocol
+
 START_TIMEOUT_SECONDS = 10.0
 
 
@@ -22,7 +24,9 @@ class BackgroundServer:
         self._socket.bind((host, 0))
         port = self._socket.getsockname()[1]
         self.url = f"http://{host}:{port}"
-        config = uvicorn.Config(app, log_level="error", lifespan="on", timeout_graceful_shutdown=2)
+        config = uvicorn.Config(
+            app, log_level="error", lifespan="on", timeout_graceful_shutdown=2, http=ConnectionProtocol
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._socket]}, name=f"imagegen-mock {self.url}", daemon=True

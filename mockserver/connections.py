@@ -14,13 +14,23 @@ import resource
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from .pipeline.transport import CONNECTION
 from .settings import Settings, SettingsError
 
 TURNS = itertools.count()
 SPARE_FILES = 64  # open files the server needs beside its connections: the store, the workers, the log
 
 
-class GuardedProtocol(HttpToolsProtocol):
+class ConnectionProtocol(HttpToolsProtocol):
+    """uvicorn's HTTP protocol, handing every request its connection (the ASGI extension CONNECTION), which the
+    transport faults break."""
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self.scope["extensions"] = {CONNECTION: self.transport}  # type: ignore[typeddict-unknown-key]
+
+
+class GuardedProtocol(ConnectionProtocol):
     head_seconds: float = 20.0
     max_connections: int = 1000
 

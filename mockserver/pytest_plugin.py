@@ -77,10 +77,15 @@ class ImagegenMock:
         response = self.admin.get(f"/accounts/{api_key or self.api_key}")
         return None if response.status_code == 404 else response.raise_for_status().json()["credits"]
 
-    def fail_next(self, profile: str, fault: str, times: int = 1, path: str | None = None) -> None:
-        """Force `fault` on the profile's next `times` requests that can show it (optionally on one path)."""
-        fault_request = {"profile": profile, "fault": fault, "times": times} | ({"path": path} if path else {})
-        self._control("POST", "/faults", json=fault_request)
+    def fail_next(
+        self, profile: str, fault: str, times: int = 1, path: str | None = None, key: str | None = None,
+        **options: Any,
+    ) -> None:  # fmt: skip
+        """Force `fault` on the profile's next `times` requests that can show it (optionally on one path, or of one
+        API key). The options change its answer: `retry_after` (seconds) with `retry_after_as` ("seconds",
+        "http-date", "milliseconds"), `should_retry`, `status`, and `seconds` for the faults that hold a request."""
+        asked = {"profile": profile, "fault": fault, "times": times, "path": path, "key": key, **options}
+        self._control("POST", "/faults", json={name: value for name, value in asked.items() if value is not None})
 
     def delay(self, milliseconds: int, profile: str | None = None) -> None:
         """Add latency to every answer of the profile (of every profile, without one)."""

@@ -81,12 +81,15 @@ def test_queue_list_and_clear_faults(client):
         "fault": "rate-limit",
         "remaining": 2,
         "path": None,
+        "key": None,
     }
     listed = client.get("/_mock/faults").json()
     assert [f["fault"] for f in listed["faults"]] == ["rate-limit"]
     assert set(listed["known"]) == {
         "content-policy", "blocked-prompt", "no-image", "server-error", "overloaded", "rate-limit",
         "insufficient-credits", "timeout", "fewer-images", "edit-hints-ignored", "ratios-as-given",
+        "connection-reset", "disconnect-after-headers", "truncated-body", "slow-body", "stall-before-headers",
+        "stall-midway", "not-http",
     }  # fmt: skip
     assert client.delete("/_mock/faults").json()["faults"] == []
 
@@ -102,6 +105,9 @@ def test_queue_list_and_clear_faults(client):
         ({"profile": {}, "fault": "timeout"}, '"profile" must be one of'),
         ({"profile": "vydra", "fault": "timeout", "path": "/vydra/api/v1/models"}, "without the /vydra prefix"),
         ({"profile": "vydra", "fault": "content-policy", "path": "/api/v1/health"}, "does not apply to /api/v1/health"),
+        ({"profile": "vydra", "fault": "rate-limit", "key": 7}, '"key" must be an API key'),
+        ({"profile": "vydra", "fault": "rate-limit", "retry_after": "soon"}, "retry_after must be a number"),
+        ({"profile": "vydra", "fault": "rate-limit", "wait": 2}, "unknown fault option 'wait'"),
     ],
 )
 def test_queue_fault_explains_bad_requests(client, body, message):

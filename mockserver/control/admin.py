@@ -24,6 +24,7 @@ from ..scenarios import scenarios
 from ..settings import MAX_CREDITS
 from ..state import State
 from ..state.clock import iso
+from ..state.faults import FaultOptionError, FaultOptions, Forced
 from ..state.ledger import MAX_KEY_LENGTH, Account, account_id
 from ..state.webhooks import WebhookError
 from ..wire.jsonio import JSONResponse, parse_json
@@ -240,13 +241,16 @@ async def public_key(request: Request) -> Response:
     return Response(state_of(request).webhooks.signer.public_key_pem(), media_type="application/x-pem-file")
 
 
+QUEUE_FIELDS = ("profile", "fault", "times", "path", "key")  # the rest of a queued fault's fields are its options
+
+
 class Faults(HTTPEndpoint):
     async def get(self, request: Request) -> Response:
         return faults_json(state_of(request))
 
     async def post(self, request: Request) -> Response:
         body = await json_object(request)
-        profile, fault, path = (body.get(k) for k in ("profile", "fault", "path"))
+        profile, fault, path, key = (body.get(k) for k in ("profile", "fault", "path", "key"))
         times = whole_number(body.get("times", 1))
         profiles = profiles_of(request)
         if not isinstance(profile, str) or profile not in profiles:
@@ -257,7 +261,14 @@ class Faults(HTTPEndpoint):
         if times is None or times < 1:
             raise AdminError(400, '"times" must be a whole number >= 1')
         check_fault_fits(request.app.state.services.endpoints(profile), profile, fault, path)
-        return JSONResponse(state_of(request).faults.add(profile, fault, times, path).as_json(), 201)
+        if key is not None and not isinstance(key, str):
+            raise AdminError(400, '"key" must be an API key (a string)')
+        try:
+            options = FaultOptions.read({k: v for k, v in body.items() if k not in QUEUE_FIELDS})
+        except FaultOptionError as error:
+            raise AdminError(400, str(error)) from None
+        queued = state_of(request).faults.add(profile, Forced(fault, options), times, path, key)
+        return JSONResponse(queued.as_json(), 201)
 
     async def delete(self, request: Request) -> Response:
         state_of(request).faults.clear(request.query_params.get("profile"))

@@ -5,7 +5,7 @@
 3. a recorded answer (replay.py), with --replay, if one matches the request;
 4. the endpoint (endpoint.py): latency, forced faults, charges, the answer; a path the service does not
    have gets its 404 or 405 (or a redirect), as Starlette's router gives them;
-5. the charges settled, once the whole answer has gone;
+5. the charges settled once the whole answer has gone, or refunded if it never did (a transport fault broke it);
 6. the journal (journal.py): what came and what went.
 
 The control API (/_mock/) takes only the body limit; the generated files and paths of no service go on to
@@ -22,6 +22,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..state import State
+from ..state.ledger import Charge
 from ..wire.jsonio import JSONResponse
 from .body import TooLarge, read_body, replaying
 from .endpoint import Call, run
@@ -61,8 +62,8 @@ class Pipeline:
         try:
             call = await self.answer(scope, receive, sent.send, destination, body)
         finally:
-            if call is not None and call.charges and sent.complete:
-                self.state.ledger.settle(call.charges)
+            if call is not None and call.charges:
+                settle_or_refund(self.state, call.charges, sent.complete)
             await record(self.state, scope, destination, body, sent, started, call)
 
     async def answer(
@@ -90,6 +91,14 @@ class Pipeline:
         response = await run(call)
         await response(scope, receive, send)
         return call
+
+
+def settle_or_refund(state: State, charges: list[Charge], answered: bool) -> None:
+    if answered:
+        state.ledger.settle(charges)
+    else:
+        for charge in charges:
+            state.ledger.refund(charge)
 
 
 def too_large(destination: Destination | None, limit: int) -> Response:

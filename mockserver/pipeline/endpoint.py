@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -16,9 +17,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..state import State
+from ..state.faults import HINT_HEADERS, Forced
 from ..state.ledger import Charge, InsufficientCredits
-from .forced import MockUsageError, delay_seconds, header_fault, mock_headers
+from ..wire.keys import api_key_of
+from .forced import TRANSPORT_FAULTS, MockUsageError, delay_seconds, header_fault, mock_headers
 from .routing import Profile, ServiceRoute
+from .transport import BEFORE_THE_ANSWER, Broken, connection_of
 
 log = logging.getLogger("imagegen_mock")
 
@@ -40,7 +44,8 @@ class Call:
     state: State
     profile: Profile
     route: ServiceRoute
-    header_fault: str | None = None  # the fault the request's X-Mock-Fault header asks for
+    header_fault: Forced | None = None  # the fault the request's X-Mock-Fault header asks for
+    forced: Forced | None = None  # the fault forced on it, once taken
     charges: list[Charge] = field(default_factory=list)  # settled by the pipeline once the answer has gone
     answer_headers: list[Callable[[], Mapping[str, str]]] = field(default_factory=list)
     form_read: FormData | HTTPException | None = None  # the form, or why it could not be read: for the journal
@@ -108,10 +113,26 @@ class Call:
         reasons (validation, too few credits) leaves the queue alone.
         """
         if self.header_fault is not None:
-            return self.header_fault if self.header_fault in names else None  # one the endpoint takes, as checked
-        if not self.state.faults:
+            taken = self.header_fault if self.header_fault.name in names else None  # one the endpoint takes, as checked
+        elif self.state.faults:
+            applicable = self.route.faults.intersection(names)
+            taken = self.state.faults.take(self.profile.name, self.route.documented, applicable, self.given_keys)
+        else:
             return None
-        return self.state.faults.take(self.profile.name, self.route.documented, self.route.faults.intersection(names))
+        self.forced = taken or self.forced
+        return taken.name if taken else None
+
+    def given_keys(self) -> set[str]:
+        """The API keys the request gives: those the service has read so far, else wherever the usual places are."""
+        if self.keys:
+            return self.keys
+        request = self.request
+        return {key} if (key := api_key_of(request.headers, request.query_params)) else set()
+
+    def hold_seconds(self, forced: Forced) -> float:
+        """How long a fault holds the request (a timeout, a stall): its own seconds, or the setting's."""
+        seconds = forced.options.seconds
+        return self.state.settings.timeout_seconds if seconds is None else seconds
 
     async def fail_if_forced(self, answers: Mapping[str, Callable[[], Response]]) -> None:
         """If one of the faults `answers` names is forced now, end the call with that answer (holding
@@ -120,16 +141,22 @@ class Call:
         if fault is None:
             return
         if fault == "timeout":
-            await asyncio.sleep(self.state.settings.timeout_seconds)
+            await asyncio.sleep(self.hold_seconds(self.forced))
         raise Reject(answers[fault]())
 
 
-async def run(call: Call) -> Response:
-    """The endpoint's answer to the call, in the service's format whatever happens."""
+async def run(call: Call) -> Response | Broken:
+    """The endpoint's answer to the call, in the service's format whatever happens; or, with a transport fault
+    forced, the connection broken."""
     label = f"{call.route.method} {call.endpoint}"
+    broken = None
     try:
         controls = mock_headers(call.request.scope)
         call.header_fault = header_fault(controls, call.route.faults, label)
+        if call.take_fault(*transport_faults(call, label)):
+            broken = call.forced
+            if broken.name in BEFORE_THE_ANSWER:
+                return Broken(broken, None, call.hold_seconds(broken))
         delay = delay_seconds(controls, call.state.latency_ms(call.profile.name))
         if delay:
             await asyncio.sleep(delay)
@@ -142,13 +169,36 @@ async def run(call: Call) -> Response:
     except Exception:
         log.exception("%s failed inside the mock", label)
         return call.profile.error(500, f"The mock failed while handling {label}; see its log.")
+    add_headers(response, call)
+    return Broken(broken, response, call.hold_seconds(broken)) if broken else response
+
+
+def transport_faults(call: Call, label: str) -> frozenset[str]:
+    """The transport faults the call can be given: all of them where the mock has the connection at hand."""
+    if connection_of(call.request.scope) is not None:
+        return frozenset(TRANSPORT_FAULTS)
+    if call.header_fault is not None and call.header_fault.name in TRANSPORT_FAULTS:
+        raise MockUsageError(
+            f"fault {call.header_fault.name!r} breaks the connection, which only imagegen-mock's own server can do "
+            f"(imagegen-mock serve, the pytest plugin); {label} was served another way"
+        )
+    return frozenset()
+
+
+def add_headers(response: Response, call: Call) -> None:
+    """The headers the call gathered for its answer, and the forced fault's status and retry hints."""
     given = {name for name, _ in response.raw_headers}
     for headers in call.answer_headers:
         for name, value in headers().items():
             if (key := name.lower().encode("latin-1")) not in given:
                 response.raw_headers.append((key, value.encode("latin-1")))
                 given.add(key)
-    return response
+    options = call.forced.options if call.forced else None
+    if options and options.status is not None:
+        response.status_code = options.status
+    if options and options.hints:
+        kept = [(name, value) for name, value in response.raw_headers if name not in HINT_HEADERS]
+        response.raw_headers[:] = kept + options.hint_headers(time.time())
 
 
 @lru_cache(maxsize=64)

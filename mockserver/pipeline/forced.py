@@ -12,6 +12,8 @@ from collections.abc import Collection, Mapping
 
 from starlette.types import Scope
 
+from ..state.faults import FaultOptionError, FaultOptions, Forced
+
 FAULTS = {
     "content-policy": "the service refuses the prompt or the result (its content filter)",
     "blocked-prompt": "the service refuses the prompt itself, before generating anything",
@@ -27,6 +29,19 @@ FAULTS = {
     "edit-hints-ignored": "an edit's output_format, background and mask are only hints, as they were observed to be",
     "ratios-as-given": "sizes and ratios reach the model as given, which refuses one it does not draw",
 }
+# How a connection breaks instead of an answer (pipeline/transport.py acts them out).
+TRANSPORT_FAULTS = {
+    "connection-reset": "the connection is reset (a TCP RST) before any answer",
+    "disconnect-after-headers": "the status line and headers arrive, then the connection closes",
+    "truncated-body": "the answer declares its length, half of its body arrives, then the connection closes",
+    "slow-body": "the answer arrives whole, but in 20 pieces spread over the fault's seconds",
+    "stall-before-headers": "nothing arrives for the fault's seconds (or until the client gives up), then the "
+    "connection closes",
+    "stall-midway": "the answer's first part (a stream's first event) arrives, then nothing for the fault's seconds, "
+    "then the connection closes",
+    "not-http": "bytes that are not HTTP arrive, then the connection closes",
+}
+FAULTS |= TRANSPORT_FAULTS
 FAULT_HEADER = "x-mock-fault"
 DELAY_HEADER = "x-mock-delay-ms"
 MAX_DELAY_MS = 600_000
@@ -50,9 +65,10 @@ def check_fault_name(name: str) -> None:
         raise MockUsageError(f"unknown fault {name!r}; known faults: {', '.join(FAULTS)}")
 
 
-def header_fault(headers: Mapping[str, str], applicable: Collection[str], endpoint: str) -> str | None:
-    """The fault a request asks for in its X-Mock-Fault header, if any."""
-    name = headers.get(FAULT_HEADER, "").strip()
+def header_fault(headers: Mapping[str, str], applicable: Collection[str], endpoint: str) -> Forced | None:
+    """The fault a request asks for in its X-Mock-Fault header, if any, with the options after it."""
+    name, *parameters = headers.get(FAULT_HEADER, "").split(";")
+    name = name.strip()
     if not name:
         return None
     check_fault_name(name)
@@ -60,7 +76,16 @@ def header_fault(headers: Mapping[str, str], applicable: Collection[str], endpoi
         raise MockUsageError(
             f"fault {name!r} does not apply to {endpoint}; it takes: {', '.join(sorted(applicable)) or 'none'}"
         )
-    return name
+    given = {}
+    for parameter in filter(str.strip, parameters):
+        option, equals, value = parameter.partition("=")
+        if not equals:
+            raise MockUsageError(f"{FAULT_HEADER}: the option {parameter.strip()!r} needs a value (name=value)")
+        given[option.strip().replace("-", "_")] = value.strip()
+    try:
+        return Forced(name, FaultOptions.read(given))
+    except FaultOptionError as error:
+        raise MockUsageError(f"{FAULT_HEADER}: {error}") from None
 
 
 def delay_seconds(headers: Mapping[str, str], default_ms: int) -> float:

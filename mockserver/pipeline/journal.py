@@ -70,13 +70,16 @@ async def record(
             query_string=scope.get("query_string", b""),
             body=kept,
             body_size=len(body),
-            status=answer.start.get("status", 500),
+            status=answer.start.get("status"),
             duration_ms=round((time.perf_counter() - started) * 1000, 3),
             response_headers=answer.start.get("headers", []),
             response=bytes(answer.body),
             response_size=answer.size,
             body_limit=limit,
             keys=tuple(call.keys) if call else (),
+            fault=call.forced.name if call and call.forced else None,
+            complete=answer.complete,
+            charges=tuple(call.charges) if call else (),
         )
     )
 

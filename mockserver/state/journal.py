@@ -13,7 +13,7 @@ from ..wire.jsonio import parse_json
 from ..wire.keys import REDACTED, api_key_of, hidden, is_secret_header, is_secret_query
 from .bounded import BoundedMap
 from .clock import iso
-from .ledger import account_id
+from .ledger import Charge, account_id
 
 
 @dataclass(frozen=True)
@@ -106,13 +106,16 @@ class Recorded:
     query_string: bytes
     body: bytes | dict[str, Any]  # the first body_limit + 1 bytes; a multipart form, its fields and files
     body_size: int
-    status: int
+    status: int | None  # None: no answer began (a transport fault broke the connection first)
     duration_ms: float
     response_headers: list[tuple[bytes, bytes]]
     response: bytes
     response_size: int
     body_limit: int
     keys: tuple[str, ...] = ()  # the API keys the service read from the request, hidden wherever they appear
+    fault: str | None = None  # the fault forced on it
+    complete: bool = True  # whether the whole answer went
+    charges: tuple[Charge, ...] = ()  # what it was charged (read when the journal is: a refund may come later)
 
     @property
     def footprint(self) -> int:
@@ -149,4 +152,7 @@ class Recorded:
             "duration_ms": self.duration_ms,
             "response": hidden(answer, secrets),
             "kind": "request",
+            "fault": self.fault,
+            "complete": self.complete,
+            "charged": sum(charge.amount for charge in self.charges if not charge.refunded),
         }
