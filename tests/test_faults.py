@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
 from email.utils import parsedate_to_datetime
+
+import pytest
 
 from mockserver.pipeline.forced import MockUsageError, delay_seconds, header_fault
 from mockserver.state.faults import FaultOptionError, FaultOptions, FaultQueue, Forced

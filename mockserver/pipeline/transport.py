@@ -63,11 +63,15 @@ class Breaking:
         self.connection = connection
         self.receive = receive
         self.pass_on = send
+        self.streamed = False  # whether the answer is server-sent events
 
     async def send(self, message: Message) -> None:
         if self.connection.is_closing():
             return
         if message["type"] == "http.response.start":
+            self.streamed = any(
+                name == b"content-type" and value.startswith(b"text/event-stream") for name, value in message["headers"]
+            )
             await self.pass_on(message)
             if self.fault == "disconnect-after-headers":
                 self.connection.close()
@@ -76,11 +80,17 @@ class Breaking:
         if self.fault == "slow-body":
             await self.trickle(body, more)
             return
-        part = body if more and self.fault == "stall-midway" else body[: len(body) // 2]
-        await self.pass_on({"type": "http.response.body", "body": part, "more_body": True})
+        await self.pass_on({"type": "http.response.body", "body": self.first_part(body), "more_body": True})
         if self.fault == "stall-midway":
             await until_gone(self.receive, self.hold_seconds)
         self.connection.close()
+
+    def first_part(self, body: bytes) -> bytes:
+        """What arrives of a body before the break: a stall's first event, else half of it."""
+        first_event_ends = body.find(b"\n\n") + 2
+        if self.fault == "stall-midway" and self.streamed and first_event_ends > 1:
+            return body[:first_event_ends]
+        return body[: len(body) // 2]
 
     async def trickle(self, body: bytes, more: bool) -> None:
         size = -(-len(body) // SLOW_PIECES) or 1
