@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -102,6 +103,28 @@ class ImagegenMock:
         entries = self._control("GET", "/requests", params=query).json()["requests"]
         return [entry for entry in entries if entry["kind"] == "request"]
 
+    def attempts(self, profile: str | None = None, path: str | None = None) -> list[dict[str, Any]]:
+        """The client's calls, oldest first, each with its attempts (status, fault, charged, waited_ms, asked_wait),
+        its retries, and whether the client paid for it twice (duplicate_charge)."""
+        query = {k: v for k, v in {"profile": profile, "path": path}.items() if v}
+        return self._control("GET", "/attempts", params=query).json()["calls"]
+
+    def assert_retried(
+        self, path: str, retries: int, *, honoured_waits: bool = True, never_after: tuple[int, ...] = (402,)
+    ) -> None:
+        """Check the one call to `path`: retried exactly `retries` times, each retry at least the wait its previous
+        answer asked for (Retry-After in seconds, retry-after-ms), none after a status in `never_after`, and not
+        paid for twice."""
+        [call] = self.attempts(path=path)
+        tries = call["attempts"]
+        assert call["retries"] == retries, f"{path}: {call['retries']} retries, expected {retries}"
+        assert not call["duplicate_charge"], f"{path}: the client paid twice for one call"
+        for earlier, later in itertools.pairwise(tries):
+            assert earlier["status"] not in never_after, f"{path}: retried after a {earlier['status']}"
+            asked = asked_seconds(earlier["asked_wait"])
+            if honoured_waits and asked is not None:
+                assert later["waited_ms"] >= asked * 1000, f"{path}: waited {later['waited_ms']} ms of {asked} s"
+
     def images(self, profile: str | None = None) -> list[ReceivedImage]:
         """The images the mock handed out, oldest first."""
         listed = self._control("GET", "/images", params={"profile": profile} if profile else {}).json()["images"]
@@ -128,6 +151,18 @@ class ImagegenMock:
 
     def _control(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         return self.admin.request(method, path, **kwargs).raise_for_status()
+
+
+def asked_seconds(asked: dict[str, str] | None) -> float | None:
+    """The wait in seconds an answer's retry-after-ms or Retry-After (in seconds) asked for; None for none, or a
+    date, which only the client's clock can count down."""
+    asked = asked or {}
+    for name, scale in (("retry-after-ms", 1000), ("retry-after", 1)):
+        try:
+            return float(asked[name]) / scale
+        except (KeyError, ValueError):
+            continue
+    return None
 
 
 @pytest.fixture(scope="session")

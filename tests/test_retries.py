@@ -201,3 +201,58 @@ def test_litellm_image_generation_retries_through_the_openai_client(server, clie
 
     assert len(response.data) == 1
     assert [entry["status"] for entry in attempts(client, OPENAI_PATH)] == [500, 500, 200]
+
+
+def test_the_journal_groups_the_sdks_attempts_into_one_call(server, client):
+    queue(client, "openai", "rate-limit", times=2, retry_after=0.05)
+
+    openai_sdk(server).images.generate(**ASK)
+
+    [call] = client.get("/_mock/attempts", params={"path": OPENAI_PATH}).json()["calls"]
+    assert (call["retries"], call["charged"], call["duplicate_charge"]) == (2, PRICE, False)
+    first, second, third = call["attempts"]
+    assert (first["waited_ms"], first["asked_wait"]) == (None, {"retry-after": "0.05"})
+    assert second["waited_ms"] >= 50 and third["asked_wait"] is None
+
+
+def test_a_call_paid_for_twice_is_flagged(client):
+    """A client that sends a call again after it was charged and answered in full (it gave up reading, say)."""
+    for retry_count in ("0", "1"):
+        client.post(f"/openai{OPENAI_PATH}", json=ASK,
+                    headers={"Authorization": f"Bearer {KEY}", "x-stainless-retry-count": retry_count})  # fmt: skip
+    client.post(f"/openai{OPENAI_PATH}", json=ASK, headers={"Authorization": f"Bearer {KEY}",
+                                                            "x-stainless-retry-count": "0"})  # fmt: skip
+
+    listed = client.get("/_mock/attempts").json()
+    assert [call["duplicate_charge"] for call in listed["calls"]] == [True, False]  # a new call at count 0
+    assert listed["duplicate_charges"] == 1
+
+
+def test_the_plugin_checks_retries_waits_and_what_was_not_retried(server, client):
+    from mockserver.pytest_plugin import ImagegenMock
+
+    mock = ImagegenMock(server.url, KEY)
+    queue(client, "openai", "rate-limit", times=2, retry_after=0.05)
+    openai_sdk(server).images.generate(**ASK)
+
+    mock.assert_retried(OPENAI_PATH, retries=2)
+    with pytest.raises(AssertionError, match="2 retries, expected 1"):
+        mock.assert_retried(OPENAI_PATH, retries=1)
+    with pytest.raises(AssertionError, match="retried after a 429"):
+        mock.assert_retried(OPENAI_PATH, retries=2, never_after=(429,))
+    mock.close()
+
+
+def test_the_plugin_catches_a_client_that_does_not_wait_the_retry_after(server, client):
+    from mockserver.pytest_plugin import ImagegenMock
+
+    mock = ImagegenMock(server.url, KEY)
+    queue(client, "openai", "rate-limit", retry_after=5)
+    for retry_count in ("0", "1"):  # a client that retries at once
+        client.post(f"/openai{OPENAI_PATH}", json=ASK,
+                    headers={"Authorization": f"Bearer {KEY}", "x-stainless-retry-count": retry_count})  # fmt: skip
+
+    with pytest.raises(AssertionError, match=r"of 5\.0 s"):
+        mock.assert_retried(OPENAI_PATH, retries=1)
+    mock.assert_retried(OPENAI_PATH, retries=1, honoured_waits=False)
+    mock.close()

@@ -23,8 +23,10 @@ from ..pipeline.routing import Services
 from ..scenarios import scenarios
 from ..settings import MAX_CREDITS
 from ..state import State
+from ..state.attempts import logical_calls
 from ..state.clock import iso
 from ..state.faults import FaultOptionError, FaultOptions, Forced
+from ..state.journal import Recorded
 from ..state.ledger import MAX_KEY_LENGTH, Account, account_id
 from ..state.webhooks import WebhookError
 from ..wire.jsonio import JSONResponse, parse_json
@@ -63,6 +65,7 @@ def create_admin(state: State, services: Services) -> Starlette:
             Route("/webhooks/public-key", public_key, methods=["GET"]),
             Route("/faults", Faults),
             Route("/requests", Requests),
+            Route("/attempts", list_attempts, methods=["GET"]),
             Route("/contracts", list_contracts, methods=["GET"]),
             Route("/contracts/{name}", get_contract, methods=["GET"]),
         ],
@@ -310,6 +313,15 @@ class Requests(HTTPEndpoint):
     async def delete(self, request: Request) -> Response:
         state_of(request).journal.clear()
         return JSONResponse({"requests": []})
+
+
+async def list_attempts(request: Request) -> Response:
+    """The journal's requests as a client's attempts at its calls: retries, waits, charges caused twice."""
+    query = request.query_params
+    entries = state_of(request).journal.entries(query.get("profile"), query.get("path"))
+    calls = logical_calls(entry for entry in entries if isinstance(entry, Recorded))
+    duplicates = sum(call.duplicate_charge for call in calls)
+    return JSONResponse({"calls": [call.as_json() for call in calls], "duplicate_charges": duplicates})
 
 
 async def list_contracts(request: Request) -> Response:
