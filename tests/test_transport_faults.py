@@ -139,3 +139,15 @@ def test_the_readme_tells_what_each_transport_fault_does():
 
     readme = (Path(__file__).parents[1] / "README.md").read_text()
     assert [name for name in TRANSPORT_FAULTS if f"| `{name}` |" not in readme] == []
+
+
+def test_googles_retry_info_asks_for_the_wait_the_fault_gives(client):
+    asked = client.post(
+        "/v1beta/models/gemini-2.5-flash-image:generateContent",
+        json={"contents": [{"parts": [{"text": "a fox"}]}]},
+        headers={"x-goog-api-key": KEY, "X-Mock-Fault": "rate-limit; retry-after=7"},
+    )
+
+    assert asked.status_code == 429 and asked.headers["retry-after"] == "7"
+    [retry_info] = [d for d in asked.json()["error"]["details"] if d["@type"].endswith("RetryInfo")]
+    assert retry_info["retryDelay"] == "7s"

@@ -243,7 +243,7 @@ def bearer_key_refused(call: Call) -> Response:
     return response
 
 
-def quota_exceeded(quota_id: str, model: str) -> Response:
+def quota_exceeded(quota_id: str, model: str, wait_seconds: float = 59) -> Response:
     violation = {
         "quotaMetric": "generativelanguage.googleapis.com/generate_content_free_tier_requests",
         "quotaId": quota_id,
@@ -254,7 +254,7 @@ def quota_exceeded(quota_id: str, model: str) -> Response:
         {"@type": "type.googleapis.com/google.rpc.Help", "links": [
             {"description": "Learn more about Gemini API quotas", "url": "https://ai.google.dev/gemini-api/docs/rate-limits"}
         ]},
-        {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "59s"},
+        {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": f"{wait_seconds:g}s"},
     ]  # fmt: skip
     message = (
         "You exceeded your current quota, please check your plan and billing details. For more information on "
@@ -284,7 +284,9 @@ GOOGLE_REFUSALS: dict[str, Callable[[Call, str], Response]] = {
     ),
     "bearer-key": lambda call, model: bearer_key_refused(call),
     "quota": lambda call, model: quota_exceeded("GenerateRequestsPerDayPerProjectPerModel-FreeTier", model),
-    "rate-limit": lambda call, model: quota_exceeded("GenerateRequestsPerMinutePerProjectPerModel-FreeTier", model),
+    "rate-limit": lambda call, model: quota_exceeded(
+        "GenerateRequestsPerMinutePerProjectPerModel-FreeTier", model, call.retry_after(59)
+    ),
     "server-error": lambda call, model: google_error(
         500, f"An internal error has occurred. Please retry or report in {TROUBLESHOOTING}"
     ),

@@ -129,6 +129,11 @@ class Call:
         request = self.request
         return {key} if (key := api_key_of(request.headers, request.query_params)) else set()
 
+    def retry_after(self, default: float) -> float:
+        """The wait a forced fault's answer asks for: its retry_after option, else the service's own `default`."""
+        asked = self.forced.options.retry_after if self.forced else None
+        return default if asked is None else asked
+
     def hold_seconds(self, forced: Forced) -> float:
         """How long a fault holds the request (a timeout, a stall): its own seconds, or the setting's."""
         seconds = forced.options.seconds
