@@ -151,3 +151,14 @@ def test_googles_retry_info_asks_for_the_wait_the_fault_gives(client):
     assert asked.status_code == 429 and asked.headers["retry-after"] == "7"
     [retry_info] = [d for d in asked.json()["error"]["details"] if d["@type"].endswith("RetryInfo")]
     assert retry_info["retryDelay"] == "7s"
+
+
+def test_a_fault_for_one_key_finds_it_where_the_service_reads_it(client):
+    """Azure's key is an api-key header, which a transport fault, taken before the endpoint runs, finds too."""
+    client.post("/_mock/faults", json={"profile": "azure", "fault": "connection-reset", "key": KEY})
+    path = "/azure/openai/deployments/dall-e-3/images/generations"
+
+    with pytest.raises(httpx.ReadError):
+        client.post(path, params={"api-version": "2024-10-21"}, json={"prompt": "a fox"}, headers={"api-key": KEY})
+
+    assert client.get("/_mock/faults").json()["faults"] == []

@@ -19,7 +19,7 @@ from starlette.responses import Response
 from ..state import State
 from ..state.faults import HINT_HEADERS, Forced
 from ..state.ledger import Charge, InsufficientCredits
-from ..wire.keys import api_key_of
+from ..wire.keys import key_at
 from .forced import TRANSPORT_FAULTS, MockUsageError, delay_seconds, header_fault, mock_headers
 from .routing import Profile, ServiceRoute
 from .transport import BEFORE_THE_ANSWER, Broken, connection_of
@@ -123,11 +123,11 @@ class Call:
         return taken.name if taken else None
 
     def given_keys(self) -> set[str]:
-        """The API keys the request gives: those the service has read so far, else wherever the usual places are."""
+        """The API keys the request gives: those the service has read so far, else wherever its contract says."""
         if self.keys:
             return self.keys
-        request = self.request
-        return {key} if (key := api_key_of(request.headers, request.query_params)) else set()
+        headers, query = self.request.headers, self.request.query_params
+        return {key for place in self.profile.key_places if (key := key_at(headers, query, place.kind, place.name))}
 
     def retry_after(self, default: float) -> float:
         """The wait a forced fault's answer asks for: its retry_after option, else the service's own `default`."""
