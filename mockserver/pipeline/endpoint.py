@@ -20,7 +20,7 @@ from ..state import State
 from ..state.faults import HINT_HEADERS, Forced
 from ..state.ledger import Charge, InsufficientCredits
 from ..wire.keys import key_at
-from .forced import TRANSPORT_FAULTS, MockUsageError, delay_seconds, header_fault, mock_headers
+from .forced import TRANSPORT_FAULT_NAMES, MockUsageError, delay_seconds, header_fault, mock_headers
 from .routing import Profile, ServiceRoute
 from .transport import BEFORE_THE_ANSWER, Broken, connection_of
 
@@ -181,8 +181,8 @@ async def run(call: Call) -> Response | Broken:
 def transport_faults(call: Call, label: str) -> frozenset[str]:
     """The transport faults the call can be given: all of them where the mock has the connection at hand."""
     if connection_of(call.request.scope) is not None:
-        return frozenset(TRANSPORT_FAULTS)
-    if call.header_fault is not None and call.header_fault.name in TRANSPORT_FAULTS:
+        return TRANSPORT_FAULT_NAMES
+    if call.header_fault is not None and call.header_fault.name in TRANSPORT_FAULT_NAMES:
         raise MockUsageError(
             f"fault {call.header_fault.name!r} breaks the connection, which only imagegen-mock's own server can do "
             f"(imagegen-mock serve, the pytest plugin); {label} was served another way"

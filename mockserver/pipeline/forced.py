@@ -42,6 +42,7 @@ TRANSPORT_FAULTS = {
     "not-http": "bytes that are not HTTP arrive, then the connection closes",
 }
 FAULTS |= TRANSPORT_FAULTS
+TRANSPORT_FAULT_NAMES = frozenset(TRANSPORT_FAULTS)
 FAULT_HEADER = "x-mock-fault"
 DELAY_HEADER = "x-mock-delay-ms"
 MAX_DELAY_MS = 600_000

@@ -20,7 +20,7 @@ from starlette.types import Scope
 
 import contracts
 
-from .forced import TRANSPORT_FAULTS
+from .forced import TRANSPORT_FAULT_NAMES
 
 if TYPE_CHECKING:
     from ..state import State
@@ -81,7 +81,7 @@ class ServiceRoute:
         self.path = path
         self.documented = documented or path
         self.handler = handler
-        self.faults = frozenset(faults) | TRANSPORT_FAULTS.keys()  # any connection can break
+        self.faults = frozenset(faults) | TRANSPORT_FAULT_NAMES  # any connection can break
         self._pattern, _, self._convertors = compile_path(path)
 
     def match(self, path: str) -> dict[str, Any] | None:

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .faults import RETRY_AFTER_HEADERS
 from .journal import Recorded
 
 RETRY_WINDOW_SECONDS = 120.0  # openai's SDKs give up on waits longer than this
@@ -25,7 +26,6 @@ class LogicalCall:
     method: str
     endpoint: str
     account: str
-    identity: str
     attempts: list[dict[str, Any]] = field(default_factory=list)
     ended: float = 0.0  # when its latest attempt's answer ended
 
@@ -61,7 +61,7 @@ def logical_calls(entries: Iterable[Recorded]) -> list[LogicalCall]:
         started = entry.time - entry.duration_ms / 1000
         earlier = open_calls.get(place)
         if earlier is None or not is_retry(retry_count, "idempotency-key" in headers, started - earlier.ended):
-            earlier = LogicalCall(entry.profile, entry.method, entry.endpoint, shown["account"], identity)
+            earlier = LogicalCall(entry.profile, entry.method, entry.endpoint, shown["account"])
             open_calls[place] = earlier
             calls.append(earlier)
         waited = None if not earlier.attempts else round((started - earlier.ended) * 1000, 3)
@@ -81,5 +81,5 @@ def is_retry(retry_count: str | None, idempotent: bool, waited: float) -> bool:
 def asked_wait(entry: Recorded) -> dict[str, str] | None:
     """The wait the answer asked for, as it said it: its retry-after-ms and Retry-After headers, if any."""
     asked = {name.decode(): value.decode("latin-1") for name, value in entry.response_headers
-             if name.lower() in (b"retry-after", b"retry-after-ms")}  # fmt: skip
+             if name.lower() in RETRY_AFTER_HEADERS}  # fmt: skip
     return asked or None

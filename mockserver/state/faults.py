@@ -18,7 +18,8 @@ class FaultOptionError(ValueError):
 
 
 RETRY_AFTER_FORMS = ("seconds", "http-date", "milliseconds")
-HINT_HEADERS = (b"retry-after", b"retry-after-ms", b"x-should-retry")
+RETRY_AFTER_HEADERS = (b"retry-after", b"retry-after-ms")  # the wait an answer asks for, as the SDKs read it
+HINT_HEADERS = (*RETRY_AFTER_HEADERS, b"x-should-retry")
 MAX_RETRY_AFTER_SECONDS = 86_400
 
 
