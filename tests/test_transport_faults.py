@@ -162,3 +162,29 @@ def test_a_fault_for_one_key_finds_it_where_the_service_reads_it(client):
         client.post(path, params={"api-version": "2024-10-21"}, json={"prompt": "a fox"}, headers={"api-key": KEY})
 
     assert client.get("/_mock/faults").json()["faults"] == []
+
+
+RATE_LIMITED_WAITS = {
+    "vydra": ("/api/v1/models/gemini/generate", {"prompt": "a fox"}, lambda body: body["retryAfter"] == 7),
+    "azure": (
+        "/azure/openai/deployments/dall-e-3/images/generations?api-version=2024-10-21",
+        {"prompt": "a fox"},
+        lambda body: "Please retry after 7 seconds." in body["error"]["message"],
+    ),
+    "llmgateway": (
+        "/llmgateway/v1/images/generations",
+        {"prompt": "a fox", "model": "gemini-2.5-flash-image"},
+        lambda body: body["error"]["message"].endswith("Please retry after 7 seconds."),
+    ),
+}
+
+
+@pytest.mark.parametrize("profile", RATE_LIMITED_WAITS)
+def test_the_wait_a_rate_limits_body_names_is_the_faults(client, profile):
+    path, ask, names_the_wait = RATE_LIMITED_WAITS[profile]
+    headers = {"Authorization": f"Bearer {KEY}", "api-key": KEY, "X-Mock-Fault": "rate-limit; retry-after=7"}
+
+    limited = client.post(path, json=ask, headers=headers)
+
+    assert limited.status_code == 429 and limited.headers["retry-after"] == "7"
+    assert names_the_wait(limited.json()), limited.text

@@ -11,6 +11,7 @@ The body's errors are OpenAI's, which Azure relays; a prompt its content filter 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -116,11 +117,12 @@ def filtered(call: Call, generation: Generation, request_id: str) -> Response:
 def throttled(call: Call) -> Response:
     """Azure's 429, for a rate limit and for a quota the account has used up alike (Azure bills no credits)."""
     version = call.request.query_params.get("api-version")
+    wait = math.ceil(call.retry_after(RETRY_AFTER_SECONDS))
     message = (f"Requests to the Images_Generations Operation under Azure OpenAI API version {version} have exceeded "
-               f"call rate limit of your current OpenAI S0 pricing tier. Please retry after {RETRY_AFTER_SECONDS} "
+               f"call rate limit of your current OpenAI S0 pricing tier. Please retry after {wait} "
                "seconds. Please contact Azure support service if you would like to further increase the default "
                "rate limit.")  # fmt: skip
-    return error(call.profile, 429, message, {"Retry-After": str(RETRY_AFTER_SECONDS)})
+    return error(call.profile, 429, message, {"Retry-After": str(wait)})
 
 
 AZURE_REFUSALS = Refusals(moderated=filtered, no_quota=throttled, rate_limited=throttled, server_error=server_error)

@@ -266,7 +266,7 @@ def rate_limited(call: Call) -> Response:
         f"Current: {IMAGES_PER_MINUTE + 1}/1min. Please visit https://platform.openai.com/docs/guides/rate-limits to "
         "learn how to increase your rate limit."
     )
-    headers = {"Retry-After": str(RATE_LIMIT_WAIT_SECONDS)}
+    headers = {"Retry-After": str(math.ceil(call.retry_after(RATE_LIMIT_WAIT_SECONDS)))}
     return error(call.profile, 429, message, headers, kind="requests", code="rate_limit_exceeded")
 
 

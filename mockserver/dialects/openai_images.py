@@ -495,7 +495,8 @@ def rate_limit_headers(call: Call, account: Account) -> dict[str, str]:
 
 def rate_limited(call: Call) -> Response:
     quirks = quirks_of(call)
-    failure, wait = quirks.rate_limited, quirks.rate_limited.retry_after or 0
+    failure = quirks.rate_limited
+    wait = math.ceil(call.retry_after(failure.retry_after or 0))
     headers = quirks.limit_headers(quirks.requests_per_minute, 0, wait, call.state.clock.now() + wait)
     message = failure.message.format(seconds=wait, path=call.route.documented)
     return error(call.profile, failure.status, message, headers={"Retry-After": str(wait), **headers})

@@ -8,6 +8,7 @@ the two the seed documents without a code (missing prompt, insufficient credits)
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -145,14 +146,14 @@ async def forced_read_fault(call: Call) -> None:
 
 
 def rate_limited(call: Call) -> Response:
+    wait = math.ceil(call.retry_after(RETRY_AFTER_SECONDS))
     body = {
         "error": "Rate limit exceeded",
         "code": "RATE_LIMIT_EXCEEDED",
-        "retryAfter": RETRY_AFTER_SECONDS,
+        "retryAfter": wait,
         "limits": {"type": "minute", "limit": LIMITS["rpm"], "used": LIMITS["rpm"] + 1},
     }
-    retry_at = call.state.clock.now() + RETRY_AFTER_SECONDS
-    headers = {"Retry-After": str(RETRY_AFTER_SECONDS), **limit_headers(0, retry_at)}
+    headers = {"Retry-After": str(wait), **limit_headers(0, call.state.clock.now() + wait)}
     return JSONResponse(body, 429, headers=headers)
 
 
