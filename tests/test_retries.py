@@ -8,6 +8,8 @@ handler (the openai client it makes, max_retries 2)."""
 from __future__ import annotations
 
 import time
+from datetime import datetime
+from email.utils import parsedate_to_datetime
 
 import httpx
 import litellm
@@ -81,16 +83,28 @@ def test_openai_gives_up_after_its_two_retries_with_a_connection_error(server, c
     assert credits_taken(client) == 0
 
 
-@pytest.mark.parametrize("form", ["seconds", "http-date", "milliseconds"])
+@pytest.mark.parametrize("form", ["seconds", "milliseconds"])
 def test_openai_waits_the_retry_after_it_is_given(server, client, form):
-    wait = 1.0 if form == "http-date" else 0.3  # a date counts in whole seconds
-    queue(client, "openai", "rate-limit", retry_after=wait, retry_after_as=form)
+    queue(client, "openai", "rate-limit", retry_after=0.3, retry_after_as=form)
 
     started = time.monotonic()
     openai_sdk(server).images.generate(**ASK)
 
-    assert time.monotonic() - started >= (0 if form == "http-date" else wait)
+    assert time.monotonic() - started >= 0.3
     assert len(attempts(client, OPENAI_PATH)) == 2
+
+
+def test_openai_waits_until_the_date_a_retry_after_names(server, client):
+    """A date counts in whole seconds: the retry comes once that second has begun, and within it."""
+    queue(client, "openai", "rate-limit", retry_after=1, retry_after_as="http-date")
+
+    openai_sdk(server).images.generate(**ASK)
+
+    [call] = client.get("/_mock/attempts", params={"path": OPENAI_PATH}).json()["calls"]
+    named = parsedate_to_datetime(call["attempts"][0]["asked_wait"]["retry-after"]).timestamp()
+    retried = attempts(client, OPENAI_PATH)[1]
+    started = datetime.fromisoformat(retried["time"]).timestamp() - retried["duration_ms"] / 1000
+    assert named - 0.002 <= started < named + 1  # the journal's times are to the millisecond
 
 
 def test_openai_does_not_retry_a_wait_over_two_minutes(server, client):
@@ -189,6 +203,22 @@ def test_google_genai_does_not_retry_a_reset_connection(server, client):
         gemini_generate(gemini_sdk(server, retry_options=quick_retries()))
 
     assert len(attempts(client, GEMINI_PATH)) == 1
+
+
+def test_google_genai_does_not_retry_a_stream_that_stalls_midway(server, client):
+    """Its retry wraps the request, not the reading of a stream: the stall ends the stream, after the first event,
+    in the client's own read timeout."""
+    queue(client, "gemini", "stall-midway", seconds=30)
+    sdk = gemini_sdk(server, timeout=300, retry_options=quick_retries())  # milliseconds
+
+    chunks = []
+    with pytest.raises(httpx.ReadTimeout):
+        for chunk in sdk.models.generate_content_stream(model="gemini-2.5-flash-image", contents="a fox"):
+            chunks.append(chunk.text)
+
+    assert chunks == ["Here is your image: a fox"]
+    [entry] = journalled(client, GEMINI_PATH.replace(":generateContent", ":streamGenerateContent"))
+    assert (entry["fault"], entry["complete"], credits_taken(client)) == ("stall-midway", False, 0)
 
 
 def test_litellm_image_generation_retries_through_the_openai_client(server, client):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import socket
 import struct
 
@@ -21,6 +22,7 @@ CONNECTION = "imagegen_mock.connection"
 BEFORE_THE_ANSWER = frozenset({"connection-reset", "stall-before-headers", "not-http"})
 NOT_HTTP = b"\x00\xff\x15\x03imagegen-mock: not HTTP\r\n\r\n"
 SLOW_PIECES = 20
+EVENT_END = re.compile(rb"\r\n\r\n|\n\n|\r\r")  # a server-sent event ends with a blank line; Google's end in CRLF
 GONE_SECONDS = 1.0  # how long to wait for the server to notice a connection the mock closed
 
 
@@ -87,9 +89,9 @@ class Breaking:
 
     def first_part(self, body: bytes) -> bytes:
         """What arrives of a body before the break: a stall's first event, else half of it."""
-        first_event_ends = body.find(b"\n\n") + 2
-        if self.fault == "stall-midway" and self.streamed and first_event_ends > 1:
-            return body[:first_event_ends]
+        first_event = EVENT_END.search(body)
+        if self.fault == "stall-midway" and self.streamed and first_event:
+            return body[: first_event.end()]
         return body[: len(body) // 2]
 
     async def trickle(self, body: bytes, more: bool) -> None:
