@@ -119,3 +119,62 @@ def test_every_refusal_is_the_error_class_the_sdk_maps_its_status_to(mock, input
     }
     assert seen["badRequest"]["param"] == "size"
     assert all(error["requestID"].startswith("req_") for error in seen.values())
+
+
+# Its retries (openai/client.js: shouldRetry, retryRequest, calculateDefaultRetryTimeoutMillis), with its default of
+# two, each wait it asks for recorded by openai_retries.mjs instead of waited.
+
+
+def retried(server: BackgroundServer, *faults: dict[str, Any]) -> dict[str, Any]:
+    """What one generation through the queued `faults` came to, and the waits the SDK asked for."""
+    httpx.post(f"{server.url}/_mock/reset").raise_for_status()
+    httpx.put(f"{server.url}/_mock/accounts/{KEY}", json={"credits": CREDITS}).raise_for_status()
+    for fault in faults:
+        httpx.post(f"{server.url}/_mock/faults", json={"profile": "openai", **fault}).raise_for_status()
+    done = subprocess.run(["node", str(NODE / "openai_retries.mjs"), server.url, KEY],
+                          capture_output=True, text=True, timeout=60, check=True)  # fmt: skip
+    return json.loads(done.stdout)
+
+
+def sent(server: BackgroundServer) -> list[dict[str, Any]]:
+    return httpx.get(f"{server.url}/_mock/requests", params={"path": "/v1/images/generations"}).json()["requests"]
+
+
+@pytest.mark.parametrize("fault", ["connection-reset", "stall-before-headers", "not-http"])
+def test_node_retries_a_broken_connection_twice_on_its_own_backoff(mock, fault):
+    seen = retried(mock, {"fault": fault, "times": 2, "seconds": 0.05})
+
+    assert seen["images"] == 1
+    first, second = seen["waits"]
+    assert 375 <= first <= 500 and 750 <= second <= 1000  # 0.5 s, then 1 s, less up to a quarter of jitter
+    assert [entry["headers"]["x-stainless-retry-count"] for entry in sent(mock)] == ["0", "1", "2"]
+
+
+def test_node_waits_any_retry_after_even_minutes_unlike_python(mock):
+    """openai-python gives up on a wait over two minutes; the Node SDK waits it out."""
+    seen = retried(mock, {"fault": "rate-limit", "retry_after": 300})
+
+    assert (seen["images"], seen["waits"]) == (1, [300_000])
+
+
+def test_node_retries_insufficient_quota_as_any_429(mock):
+    seen = retried(mock, {"fault": "insufficient-credits", "retry_after": 0.01})
+
+    assert (seen["images"], seen["waits"]) == (1, [10])
+
+
+def test_node_waits_until_the_date_a_retry_after_names(mock):
+    seen = retried(mock, {"fault": "rate-limit", "retry_after": 2, "retry_after_as": "http-date"})
+
+    [wait] = seen["waits"]
+    assert 1900 < wait <= 3000  # until the second the date names begins: 2 s, rounded up to a whole second
+
+
+@pytest.mark.parametrize("fault", ["disconnect-after-headers", "truncated-body"])
+def test_node_does_not_retry_an_answer_that_breaks_after_its_headers(mock, fault):
+    """The status was read and accepted before the body broke: fetch's TypeError reaches the caller unwrapped."""
+    seen = retried(mock, {"fault": fault})
+
+    assert (seen["raised"], seen["message"], seen["waits"]) == ("TypeError", "terminated", [])
+    [entry] = sent(mock)
+    assert (entry["fault"], entry["charged"]) == (fault, 0)

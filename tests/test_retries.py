@@ -52,15 +52,16 @@ def openai_sdk(server, **options) -> openai.OpenAI:
     return openai.OpenAI(api_key=KEY, base_url=f"{server.url}/openai/v1", **options)
 
 
-def test_openai_retries_a_reset_connection_twice_and_pays_once(server, client):
-    queue(client, "openai", "connection-reset", times=2)
+@pytest.mark.parametrize("fault", ["connection-reset", "stall-before-headers", "not-http"])
+def test_openai_retries_a_broken_connection_twice_and_pays_once(server, client, fault):
+    queue(client, "openai", fault, times=2, seconds=0.05)
 
     answer = openai_sdk(server).images.generate(**ASK)
 
     assert len(answer.data) == 1
     sent = attempts(client, OPENAI_PATH)
     assert [entry["headers"]["x-stainless-retry-count"] for entry in sent] == ["0", "1", "2"]
-    assert [entry["fault"] for entry in sent] == ["connection-reset", "connection-reset", None]
+    assert [entry["fault"] for entry in sent] == [fault, fault, None]
     assert credits_taken(client) == PRICE
 
 
