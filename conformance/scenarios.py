@@ -53,12 +53,20 @@ def check_scenarios(session: Session) -> None:
 @dataclass(frozen=True)
 class Outcome:
     scenario: Scenario
-    response: httpx.Response  # the answer checked: the `then` read's, if there is one
+    response: httpx.Response | None  # the answer checked: the `then` read's, if there is one; None if it broke
     charged: int  # credits the key lost
 
     def problems(self) -> list[Failure]:
         """What differs from the catalogue; empty when the scenario played as documented."""
+        return self.answer_problems() + self.charge_problems()
+
+    def answer_problems(self) -> list[Failure]:
         s, response = self.scenario, self.response
+        if response is None:  # the connection broke, as only a scenario without a status says it does
+            return []
+        if s.status is None:
+            message = f"{s.name}: answered {response.status_code} whole; the catalogue says the connection breaks"
+            return [WrongStatus(message, response=response)]
         found: list[Failure] = []
         if response.status_code != s.status:
             message = f"{s.name}: status {response.status_code}, the catalogue says {s.status}"
@@ -70,10 +78,14 @@ class Outcome:
         if s.expect and not contains(answer, s.expect):
             found.append(WrongBody(f"{s.name}: the answer {response.text[:300]} does not hold {json.dumps(s.expect)}"))
         found += [WrongHeader(f"{s.name}: no {name} header") for name in s.headers if name not in response.headers]
-        if s.charged is not None and self.charged != s.charged:
-            message = f"{s.name}: {self.charged} credits taken, the catalogue says {s.charged}"
-            found.append(WrongCharge(message, expected=s.charged, got=self.charged))
         return found
+
+    def charge_problems(self) -> list[Failure]:
+        s = self.scenario
+        if s.charged is None or self.charged == s.charged:
+            return []
+        message = f"{s.name}: {self.charged} credits taken, the catalogue says {s.charged}"
+        return [WrongCharge(message, expected=s.charged, got=self.charged)]
 
 
 def request_args(scenario: Scenario, step: Step, api_key: str, fields: Mapping[str, Any] | None = None) -> dict:
@@ -99,8 +111,13 @@ def play(scenario: Scenario, http: httpx.Client, admin: httpx.Client, api_key: s
         before = balance(admin, api_key)
         asked = request_args(scenario, scenario.request, api_key)
         if scenario.fault:  # asked for on the request itself, so that a client retrying after a 429 knows it
-            asked["headers"][FAULT_HEADER] = scenario.fault
-        response = http.request(**asked)
+            asked["headers"][FAULT_HEADER] = scenario.fault_header
+        try:
+            response = http.request(**asked)
+        except httpx.TransportError:
+            if scenario.status is not None:
+                raise
+            return Outcome(scenario, None, before - balance(admin, api_key))
         if scenario.then is not None:
             admin.post("/clock", json={"advance_seconds": scenario.advance_seconds}).raise_for_status()
             fields = response.json() if response.status_code == 200 else {}

@@ -84,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     catalogue = commands.add_parser("scenarios", help="list the documented behaviours each profile can be made to show")
     catalogue.add_argument("--profile", choices=sorted(PROFILES), help="only this profile's")
     catalogue.add_argument("--markdown", action="store_true", help="the README's tables of forced faults")
+    catalogue.add_argument("--broken-connections", action="store_true", help="also each way a connection can break")
     catalogue.set_defaults(run=run_scenarios)
 
     listing = commands.add_parser("contracts", help="list the OpenAPI contracts, or print one")
@@ -173,16 +174,19 @@ def run_proxy(args: argparse.Namespace) -> int:
 
 
 def run_scenarios(args: argparse.Namespace) -> int:
+    from . import broken_connections
     from .scenarios import README_TABLES, markdown, scenarios
 
     if args.markdown:
         chosen = {args.profile: f"{args.profile} answers"} if args.profile else README_TABLES
-        print("\n\n".join(markdown(profile, heading) for profile, heading in chosen.items()))
+        tables = [markdown(profile, heading) for profile, heading in chosen.items()]
+        print("\n\n".join(tables + ([broken_connections.markdown()] if args.broken_connections else [])))
         return 0
     for profile in PROFILES if args.profile is None else [args.profile]:
-        for s in scenarios(profile):
+        broken = broken_connections.broken_connections(profile) if args.broken_connections else []
+        for s in scenarios(profile) + broken:
             trigger = f"fault {s.fault}" if s.fault else ("balance " + str(s.credits) if s.credits is not None else "")
-            print(f"{s.id:<40} {s.status}  {trigger:<28} {s.answers}")
+            print(f"{s.id:<40} {s.status or '---'}  {trigger:<28} {s.answers}")
     return 0
 
 

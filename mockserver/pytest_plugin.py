@@ -30,6 +30,7 @@ import pytest
 
 from .app import create_app
 from .background import BackgroundServer
+from .broken_connections import broken_connections
 from .dialects.profiles import PROFILES
 from .scenarios import Scenario, scenarios
 from .settings import Settings
@@ -141,7 +142,7 @@ class ImagegenMock:
         if scenario.credits is not None:
             self.set_credits(scenario.credits, api_key)
         if scenario.fault:
-            self.fail_next(scenario.profile, scenario.fault)
+            self.fail_next(scenario.profile, scenario.fault, **scenario.options)
 
     def reset(self) -> None:
         self._control("POST", "/reset")
@@ -192,14 +193,17 @@ def imagegen_mock(
         mock.close()
 
 
-def imagegen_scenarios(profile: str) -> pytest.MarkDecorator:
-    """Run the test once per documented scenario of `profile`, given as the `imagegen_scenario` argument."""
-    return getattr(pytest.mark, MARKER)(profile)
+def imagegen_scenarios(profile: str, broken_connections: bool = False) -> pytest.MarkDecorator:
+    """Run the test once per documented scenario of `profile`, given as the `imagegen_scenario` argument; with
+    `broken_connections`, once more per way its connection can break (a scenario whose `status` is None)."""
+    return getattr(pytest.mark, MARKER)(profile, broken_connections=broken_connections)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", f"{MARKER}(profile): run the test for each documented scenario of the profile (imagegen_scenario)"
+        "markers",
+        f"{MARKER}(profile, broken_connections=False): run the test for each documented scenario of the profile "
+        "(imagegen_scenario), and for each broken connection too if asked",
     )
 
 
@@ -210,5 +214,5 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     (profile,) = marker.args
     if profile not in PROFILES:
         raise pytest.UsageError(f"{MARKER}: no profile {profile!r}; known: {', '.join(PROFILES)}")
-    listed = scenarios(profile)
+    listed = scenarios(profile) + (broken_connections(profile) if marker.kwargs.get("broken_connections") else [])
     metafunc.parametrize("imagegen_scenario", listed, ids=[scenario.name for scenario in listed])

@@ -44,17 +44,26 @@ class Scenario:
     answers: str  # what the service does, in words: the README's table cell
     request: Step
     fault: str | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)  # the fault's options (state/faults.py FaultOptions)
     credits: int | None = None  # the balance to give the key first
-    status: int = 200
+    status: int | None = 200  # None: no whole answer arrives (broken_connections.py)
     expect: Mapping[str, Any] = field(default_factory=dict)  # part of the JSON answer
     headers: tuple[str, ...] = ()  # answer headers that must be present
     charged: int | None = None  # credits the whole scenario takes (refunds counted); None: not stated
     then: Step | None = None  # a later read of what the request started
     advance_seconds: float = 0  # how far the mock's clock moves before `then`
+    client: str = ""  # what a correct client does, where the catalogue says
+    known: tuple[str, ...] = ()  # what the real service is known to do, each with its source
 
     @property
     def id(self) -> str:
         return f"{self.profile}:{self.name}"
+
+    @property
+    def fault_header(self) -> str:
+        """The X-Mock-Fault header that forces the scenario's fault, its options after the name."""
+        options = (f"{name.replace('_', '-')}={value}" for name, value in self.options.items())
+        return "; ".join([self.fault or "", *options])
 
     @property
     def key(self) -> contracts.KeyPlace:

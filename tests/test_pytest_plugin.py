@@ -6,6 +6,7 @@ import textwrap
 
 import pytest
 
+from mockserver.broken_connections import broken_connections
 from mockserver.scenarios import scenarios
 
 INNER_RUN_SECONDS = 90  # a user's test run, in a subprocess: it fails rather than hangs (before the 120 s of a test)
@@ -76,6 +77,20 @@ def test_every_documented_behaviour(imagegen_mock, imagegen_scenario):
     answer = httpx.request(**{**args, "url": imagegen_mock.url("llmgateway") + args["url"]})
 
     assert answer.status_code == imagegen_scenario.status
+
+
+@pytest.mark.imagegen_scenarios("openai", broken_connections=True)
+def test_every_behaviour_and_every_broken_connection(imagegen_mock, imagegen_scenario):
+    from conformance.scenarios import request_args
+
+    imagegen_mock.arm(imagegen_scenario)
+    args = request_args(imagegen_scenario, imagegen_scenario.request, imagegen_mock.api_key)
+    try:
+        answer = httpx.request(**{**args, "url": imagegen_mock.url("openai") + args["url"]}, timeout=10)
+    except httpx.TransportError:
+        assert imagegen_scenario.status is None
+    else:
+        assert answer.status_code == imagegen_scenario.status
 """
 
 
@@ -88,7 +103,8 @@ def user_tests(pytester: pytest.Pytester) -> pytest.Pytester:
 def test_a_users_tests_pass_with_only_the_package_installed(user_tests):
     result = user_tests.runpytest_subprocess("-p", "no:cacheprovider", "-q", timeout=INNER_RUN_SECONDS)
 
-    result.assert_outcomes(passed=5 + len(scenarios("llmgateway")))
+    every = len(scenarios("llmgateway")) + len(scenarios("openai")) + len(broken_connections("openai"))
+    result.assert_outcomes(passed=5 + every)
 
 
 def test_the_scenarios_are_named_in_the_test_ids(user_tests):

@@ -188,3 +188,9 @@ def test_the_readmes_fault_tables_are_the_scenario_catalogues():
 
     for profile, heading in README_TABLES.items():
         assert markdown(profile, heading) in README, f"the README's table for {profile} is not the catalogue's"
+
+
+def test_the_readmes_broken_connections_are_the_catalogues():
+    from mockserver.broken_connections import markdown
+
+    assert markdown() in README

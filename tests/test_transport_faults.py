@@ -132,15 +132,6 @@ def test_a_status_and_retry_hints_replace_the_services_own(client):
     assert other.status_code == 408 and other.json()["error"]["type"] == "server_error"
 
 
-def test_the_readme_tells_what_each_transport_fault_does():
-    from pathlib import Path
-
-    from mockserver.pipeline.forced import TRANSPORT_FAULTS
-
-    readme = (Path(__file__).parents[1] / "README.md").read_text()
-    assert [name for name in TRANSPORT_FAULTS if f"| `{name}` |" not in readme] == []
-
-
 def test_googles_retry_info_asks_for_the_wait_the_fault_gives(client):
     asked = client.post(
         "/v1beta/models/gemini-2.5-flash-image:generateContent",

@@ -18,6 +18,7 @@ from starlette.routing import Route
 
 import contracts
 
+from ..broken_connections import broken_connections
 from ..pipeline.forced import FAULTS, MAX_DELAY_MS, MockUsageError, check_fault_name
 from ..pipeline.routing import Services
 from ..scenarios import scenarios
@@ -207,7 +208,11 @@ async def list_scenarios(request: Request) -> Response:
     profile, profiles = request.query_params.get("profile"), profiles_of(request)
     if profile is not None and profile not in profiles:
         raise AdminError(400, f'"profile" must be one of: {", ".join(profiles)}')
-    listed = [s for name in profiles if profile in (None, name) for s in scenarios(name)]
+    broken = request.query_params.get("broken_connections", "false")
+    if broken not in ("true", "false"):
+        raise AdminError(400, '"broken_connections" must be true or false')
+    listing = (lambda name: scenarios(name) + broken_connections(name)) if broken == "true" else scenarios
+    listed = [s for name in profiles if profile in (None, name) for s in listing(name)]
     return JSONResponse({"scenarios": [scenario.as_json() for scenario in listed]})
 
 
