@@ -9,6 +9,7 @@ import httpx
 from browser import chromium, needs_chromium
 from PIL import Image
 
+from mockserver.broken_connections import broken_connections
 from mockserver.dialects.profiles import PROFILES
 from mockserver.scenarios import scenarios
 
@@ -74,6 +75,19 @@ def test_the_scenario_catalogue_is_served(client):
     assert [s["name"] for s in vydra] == [s.name for s in scenarios("vydra")]
     assert vydra[0]["key"] == {"place": "header", "name": "Authorization", "prefix": "Bearer "}
     assert client.get("/_mock/scenarios", params={"profile": "nope"}).status_code == 400
+
+
+def test_the_catalogue_serves_the_broken_connections_when_asked(client):
+    asked = {"profile": "openai", "broken_connections": "true"}
+    listed = client.get("/_mock/scenarios", params=asked).json()["scenarios"]
+
+    broken = listed[len(scenarios("openai")) :]
+    assert [s["name"] for s in broken] == [s.name for s in broken_connections("openai")]
+    reset = broken[0]
+    assert (reset["status"], reset["charged"], reset["fault"]) == (None, 0, "connection-reset")
+    assert reset["client"] and reset["known"]
+    refused = client.get("/_mock/scenarios", params={**asked, "broken_connections": "yes"})
+    assert refused.status_code == 400 and "broken_connections" in refused.json()["error"]
 
 
 def test_the_dashboard_page_stands_alone(client):
