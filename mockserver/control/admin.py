@@ -29,6 +29,7 @@ from ..state.clock import iso
 from ..state.faults import FaultOptionError, FaultOptions, Forced
 from ..state.journal import Recorded
 from ..state.ledger import MAX_KEY_LENGTH, Account, account_id
+from ..state.metrics import MEDIA_TYPE as METRICS_MEDIA_TYPE
 from ..state.webhooks import WebhookError
 from ..wire.jsonio import JSONResponse, parse_json
 from .access import AdminTokenMiddleware, SameOriginMiddleware
@@ -62,6 +63,7 @@ def create_admin(state: State, services: Services) -> Starlette:
             Route("/images", list_images, methods=["GET"]),
             Route("/images/{image_id:int}", get_image, methods=["GET"]),
             Route("/scenarios", list_scenarios, methods=["GET"]),
+            Route("/metrics", metrics, methods=["GET"]),
             Route("/clock", Clock),
             Route("/webhooks/public-key", public_key, methods=["GET"]),
             Route("/faults", Faults),
@@ -214,6 +216,10 @@ async def list_scenarios(request: Request) -> Response:
     listing = (lambda name: scenarios(name) + broken_connections(name)) if broken == "true" else scenarios
     listed = [s for name in profiles if profile in (None, name) for s in listing(name)]
     return JSONResponse({"scenarios": [scenario.as_json() for scenario in listed]})
+
+
+async def metrics(request: Request) -> Response:
+    return Response(state_of(request).metrics.text(), media_type=METRICS_MEDIA_TYPE)
 
 
 async def dashboard(request: Request) -> Response:

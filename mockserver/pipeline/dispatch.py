@@ -65,6 +65,12 @@ class Pipeline:
             if call is not None and call.charges:
                 settle_or_refund(self.state, call.charges, sent.complete)
             await record(self.state, scope, destination, body, sent, started, call)
+            if destination.profile is not None:
+                seconds = time.perf_counter() - started
+                endpoint, fault = (call.endpoint, call.fault) if call else (None, None)
+                self.state.metrics.answered(
+                    destination.profile.name, endpoint, sent.start.get("status"), seconds, fault
+                )
 
     async def answer(
         self, scope: Scope, receive: Receive, send: Send, destination: Destination, body: bytes

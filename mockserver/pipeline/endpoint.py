@@ -57,6 +57,11 @@ class Call:
         return api_key
 
     @property
+    def fault(self) -> str | None:
+        """The name of the fault forced on the call, if one was."""
+        return self.forced.name if self.forced else None
+
+    @property
     def endpoint(self) -> str:
         """The path as the service documents it, such as /v1beta/models/{model}:generateContent."""
         return self.route.documented

@@ -77,7 +77,7 @@ async def record(
             response_size=answer.size,
             body_limit=limit,
             keys=tuple(call.keys) if call else (),
-            fault=call.forced.name if call and call.forced else None,
+            fault=call.fault if call else None,
             complete=answer.complete,
             charges=tuple(call.charges) if call else (),
         )

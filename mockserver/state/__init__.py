@@ -17,6 +17,7 @@ from .ids import Ids
 from .jobs import Jobs
 from .journal import Journal
 from .ledger import Ledger
+from .metrics import Metrics
 from .rates import RequestCounter
 from .renderings import Renderer
 from .store import Store
@@ -31,6 +32,7 @@ class State:
         self.settings = settings
         self.store = Store(Path(settings.data_dir)) if settings.data_dir else None
         self.clock = Clock(settings.frozen_clock, self.store)
+        self.metrics = Metrics()  # a reset keeps it
         self.ledger = Ledger(
             self.clock,
             settings.credits,
@@ -38,6 +40,7 @@ class State:
             settings.accounts,
             self.store,
             settings.accounts_max_count,
+            self.metrics,
         )
         self.journal = Journal(settings.journal_size, settings.journal_bytes)
         self.files = FileStore(settings.files_max_count, settings.files_max_bytes, self.store)
@@ -46,9 +49,10 @@ class State:
         self.usage = RequestCounter(self.clock)
         self.ids = Ids(settings.seed, self.store.boot if self.store else 1)
         self.jobs = Jobs(self.clock, self.ids, settings.jobs_max_count, self.store)
+        self.metrics.count_jobs(self.jobs.statuses)
         self.webhooks = Webhooks(settings, self.clock, self.journal)
         self.gallery = Gallery(self.clock, GALLERY_COUNT, settings.image_cache_bytes)
-        self.renderer = Renderer(settings.image_cache_bytes, self.gallery, settings.workers)  # a reset keeps it
+        self.renderer = Renderer(settings.image_cache_bytes, self.gallery, settings.workers, self.metrics)  # kept too
         self.latency: dict[str | None, int] = {}  # milliseconds added, by profile (None: every profile)
 
     def reset(self) -> None:

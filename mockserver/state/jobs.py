@@ -133,6 +133,12 @@ class Jobs:
         with self._lock:
             return [job for job in reversed(self._jobs.values()) if job.api_key == api_key]
 
+    def statuses(self) -> list[tuple[str, str]]:
+        """Each job's profile and status, once the jobs due by the clock have ended."""
+        self.settle()
+        with self._lock:
+            return [(job.profile, job.status) for job in self._jobs.values()]
+
     def settle(self) -> None:
         """Finish every job whose time is up, oldest due first.
 

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 from .clock import Clock
+from .metrics import Metrics
 from .store import Store
 
 FIRST_ERA = 0  # of a ledger opened from a store, and of the charges restored with it
@@ -63,6 +64,7 @@ class Ledger:
         preset: Mapping[str, int],
         store: Store | None = None,
         max_opened: int = 10_000,
+        metrics: Metrics | None = None,
     ) -> None:
         """`max_opened`: accounts opened by a key's first request that are remembered, the least recently used
         forgotten first; an account given a balance (by the control API or the config file) is never forgotten."""
@@ -76,6 +78,7 @@ class Ledger:
         self._lock = threading.RLock()
         self._store = store
         self._era = FIRST_ERA
+        self._metrics = metrics or Metrics()
         if store is None:
             self.reset()
             return
@@ -148,6 +151,7 @@ class Ledger:
             if account.balance < amount:
                 raise InsufficientCredits(amount, account.balance)
             self._update(api_key, account.balance - amount, account.charged + amount, account.refunded)
+            self._metrics.charged.inc(amount)
             charge = Charge(api_key, amount, self._era)
             if db:
                 charge.pending_id = db.execute("INSERT INTO charges VALUES (NULL, ?, ?)", (api_key, amount)).lastrowid
@@ -165,6 +169,7 @@ class Ledger:
             self._update(
                 charge.api_key, account.balance + charge.amount, account.charged, account.refunded + charge.amount
             )
+            self._metrics.refunded.inc(charge.amount)
             self._settle(charge)
 
     def settle(self, charges: list[Charge]) -> None:

@@ -14,6 +14,7 @@ from ..images.spec import ImageSpec
 from ..images.workers import Workers
 from .bounded import BoundedMap
 from .gallery import Gallery
+from .metrics import Metrics
 
 
 class Renderer:
@@ -21,17 +22,24 @@ class Renderer:
     encoding are done by its `workers`. What it keeps counts against its budget keys and all: a key holds its
     spec, and with it the prompt and an edit's input images."""
 
-    def __init__(self, cache_bytes: int, gallery: Gallery | None = None, workers: int = 1) -> None:
+    def __init__(
+        self, cache_bytes: int, gallery: Gallery | None = None, workers: int = 1, metrics: Metrics | None = None
+    ) -> None:
         self._cache: BoundedMap[object, tuple[Any, int]] = BoundedMap(1_000_000, cache_bytes, itemgetter(1), lru=True)
         self.gallery = gallery
         self.workers = Workers(workers)
+        self._metrics = metrics or Metrics()
 
     async def render(self, spec: ImageSpec, shown: bool = True) -> bytes:
         """The spec's bytes; `shown` ones (not a stand-in for a client's input) go to the gallery too."""
-        content = await self._kept(spec, spec, lambda: self.workers.run(drawn, spec))
+        content = await self._kept(spec, spec, lambda: self._drawn(spec))
         if shown and self.gallery is not None:
             self.gallery.add(spec, content)
         return content
+
+    async def _drawn(self, spec: ImageSpec) -> bytes:
+        with self._metrics.render.time():
+            return await self.workers.run(drawn, spec)
 
     async def base64(self, spec: ImageSpec) -> str:
         """The spec's bytes in base64, as JSON answers carry them (kept too, as they cost more than the lookup)."""
