@@ -152,7 +152,7 @@ def test_openai_retries_408_and_409_given_in_the_services_envelope(server, clien
 
 def test_openai_does_not_retry_a_stream_that_stalls_midway(server, client):
     queue(client, "openai", "stall-midway", seconds=30)
-    sdk = openai_sdk(server, timeout=httpx.Timeout(5, read=0.3))
+    sdk = openai_sdk(server, timeout=httpx.Timeout(5, read=2))  # time enough to draw the first image under load
 
     events = []
     with pytest.raises(openai.APIConnectionError), sdk.images.generate(**ASK, stream=True, partial_images=2) as stream:
@@ -210,7 +210,7 @@ def test_google_genai_does_not_retry_a_stream_that_stalls_midway(server, client)
     """Its retry wraps the request, not the reading of a stream: the stall ends the stream, after the first event,
     in the client's own read timeout."""
     queue(client, "gemini", "stall-midway", seconds=30)
-    sdk = gemini_sdk(server, timeout=300, retry_options=quick_retries())  # milliseconds
+    sdk = gemini_sdk(server, timeout=2000, retry_options=quick_retries())  # milliseconds, time to draw under load
 
     chunks = []
     with pytest.raises(httpx.ReadTimeout):

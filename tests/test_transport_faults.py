@@ -89,7 +89,7 @@ def test_a_stream_stalls_after_its_first_event(client):
     events = []
     stalled = client.stream("POST", GENERATE, json={**ASK, "stream": True, "partial_images": 2},
                             headers={"Authorization": f"Bearer {KEY}", "X-Mock-Fault": "stall-midway; seconds=30"},
-                            timeout=httpx.Timeout(5, read=0.3))  # fmt: skip
+                            timeout=httpx.Timeout(5, read=2))  # fmt: skip
     with stalled as stream, pytest.raises(httpx.ReadTimeout):
         for line in stream.iter_lines():
             if line.startswith("event:"):
