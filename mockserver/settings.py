@@ -65,6 +65,8 @@ class Settings:
     webhook_backoff_seconds: float = option(1.0, "wait before the first webhook retry; it doubles each time")
     replay: str = option("", "a folder recorded by `imagegen-mock proxy --record`: matching requests get its answers")
     data_dir: str = option("", "folder that keeps accounts, the ledger, jobs and generated files across restarts")
+    state: str = option("", "redis://HOST:PORT/DB: the accounts, the ledger, the clock and queued faults shared "
+                        "with every server on it")  # fmt: skip
     admin_token: str = option("", "token the control API (/_mock/) requires; needed to listen beyond loopback")
     allowed_hosts: str = option(
         "", "host names besides this machine's that the control API answers to, comma-separated"
@@ -97,6 +99,10 @@ class Settings:
             raise SettingsError(
                 f"public_url: expected an http or https URL such as http://mock.internal:8000, got {self.public_url!r}"
             )
+        if self.state and not re.fullmatch(r"rediss?://\S+", self.state):
+            raise SettingsError(f"state: expected a Redis URL such as redis://127.0.0.1:6379/0, got {self.state!r}")
+        if self.state and self.data_dir:
+            raise SettingsError("state and data_dir: the state is kept in Redis or in a folder, not both")
         if self.replay and not Path(self.replay).is_dir():
             raise SettingsError(f"replay: {self.replay} is not a folder of recordings")
         for key, credits in self.accounts.items():

@@ -30,6 +30,7 @@ from ..state.faults import FaultOptionError, FaultOptions, Forced
 from ..state.journal import Recorded
 from ..state.ledger import MAX_KEY_LENGTH, Account, account_id
 from ..state.metrics import MEDIA_TYPE as METRICS_MEDIA_TYPE
+from ..state.shared import UNAVAILABLE, unreachable
 from ..state.webhooks import WebhookError
 from ..wire.jsonio import JSONResponse, parse_json
 from .access import AdminTokenMiddleware, SameOriginMiddleware
@@ -76,6 +77,7 @@ def create_admin(state: State, services: Services) -> Starlette:
             AdminError: admin_exception,
             MockUsageError: admin_exception,
             HTTPException: admin_exception,
+            **dict.fromkeys(UNAVAILABLE, state_unavailable),
         },
     )
     app.state.mock = state
@@ -399,6 +401,10 @@ def account_json(state: State, api_key: str | None, account: Account) -> dict[st
         "updated_at": account.updated_at,
         "webhook_url": state.webhooks.url_of(api_key) if api_key else None,
     }
+
+
+async def state_unavailable(request: Request, exc: Exception) -> Response:
+    return JSONResponse({"error": unreachable(exc)}, 503)
 
 
 async def admin_exception(request: Request, exc: Exception) -> Response:

@@ -14,6 +14,7 @@ the app's own routes, journalled.
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 from starlette.datastructures import URL
@@ -23,6 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..state import State
 from ..state.ledger import Charge
+from ..state.shared import UNAVAILABLE
 from ..wire.jsonio import JSONResponse
 from .body import TooLarge, read_body, replaying
 from .endpoint import Call, run
@@ -63,7 +65,8 @@ class Pipeline:
             call = await self.answer(scope, receive, sent.send, destination, body)
         finally:
             if call is not None and call.charges:
-                settle_or_refund(self.state, call.charges, sent.complete)
+                with contextlib.suppress(*UNAVAILABLE):  # left pending: never charged twice, refunded if it dies
+                    settle_or_refund(self.state, call.charges, sent.complete)
             await record(self.state, scope, destination, body, sent, started, call)
             if destination.profile is not None:
                 seconds = time.perf_counter() - started

@@ -19,6 +19,7 @@ from starlette.responses import Response
 from ..state import State
 from ..state.faults import HINT_HEADERS, Forced
 from ..state.ledger import Charge, InsufficientCredits
+from ..state.shared import UNAVAILABLE, unreachable
 from ..wire.keys import key_at
 from .forced import TRANSPORT_FAULT_NAMES, MockUsageError, delay_seconds, header_fault, mock_headers
 from .routing import Profile, ServiceRoute
@@ -176,6 +177,8 @@ async def run(call: Call) -> Response | Broken:
             response = rejection.response
     except MockUsageError as error:
         return call.profile.error(400, str(error))
+    except UNAVAILABLE as gone:
+        return call.profile.error(503, unreachable(gone))
     except Exception:
         log.exception("%s failed inside the mock", label)
         return call.profile.error(500, f"The mock failed while handling {label}; see its log.")

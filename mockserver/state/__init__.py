@@ -20,6 +20,9 @@ from .ledger import Ledger
 from .metrics import Metrics
 from .rates import RequestCounter
 from .renderings import Renderer
+from .shared import SharedClock, SharedState
+from .shared_faults import SharedFaultQueue
+from .shared_ledger import SharedLedger
 from .store import Store
 from .uploads import Uploads
 from .webhooks import Webhooks
@@ -31,21 +34,22 @@ class State:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.store = Store(Path(settings.data_dir)) if settings.data_dir else None
-        self.clock = Clock(settings.frozen_clock, self.store)
+        self.shared = SharedState(settings.state) if settings.state else None
         self.metrics = Metrics()  # a reset keeps it
-        self.ledger = Ledger(
-            self.clock,
-            settings.credits,
-            settings.strict_keys,
-            settings.accounts,
-            self.store,
-            settings.accounts_max_count,
-            self.metrics,
-        )
+        if self.shared:
+            self.clock: Clock = SharedClock(self.shared, settings.frozen_clock)
+            self.ledger: Ledger | SharedLedger = SharedLedger(
+                self.shared, self.clock, settings.credits, settings.strict_keys, settings.accounts, self.metrics
+            )
+            self.faults: FaultQueue | SharedFaultQueue = SharedFaultQueue(self.shared)
+        else:
+            self.clock = Clock(settings.frozen_clock, self.store)
+            self.ledger = Ledger(self.clock, settings.credits, settings.strict_keys, settings.accounts, self.store,
+                                 settings.accounts_max_count, self.metrics)  # fmt: skip
+            self.faults = FaultQueue()
         self.journal = Journal(settings.journal_size, settings.journal_bytes)
         self.files = FileStore(settings.files_max_count, settings.files_max_bytes, self.store)
         self.uploads = Uploads(settings.files_max_count, settings.files_max_bytes)
-        self.faults = FaultQueue()
         self.usage = RequestCounter(self.clock)
         self.ids = Ids(settings.seed, self.store.boot if self.store else 1)
         self.jobs = Jobs(self.clock, self.ids, settings.jobs_max_count, self.store)
@@ -81,3 +85,5 @@ class State:
         self.renderer.workers.close()
         if self.store:
             self.store.close()
+        if self.shared:
+            self.shared.close()

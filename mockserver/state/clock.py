@@ -26,7 +26,7 @@ class Clock:
 
     def now(self) -> float:
         """Seconds since the epoch, as the mock sees them."""
-        return (self._frozen_at if self._frozen_at is not None else time.time()) + self._offset
+        return (self._frozen_at if self._frozen_at is not None else time.time()) + self.offset
 
     @property
     def offset(self) -> float:
@@ -39,10 +39,13 @@ class Clock:
 
     def advance(self, seconds: float) -> None:
         with self._lock:
-            if not 0 <= seconds <= MAX_OFFSET_SECONDS - self._offset:
-                room = MAX_OFFSET_SECONDS - self._offset
+            room = MAX_OFFSET_SECONDS - self.offset
+            if not 0 <= seconds <= room:
                 raise ValueError(f"the clock moves forward by 0 to {room:.0f} more seconds (100 years in all)")
-            self._set_offset(self._offset + seconds)
+            self._move(seconds)
+
+    def _move(self, seconds: float) -> None:
+        self._set_offset(self._offset + seconds)
 
     def _set_offset(self, offset: float) -> None:
         self._offset = offset

@@ -1,0 +1,147 @@
+"""State that several servers share, in Redis (`--state redis://HOST:PORT/DB`): the connection, the servers'
+leases, the era every reset begins, and the clock.
+
+Everything of a mock lives under one prefix, and what a reset forgets under the prefix and its era, so that a
+reset is one atomic INCR: keys of an older era are nobody's, and are deleted after it. Each server holds a lease
+(a key that expires unless renewed); the charges it took and has not settled are kept under its name, so that
+when a server dies (kill -9) the others refund them once its lease is gone, as `--data-dir` does at a restart.
+One Redis server is assumed, not a cluster: the scripts build their keys from the era they read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import redis
+
+from ..settings import SettingsError
+from .clock import Clock
+
+PREFIX = "imagegen-mock:"
+LEASE_SECONDS = 6
+RENEW_SECONDS = 2
+UNAVAILABLE = (redis.ConnectionError, redis.TimeoutError)  # Redis is gone: the requests it serves get a 503
+SETTLED_CHARGE_SECONDS = 86_400  # how long a charge is kept after its answer, for a refund that comes later
+
+# A dead server's charges that were never settled are refunded, once, and its name forgotten.
+RECLAIM = """
+local prefix, me, now = ARGV[1], ARGV[2], ARGV[3]
+local era = redis.call('GET', prefix .. 'era') or '0'
+local refunded = 0
+for _, server in ipairs(redis.call('SMEMBERS', prefix .. 'servers')) do
+  if server ~= me and redis.call('EXISTS', prefix .. 'alive:' .. server) == 0 then
+    for _, id in ipairs(redis.call('SMEMBERS', prefix .. 'pending:' .. server)) do
+      local charge = prefix .. 'charge:' .. id
+      local fields = redis.call('HMGET', charge, 'api_key', 'amount', 'era', 'state')
+      if fields[4] == 'pending' then
+        redis.call('HSET', charge, 'state', 'refunded')
+        redis.call('EXPIRE', charge, ARGV[4])
+        local account = prefix .. fields[3] .. ':account:' .. fields[1]
+        if fields[3] == era and redis.call('EXISTS', account) == 1 then
+          redis.call('HINCRBY', account, 'balance', fields[2])
+          redis.call('HINCRBY', account, 'refunded', fields[2])
+          redis.call('HSET', account, 'updated_at', now)
+          refunded = refunded + tonumber(fields[2])
+        end
+      end
+    end
+    redis.call('DEL', prefix .. 'pending:' .. server)
+    redis.call('SREM', prefix .. 'servers', server)
+  end
+end
+return refunded
+"""
+
+
+def unreachable(gone: Exception) -> str:
+    """What a request is told while Redis is gone."""
+    return f"imagegen-mock's shared state (Redis) cannot be reached ({gone}); try again once it is back"
+
+
+class SharedState:
+    """The connection to Redis, this server's lease on it, and the scripts the shared pieces run."""
+
+    def __init__(self, url: str) -> None:
+        self.redis = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2, decode_responses=True)
+        try:
+            self.redis.ping()
+        except (*UNAVAILABLE, redis.ResponseError) as error:
+            raise SettingsError(f"state: Redis at {url} cannot be reached: {error}") from None
+        self.server = uuid.uuid4().hex
+        self._reclaim = self.script(RECLAIM)
+        self._stopped = threading.Event()
+        self.renew()
+        self._renewing = threading.Thread(target=self._keep_lease, name="imagegen-mock lease", daemon=True)
+        self._renewing.start()
+
+    def script(self, source: str) -> Callable[..., Any]:
+        return self.redis.register_script(source)
+
+    def key(self, name: str) -> str:
+        return PREFIX + name
+
+    def era(self) -> str:
+        return self.redis.get(self.key("era")) or "0"
+
+    def era_key(self, era: str, name: str) -> str:
+        """The key of something a reset forgets, in `era`."""
+        return f"{PREFIX}{era}:{name}"
+
+    def renew(self) -> int:
+        """Hold this server's lease, and refund what servers that lost theirs had not settled."""
+        self.redis.set(self.key(f"alive:{self.server}"), "1", ex=LEASE_SECONDS)
+        self.redis.sadd(self.key("servers"), self.server)
+        return self._refund_the_dead(sparing=self.server)
+
+    def _refund_the_dead(self, sparing: str) -> int:
+        return int(self._reclaim(args=[PREFIX, sparing, time.time(), SETTLED_CHARGE_SECONDS]))
+
+    def reset(self) -> None:
+        """Begin a new era, which forgets everything the last one held; then delete what it held."""
+        old = self.era()
+        self.redis.incr(self.key("era"))
+        for stale in self.redis.scan_iter(match=self.era_key(old, "*"), count=1000):
+            self.redis.delete(stale)
+
+    def close(self) -> None:
+        """Give up the lease: this server's unsettled charges are refunded by the next server that renews."""
+        self._stopped.set()
+        self._renewing.join()
+        with contextlib.suppress(*UNAVAILABLE):
+            self.redis.delete(self.key(f"alive:{self.server}"))
+            self._refund_the_dead(sparing="")
+        self.redis.close()
+
+    def _keep_lease(self) -> None:
+        while not self._stopped.wait(RENEW_SECONDS):
+            try:
+                self.renew()
+            except UNAVAILABLE:  # Redis is gone for now: the lease is renewed when it is back
+                continue
+
+
+class SharedClock(Clock):
+    """The mock's clock with its offset in Redis: moved on one server, it has moved on all."""
+
+    def __init__(self, shared: SharedState, frozen: bool = False) -> None:
+        super().__init__(frozen)
+        self._redis = shared.redis
+        self._key = shared.key("clock")
+
+    @property
+    def offset(self) -> float:
+        """The shared offset; while Redis is gone, the last one read (time goes on, for the journal too)."""
+        with contextlib.suppress(*UNAVAILABLE):
+            self._offset = float(self._redis.get(self._key) or 0)
+        return self._offset
+
+    def _move(self, seconds: float) -> None:
+        self._redis.incrbyfloat(self._key, seconds)  # two servers moving it at once both count
+
+    def _set_offset(self, offset: float) -> None:
+        self._redis.set(self._key, offset)

@@ -1,0 +1,197 @@
+"""Servers sharing one Redis (`--state redis://`): one ledger, one clock, one queue of faults across them, a
+dead server's unsettled charges refunded by the living, and a 503 in each service's envelope while Redis is gone.
+A real redis-server on a loopback port (Debian's package, which .ci/run installs); without it these are skipped."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+
+from mockserver import Settings, create_app
+from mockserver.background import BackgroundServer
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("redis-server") is None, reason="no redis-server (apt install redis-server)"
+)
+
+KEY = "shared-state-key"
+VYDRA = "/api/v1/models/gemini/generate"
+PRICE = 5  # Vydra's generation
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class RedisServer:
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+        )
+        client = redis.Redis(port=self.port)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                return
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+
+    def stop(self) -> None:
+        if self.process:
+            self.process.terminate()
+            self.process.wait()
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def two(redis_server) -> Iterator[tuple[httpx.Client, httpx.Client]]:
+    """Two mocks on one Redis, and a client of each."""
+    settings = Settings(state=redis_server.url)
+    with BackgroundServer(create_app(settings)) as a, BackgroundServer(create_app(settings)) as b:
+        first, second = httpx.Client(base_url=a.url, timeout=30), httpx.Client(base_url=b.url, timeout=30)
+        with first, second:
+            yield first, second
+
+
+def generate(client: httpx.Client, prompt: str = "a fox", **headers: str) -> httpx.Response:
+    return client.post(VYDRA, json={"prompt": prompt}, headers={"Authorization": f"Bearer {KEY}", **headers})
+
+
+def test_concurrent_paid_requests_across_two_servers_take_exactly_the_balance(two):
+    k = 4
+    first, second = two
+    first.put(f"/_mock/accounts/{KEY}", json={"credits": k * PRICE})
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(lambda i: generate(two[i % 2], f"fox {i}").status_code, range(3 * k)))
+
+    assert sorted(statuses) == [200] * k + [402] * (2 * k)
+    account = second.get(f"/_mock/accounts/{KEY}").json()
+    assert (account["credits"], account["charged"], account["refunded"]) == (0, k * PRICE, 0)
+
+
+def test_a_fault_queued_through_one_server_fails_one_request_on_either(two):
+    first, second = two
+    first.post("/_mock/faults", json={"profile": "vydra", "fault": "server-error"})
+
+    assert second.get("/_mock/faults").json()["faults"][0]["fault"] == "server-error"
+    assert [generate(second).status_code, generate(first).status_code, generate(second).status_code] == [500, 200, 200]
+    assert first.get(f"/_mock/accounts/{KEY}").json()["refunded"] == PRICE
+
+
+def test_the_clock_and_a_reset_reach_every_server(two):
+    first, second = two
+    generate(first)
+    first.post("/_mock/clock", json={"advance_seconds": 90})
+
+    assert second.get("/_mock/clock").json()["offset_seconds"] == 90
+    second.post("/_mock/reset")
+    assert first.get(f"/_mock/accounts/{KEY}").status_code == 404
+    assert first.get("/_mock/clock").json()["offset_seconds"] == 0
+
+
+def serve_in_a_process(redis_url: str) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mockserver", "serve", "--port", str(port), "--state", redis_url,
+         "--timeout-seconds", "60"],
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            httpx.get(f"{url}/_mock/health").raise_for_status()
+            return process, url
+        except httpx.TransportError:
+            assert time.monotonic() < deadline and process.poll() is None, "the server did not start"
+            time.sleep(0.05)
+
+
+def hold(url: str) -> None:
+    """A paid request the server holds (a forced timeout of a minute) until it dies."""
+    with contextlib.suppress(httpx.TransportError):
+        generate(httpx.Client(base_url=url, timeout=30), "held", **{"X-Mock-Fault": "timeout"})
+
+
+def test_kill_9_keeps_what_was_answered_and_the_living_refund_what_was_not(redis_server):
+    doomed, doomed_url = serve_in_a_process(redis_server.url)
+    app = create_app(Settings(state=redis_server.url))
+    with BackgroundServer(app) as living:
+        client = httpx.Client(base_url=living.url)
+        client.put(f"/_mock/accounts/{KEY}", json={"credits": 100})
+        assert generate(httpx.Client(base_url=doomed_url), "answered").status_code == 200
+        held = threading.Thread(target=hold, args=(doomed_url,), daemon=True)
+        held.start()
+        deadline = time.monotonic() + 10
+        while client.get(f"/_mock/accounts/{KEY}").json()["credits"] != 100 - 2 * PRICE:
+            assert time.monotonic() < deadline, "the held request was never charged"
+            time.sleep(0.02)
+
+        doomed.send_signal(signal.SIGKILL)
+        doomed.wait()
+        state = app.state.mock.shared
+        dead = [name for name in state.redis.smembers(state.key("servers")) if name != state.server]
+        state.redis.delete(*(state.key(f"alive:{name}") for name in dead))  # its lease, run out
+        state.renew()
+
+        account = client.get(f"/_mock/accounts/{KEY}").json()
+        assert (account["credits"], account["refunded"]) == (100 - PRICE, PRICE)
+        state.renew()  # a second look refunds nothing twice
+        assert client.get(f"/_mock/accounts/{KEY}").json()["credits"] == 100 - PRICE
+
+
+def test_while_redis_is_gone_each_service_answers_503_in_its_envelope_and_then_recovers(redis_server):
+    with BackgroundServer(create_app(Settings(state=redis_server.url))) as server:
+        client = httpx.Client(base_url=server.url)
+        redis_server.stop()
+        vydra = generate(client)
+        openai = client.post("/openai/v1/images/generations", json={"prompt": "a fox"},
+                             headers={"Authorization": f"Bearer {KEY}"})  # fmt: skip
+        admin = client.get("/_mock/accounts")
+        redis_server.start()
+        back = generate(client)
+
+    assert vydra.status_code == 503 and "Redis" in vydra.json()["error"]
+    assert openai.status_code == 503 and "Redis" in openai.json()["error"]["message"]
+    assert admin.status_code == 503
+    assert back.status_code == 200
+
+
+def test_a_server_refuses_to_start_on_a_redis_it_cannot_reach():
+    from mockserver.settings import SettingsError
+
+    with pytest.raises(SettingsError, match="cannot be reached"):
+        create_app(Settings(state=f"redis://127.0.0.1:{free_port()}/0"))
