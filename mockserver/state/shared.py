@@ -11,6 +11,7 @@ One Redis server is assumed, not a cluster: the scripts build their keys from th
 from __future__ import annotations
 
 import contextlib
+import math
 import threading
 import time
 import uuid
@@ -26,6 +27,7 @@ PREFIX = "imagegen-mock:"
 LEASE_SECONDS = 6
 RENEW_SECONDS = 2
 UNAVAILABLE = (redis.ConnectionError, redis.TimeoutError)  # Redis is gone: the requests it serves get a 503
+CLOCK_READ_SECONDS = 0.001  # how long a server trusts the shared clock's offset it last read
 SETTLED_CHARGE_SECONDS = 86_400  # how long a charge is kept after its answer, for a refund that comes later
 
 # A dead server's charges that were never settled are refunded, once, and its name forgotten.
@@ -132,16 +134,22 @@ class SharedClock(Clock):
         super().__init__(frozen)
         self._redis = shared.redis
         self._key = shared.key("clock")
+        self._read_at = -math.inf
 
     @property
     def offset(self) -> float:
-        """The shared offset; while Redis is gone, the last one read (time goes on, for the journal too)."""
-        with contextlib.suppress(*UNAVAILABLE):
-            self._offset = float(self._redis.get(self._key) or 0)
+        """The shared offset, read at most once a CLOCK_READ_SECONDS (a request reads the clock several times);
+        while Redis is gone, the last one read: time goes on, for the journal too."""
+        if time.monotonic() - self._read_at > CLOCK_READ_SECONDS:
+            with contextlib.suppress(*UNAVAILABLE):
+                self._offset = float(self._redis.get(self._key) or 0)
+                self._read_at = time.monotonic()
         return self._offset
 
     def _move(self, seconds: float) -> None:
-        self._redis.incrbyfloat(self._key, seconds)  # two servers moving it at once both count
+        self._offset = self._redis.incrbyfloat(self._key, seconds)  # two servers moving it at once both count
+        self._read_at = time.monotonic()
 
     def _set_offset(self, offset: float) -> None:
         self._redis.set(self._key, offset)
+        self._offset, self._read_at = offset, time.monotonic()

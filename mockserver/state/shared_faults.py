@@ -1,5 +1,7 @@
-"""Queued faults in Redis, for servers that share one (state/shared.py): a list of the era, taken from by one
-script, so that a fault queued through any server fails exactly the requests it was queued for, across all."""
+"""Queued faults in Redis, for servers that share one (state/shared.py): one list, taken from by one script, so
+that a fault queued through any server fails exactly the requests it was queued for, across all. A reset empties
+it as it does the in-memory queue; it is not kept per era, so that asking whether any fault is queued, as every
+request does, is one round trip."""
 
 from __future__ import annotations
 
@@ -11,8 +13,7 @@ from .shared import PREFIX, SharedState
 
 # ARGV: prefix, profile, endpoint, the fault names that apply (JSON), the request's keys (JSON). The fault taken.
 TAKE = """
-local era = redis.call('GET', ARGV[1] .. 'era') or '0'
-local queue = ARGV[1] .. era .. ':faults'
+local queue = ARGV[1] .. 'faults'
 local applicable, keys = {}, {}
 for _, name in ipairs(cjson.decode(ARGV[4])) do applicable[name] = true end
 for _, key in ipairs(cjson.decode(ARGV[5])) do keys[key] = true end
@@ -35,8 +36,7 @@ return nil
 """
 # ARGV: prefix, the profile whose faults go ('' for every profile's).
 CLEAR = """
-local era = redis.call('GET', ARGV[1] .. 'era') or '0'
-local queue = ARGV[1] .. era .. ':faults'
+local queue = ARGV[1] .. 'faults'
 if ARGV[2] == '' then return redis.call('DEL', queue) end
 for _, entry in ipairs(redis.call('LRANGE', queue, 0, -1)) do
   if cjson.decode(entry).profile == ARGV[2] then redis.call('LREM', queue, 1, entry) end
@@ -74,7 +74,7 @@ class SharedFaultQueue:
         self._clear(args=[PREFIX, profile or ""])
 
     def _queue(self) -> str:
-        return self._shared.era_key(self._shared.era(), "faults")
+        return self._shared.key("faults")
 
 
 def queued(fields: dict) -> QueuedFault:
