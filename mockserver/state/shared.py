@@ -111,7 +111,7 @@ class SharedState:
             self.redis.delete(stale)
 
     def close(self) -> None:
-        """Give up the lease: this server's unsettled charges are refunded by the next server that renews."""
+        """Give up the lease, refunding the charges this server has not settled (requests it never answered)."""
         self._stopped.set()
         self._renewing.join()
         with contextlib.suppress(*UNAVAILABLE):
