@@ -111,6 +111,16 @@ def test_a_fault_queued_through_one_server_fails_one_request_on_either(two):
     assert first.get(f"/_mock/accounts/{KEY}").json()["refunded"] == PRICE
 
 
+def test_the_rate_figures_count_the_requests_sent_to_every_server(two):
+    first, second = two
+    generate(first)
+    generate(second)
+    answered = generate(first)
+
+    limit, remaining = (int(answered.headers[f"X-RateLimit-{name}"]) for name in ("Limit", "Remaining"))
+    assert remaining == limit - 3  # alone, this server has seen two of the three
+
+
 def test_the_clock_and_a_reset_reach_every_server(two):
     first, second = two
     generate(first)

@@ -23,6 +23,7 @@ from .renderings import Renderer
 from .shared import SharedClock, SharedState
 from .shared_faults import SharedFaultQueue
 from .shared_ledger import SharedLedger
+from .shared_rates import SharedRequestCounter
 from .store import Store
 from .uploads import Uploads
 from .webhooks import Webhooks
@@ -42,15 +43,16 @@ class State:
                 self.shared, self.clock, settings.credits, settings.strict_keys, settings.accounts, self.metrics
             )
             self.faults: FaultQueue | SharedFaultQueue = SharedFaultQueue(self.shared)
+            self.usage: RequestCounter | SharedRequestCounter = SharedRequestCounter(self.shared, self.clock)
         else:
             self.clock = Clock(settings.frozen_clock, self.store)
             self.ledger = Ledger(self.clock, settings.credits, settings.strict_keys, settings.accounts, self.store,
                                  settings.accounts_max_count, self.metrics)  # fmt: skip
             self.faults = FaultQueue()
+            self.usage = RequestCounter(self.clock)
         self.journal = Journal(settings.journal_size, settings.journal_bytes)
         self.files = FileStore(settings.files_max_count, settings.files_max_bytes, self.store)
         self.uploads = Uploads(settings.files_max_count, settings.files_max_bytes)
-        self.usage = RequestCounter(self.clock)
         self.ids = Ids(settings.seed, self.store.boot if self.store else 1)
         self.jobs = Jobs(self.clock, self.ids, settings.jobs_max_count, self.store)
         self.metrics.count_jobs(self.jobs.statuses)
