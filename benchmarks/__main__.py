@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 
 from .load import Load, Result, run
-from .servers import free_port, serving
+from .servers import free_port, redis_server, serving
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = str(Path(sys.executable).with_name("imagegen-mock"))
@@ -139,23 +139,11 @@ def measure(args: argparse.Namespace) -> list[str]:
                     reference)]  # fmt: skip
         if args.peers:
             rows += measure_peers(args, post)
-        port = free_port()
-        command = [SCRIPT, "serve", "--port", str(port), "--credits", str(BENCH_CREDITS), *args.serve_option]
-        with serving("imagegen-mock", command, "/_mock/health", port) as mock:
-            lines.append(f"Start-up to the first answer: {mock.started_seconds:.2f} s.")
-            httpx.put(f"{mock.url}/_mock/accounts/{BROKE}", json={"credits": 0}).raise_for_status()
-            run_id = str(int(time.time()))
-            for scenario in scenarios(mock.url, run_id):
-                if args.only and scenario.profile not in args.only:
-                    continue
-                # The machine's speed drifts over a run: each scenario is compared with the baseline of its moment.
-                adjacent = timed(post, args, scenario.connections)
-                result = timed(scenario.load, args, scenario.connections)
-                rows.append(row(scenario.profile, scenario.name, result, mock.peak_rss_mib(), adjacent))
-                print(rows[-1], flush=True)
-            lines.append(
-                f"Resident memory after the load: {mock.rss_mib():.0f} MiB (peak {mock.peak_rss_mib():.0f} MiB)."
-            )
+        lines += measure_mock(args, post, rows, [])
+        if args.redis:
+            with redis_server() as url:
+                lines += measure_mock(args, post, rows, ["--state", url], only="metadata", on=" on Redis")
+            lines.append("On Redis: `--state` on a `redis-server` of this machine, started afresh for the run.")
     table = [
         "| profile | scenario | req/s | p50 ms | p99 ms | peak RSS MiB | vs baseline |",
         "|---|---|---|---|---|---|---|",
@@ -164,6 +152,30 @@ def measure(args: argparse.Namespace) -> list[str]:
     if not args.no_kit:
         lines += ["", kit_time()]
     return lines
+
+
+def measure_mock(
+    args: argparse.Namespace, post: Load, rows: list[str], options: list[str], only: str | None = None, on: str = ""
+) -> list[str]:
+    """Add the mock's rows (served with `options`; only the scenarios named `only`, if given); say how long it took
+    to start and how much memory it kept."""
+    port = free_port()
+    command = [SCRIPT, "serve", "--port", str(port), "--credits", str(BENCH_CREDITS), *args.serve_option, *options]
+    with serving("imagegen-mock", command, "/_mock/health", port) as mock:
+        httpx.put(f"{mock.url}/_mock/accounts/{BROKE}", json={"credits": 0}).raise_for_status()
+        run_id = str(int(time.time()))
+        for scenario in scenarios(mock.url, run_id):
+            if (args.only and scenario.profile not in args.only) or (only and scenario.name != only):
+                continue
+            # The machine's speed drifts over a run: each scenario is compared with the baseline of its moment.
+            adjacent = timed(post, args, scenario.connections)
+            result = timed(scenario.load, args, scenario.connections)
+            rows.append(row(scenario.profile + on, scenario.name, result, mock.peak_rss_mib(), adjacent))
+            print(rows[-1], flush=True)
+        return [
+            f"Start-up to the first answer{on}: {mock.started_seconds:.2f} s.",
+            f"Resident memory after the load{on}: {mock.rss_mib():.0f} MiB (peak {mock.peak_rss_mib():.0f} MiB).",
+        ]
 
 
 def measure_peers(args: argparse.Namespace, baseline: Load) -> list[str]:
@@ -221,6 +233,7 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", help="only these profiles")
     parser.add_argument("--no-kit", action="store_true", help="leave out the timing of the kit")
     parser.add_argument("--peers", action="store_true", help="measure Prism and WireMock too (installs them)")
+    parser.add_argument("--redis", action="store_true", help="the metadata paths again, the state in a redis-server")
     parser.add_argument("--serve-option", action="append", default=[], help="one more option for imagegen-mock serve")
     args = parser.parse_args()
     print("\n".join(measure(args)))

@@ -105,3 +105,26 @@ def status_kib(pid: int, field: str) -> int:
     except (FileNotFoundError, ProcessLookupError):
         pass
     return 0
+
+
+@contextmanager
+def redis_server() -> Iterator[str]:
+    """A redis-server of this machine (Debian's package) on a free port, nothing saved; its URL."""
+    import redis
+
+    port = free_port()
+    command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                redis.Redis(port=port).ping()
+                break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise
+                time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        stop(process)

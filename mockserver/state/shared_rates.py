@@ -25,7 +25,7 @@ local era = redis.call('GET', ARGV[1] .. 'era') or '0'
 local times = ARGV[1] .. era .. ':usage:' .. ARGV[2]
 local after = '(' .. ARGV[3]
 local first = redis.call('ZRANGEBYSCORE', times, after, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
-return {redis.call('ZCOUNT', times, after, '+inf'), first[2]}
+return {redis.call('ZCOUNT', times, after, '+inf'), first[2] or false}
 """
 
 
