@@ -205,3 +205,19 @@ def test_a_server_refuses_to_start_on_a_redis_it_cannot_reach():
 
     with pytest.raises(SettingsError, match="cannot be reached"):
         create_app(Settings(state=f"redis://127.0.0.1:{free_port()}/0"))
+
+
+def test_a_window_with_no_request_in_it_counts_none_and_ends_a_window_from_now(redis_server):
+    from mockserver.state.shared import SharedClock, SharedState
+    from mockserver.state.shared_rates import SharedRequestCounter
+
+    shared = SharedState(redis_server.url)
+    try:
+        clock = SharedClock(shared, frozen=True)
+        counter = SharedRequestCounter(shared, clock)
+        assert counter.window("nobody", 60) == (0, clock.now() + 60)
+        counter.hit("somebody")
+        clock.advance(61)
+        assert counter.window("somebody", 60) == (0, clock.now() + 60)
+    finally:
+        shared.close()
