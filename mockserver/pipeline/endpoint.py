@@ -51,6 +51,7 @@ class Call:
     answer_headers: list[Callable[[], Mapping[str, str]]] = field(default_factory=list)
     form_read: FormData | HTTPException | None = None  # the form, or why it could not be read: for the journal
     keys: set[str] = field(default_factory=set)  # the API keys the service read, for the journal to hide
+    faults_queued: bool | None = None  # whether the queue held any fault when the call first asked
 
     def key(self, api_key: str) -> str:
         """Note an API key the request gives (valid or not): the journal hides it wherever it appears."""
@@ -120,13 +121,20 @@ class Call:
         """
         if self.header_fault is not None:
             taken = self.header_fault if self.header_fault.name in names else None  # one the endpoint takes, as checked
-        elif self.state.faults:
+        elif self.queue_holds_faults():
             applicable = self.route.faults.intersection(names)
             taken = self.state.faults.take(self.profile.name, self.route.documented, applicable, self.given_keys)
         else:
             return None
         self.forced = taken or self.forced
         return taken.name if taken else None
+
+    def queue_holds_faults(self) -> bool:
+        """Whether any fault is queued, asked once a call (with a shared state, a round trip to Redis): a fault
+        queued while the call runs is for the requests after it."""
+        if self.faults_queued is None:
+            self.faults_queued = bool(self.state.faults)
+        return self.faults_queued
 
     def given_keys(self) -> set[str]:
         """The API keys the request gives: those the service has read so far, else wherever its contract says."""
