@@ -107,24 +107,30 @@ def status_kib(pid: int, field: str) -> int:
     return 0
 
 
-@contextmanager
-def redis_server() -> Iterator[str]:
-    """A redis-server of this machine (Debian's package) on a free port, nothing saved; its URL."""
+def start_redis(port: int) -> subprocess.Popen:
+    """A redis-server of this machine (Debian's package) on `port`, nothing saved, once it answers."""
     import redis
 
-    port = free_port()
     command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            redis.Redis(port=port).ping()
+            return process
+        except redis.ConnectionError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                stop(process)
+                raise
+            time.sleep(0.02)
+
+
+@contextmanager
+def redis_server() -> Iterator[str]:
+    """A redis-server on a free port, for the run; its URL."""
+    port = free_port()
+    process = start_redis(port)
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                redis.Redis(port=port).ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise
-                time.sleep(0.05)
         yield f"redis://127.0.0.1:{port}/0"
     finally:
         stop(process)

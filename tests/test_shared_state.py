@@ -8,7 +8,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -19,8 +18,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-import redis
 
+from benchmarks.servers import free_port, start_redis, stop
 from mockserver import Settings, create_app
 from mockserver.background import BackgroundServer
 
@@ -33,38 +32,20 @@ VYDRA = "/api/v1/models/gemini/generate"
 PRICE = 5  # Vydra's generation
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 class RedisServer:
+    """A redis-server on a port of its own, which a test can stop and start again."""
+
     def __init__(self) -> None:
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL,
-        )
-        client = redis.Redis(port=self.port)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                return
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.02)
+        self.process = start_redis(self.port)
 
     def stop(self) -> None:
         if self.process:
-            self.process.terminate()
-            self.process.wait()
+            stop(self.process)
 
 
 @pytest.fixture
