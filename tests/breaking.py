@@ -35,11 +35,16 @@ def state_of(app) -> State:
 
 def failing_checks(profile: str, app: ASGIApp, **options) -> set[str]:
     """The checks of `profile` that fail against `app`; none may end in an error."""
+    return set(failures(profile, app, **options))
+
+
+def failures(profile: str, app: ASGIApp, **options) -> dict[str, str]:
+    """What each check of `profile` that fails against `app` says; none may end in an error."""
     with BackgroundServer(app) as server:
         target = Target(profile, f"{server.url}/{profile}", BUNDLED_KEY, disposable=True)
         report = run_check(target, examples=EXAMPLES, **options)
     assert not [v for v in report.verdicts if v.status == "error"], [v.detail for v in report.verdicts]
-    return {v.behaviour.name for v in report.verdicts if v.status == "fail"}
+    return {v.behaviour.name: v.detail for v in report.verdicts if v.status == "fail"}
 
 
 # Ways to break a server. Each takes the mock's app and returns a broken one.
