@@ -24,6 +24,7 @@ from .pipeline.routing import Profile, Services
 from .settings import Settings
 from .state import State
 from .state.files import FILES_PREFIX
+from .state.shared import UNAVAILABLE, unreachable
 from .wire.jsonio import JSONResponse
 
 # A clock advance finishes due jobs at once; this ticker finishes them as real time passes.
@@ -62,17 +63,29 @@ async def running_jobs(state: State, app: Starlette) -> AsyncIterator[None]:
 
 async def finish_jobs_on_time(state: State) -> None:
     while True:
-        due_in = state.jobs.seconds_to_next()
-        await asyncio.sleep(TICK_SECONDS if due_in is None else min(TICK_SECONDS, max(0.0, due_in)))
+        await asyncio.sleep(seconds_to_next_tick(state))
         try:
             state.jobs.settle()
+        except UNAVAILABLE:  # the shared state is gone for now: its jobs are finished once it is back
+            continue
         except Exception:  # the ticker must outlive any one job
             log.exception("finishing due jobs failed")
 
 
+def seconds_to_next_tick(state: State) -> float:
+    try:
+        due_in = state.jobs.seconds_to_next()
+    except UNAVAILABLE:
+        return TICK_SECONDS
+    return TICK_SECONDS if due_in is None else min(TICK_SECONDS, max(0.0, due_in))
+
+
 async def serve_file(request: Request) -> Response:
     state: State = request.app.state.mock
-    file = state.files.get(request.path_params["name"], state.clock.now())
+    try:
+        file = state.files.get(request.path_params["name"], state.clock.now())
+    except UNAVAILABLE as gone:
+        return JSONResponse({"error": unreachable(gone)}, 503)
     if file is None:
         return JSONResponse({"error": "File not found or expired"}, 404)
     return Response(file.content, media_type=file.media_type, headers={"Cache-Control": "public, max-age=3600"})

@@ -5,6 +5,7 @@ A real redis-server on a loopback port (Debian's package, which .ci/run installs
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -111,6 +112,109 @@ def test_the_clock_and_a_reset_reach_every_server(two):
     second.post("/_mock/reset")
     assert first.get(f"/_mock/accounts/{KEY}").status_code == 404
     assert first.get("/_mock/clock").json()["offset_seconds"] == 0
+
+
+GEMINIGEN = "/uapi/v1/generate_image"
+GEMINIGEN_FORM = {"prompt": "a fox at dawn", "model": "imagen-4"}
+
+
+def submit(client: httpx.Client, **headers: str) -> dict:
+    answer = client.post(GEMINIGEN, headers={"x-api-key": KEY, **headers}, data=GEMINIGEN_FORM)
+    answer.raise_for_status()
+    return answer.json()
+
+
+def on(client: httpx.Client, url: str) -> str:
+    """The path of a URL one server handed out, to ask another for it."""
+    return httpx.URL(url).raw_path.decode()
+
+
+def test_a_job_started_on_one_server_finishes_on_the_other_and_both_serve_its_images(two):
+    first, second = two
+    job = submit(first)
+    history = f"/uapi/v1/history/{job['uuid']}"
+    assert second.get(history, headers={"x-api-key": KEY}).json()["status"] == 1
+
+    second.post("/_mock/clock", json={"advance_seconds": 60})
+    done = second.get(history, headers={"x-api-key": KEY}).json()
+
+    assert (done["status"], done["status_percentage"]) == (2, 100)
+    for client in two:
+        served = client.get(on(client, done["generate_result"]))
+        assert served.status_code == 200 and served.headers["content-type"] == "image/jpeg"
+    assert [j["uuid"] for j in first.get("/uapi/v1/histories", headers={"x-api-key": KEY}).json()["result"]] == [
+        job["uuid"]
+    ]
+    assert first.get("/_mock/jobs").json()["jobs"][0]["status"] == "completed"
+
+
+def test_a_job_that_fails_on_the_other_server_is_refunded_once(two):
+    first, second = two
+    first.put(f"/_mock/accounts/{KEY}", json={"credits": 100})
+    job = submit(first, **{"X-Mock-Fault": "content-policy"})
+    first.post("/_mock/clock", json={"advance_seconds": 60})
+
+    for client in (second, first, second):
+        assert client.get(f"/uapi/v1/history/{job['uuid']}", headers={"x-api-key": KEY}).json()["status"] == 3
+    account = first.get(f"/_mock/accounts/{KEY}").json()
+    assert account["credits"] == 100 and account["refunded"] == account["charged"] > 0
+
+
+def test_two_servers_on_one_seed_never_mint_the_same_identifier(two):
+    first, second = two
+    uuids = {submit(client)["uuid"] for client in (first, second, first, second)}
+    assert len(uuids) == 4
+
+
+def test_a_webhook_registered_through_one_server_is_called_by_the_one_that_finishes_the_job(two):
+    from tests.test_webhooks import Receiver, verify
+
+    first, second = two
+    hook = Receiver()
+    with BackgroundServer(hook.app) as receiver:
+        first.put(f"/_mock/accounts/{KEY}", json={"webhook_url": f"{receiver.url}/hook"}).raise_for_status()
+        assert second.get(f"/_mock/accounts/{KEY}").json()["webhook_url"] == f"{receiver.url}/hook"
+        job = submit(first)
+        second.post("/_mock/clock", json={"advance_seconds": 60})
+        second.get(f"/uapi/v1/history/{job['uuid']}", headers={"x-api-key": KEY})
+        [(headers, body)] = hook.wait_for(1)
+
+    assert json.loads(body)["uuid"] == job["uuid"]
+    for client in two:  # one key pair signs for every server
+        verify(client, headers, body)
+
+
+def test_the_journal_and_the_latency_are_every_servers(two):
+    first, second = two
+    first.post("/_mock/faults", json={"profile": "vydra", "fault": "server-error"})
+    generate(first, "refunded")
+    generate(second, "kept")
+    first.put("/_mock/latency", json={"milliseconds": 7, "profile": "vydra"})
+
+    for client in two:
+        requests = [r for r in client.get("/_mock/requests").json()["requests"] if r["path"] == VYDRA]
+        assert [(r["body"]["prompt"], r["status"], r["charged"]) for r in requests] == [
+            ("refunded", 500, 0),
+            ("kept", 200, PRICE),
+        ]
+        assert requests[0]["id"] < requests[1]["id"]
+        assert "authorization" not in requests[0]["headers"] or KEY not in requests[0]["headers"]["authorization"]
+    assert second.get("/_mock/latency").json()["milliseconds"]["vydra"] == 7
+    assert len(second.get("/_mock/attempts").json()["calls"]) == 2
+    second.delete("/_mock/requests")
+    assert first.get("/_mock/requests").json()["requests"] == []
+
+
+def test_shared_files_are_bounded_by_count_and_their_contents_go_with_them(redis_server):
+    app = create_app(Settings(state=redis_server.url, files_max_count=2))
+    with BackgroundServer(app) as server:
+        client = httpx.Client(base_url=server.url)
+        urls = [generate(client, f"fox {i}").json()["imageUrl"] for i in range(3)]
+        statuses = [client.get(on(client, url)).status_code for url in urls]
+        shared = app.state.mock.shared
+
+        assert statuses == [404, 200, 200]
+        assert len(list(shared.redis.scan_iter(match=shared.key("*:content:*")))) == 2
 
 
 def serve_in_a_process(redis_url: str) -> tuple[subprocess.Popen, str]:

@@ -170,7 +170,7 @@ class Latency(HTTPEndpoint):
         profiles = profiles_of(request)
         if profile is not None and (not isinstance(profile, str) or profile not in profiles):
             raise AdminError(400, f'"profile" must be one of: {", ".join(profiles)}, or left out for every profile')
-        state_of(request).latency[profile] = milliseconds
+        state_of(request).set_latency(profile, milliseconds)
         return latency_json(request)
 
 

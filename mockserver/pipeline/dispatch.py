@@ -67,7 +67,8 @@ class Pipeline:
             if call is not None and call.charges:
                 with contextlib.suppress(*UNAVAILABLE):  # left pending: never charged twice, refunded if it dies
                     settle_or_refund(self.state, call.charges, sent.complete)
-            await record(self.state, scope, destination, body, sent, started, call)
+            with contextlib.suppress(*UNAVAILABLE):  # a journal in Redis cannot keep what came while it was gone
+                await record(self.state, scope, destination, body, sent, started, call)
             if destination.profile is not None:
                 seconds = time.perf_counter() - started
                 endpoint, fault = (call.endpoint, call.fault) if call else (None, None)

@@ -6,6 +6,7 @@ disk as well, and a new server on the same folder starts from them.
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from pathlib import Path
 
 from ..settings import Settings
@@ -20,14 +21,18 @@ from .ledger import Ledger
 from .metrics import Metrics
 from .rates import RequestCounter
 from .renderings import Renderer
-from .shared import SharedClock, SharedState
+from .shared import SharedClock, SharedHash, SharedState
 from .shared_faults import SharedFaultQueue
+from .shared_files import SharedFileStore
+from .shared_jobs import SharedJobs
+from .shared_journal import SharedJournal
 from .shared_ledger import SharedLedger
 from .shared_rates import SharedRequestCounter
 from .store import Store
 from .uploads import Uploads
-from .webhooks import Webhooks
+from .webhooks import Signer, Webhooks
 
+EVERY_PROFILE = "*"  # the latency added to every profile's answers, unless it has its own
 GALLERY_COUNT = 100  # images kept for the dashboard and for tests that ask what a client received
 
 
@@ -37,6 +42,7 @@ class State:
         self.store = Store(Path(settings.data_dir)) if settings.data_dir else None
         self.shared = SharedState(settings.state) if settings.state else None
         self.metrics = Metrics()  # a reset keeps it
+        self.ids = Ids(settings.seed, self.shared.number if self.shared else self.store.boot if self.store else 1)
         if self.shared:
             self.clock: Clock = SharedClock(self.shared, settings.frozen_clock)
             self.ledger: Ledger | SharedLedger = SharedLedger(
@@ -44,22 +50,27 @@ class State:
             )
             self.faults: FaultQueue | SharedFaultQueue = SharedFaultQueue(self.shared)
             self.usage: RequestCounter | SharedRequestCounter = SharedRequestCounter(self.shared, self.clock)
+            self.journal: Journal | SharedJournal = SharedJournal(self.shared, settings.journal_size)
+            self.files: FileStore | SharedFileStore = SharedFileStore(self.shared, settings.files_max_count)
+            self.jobs: Jobs | SharedJobs = SharedJobs(self.shared, self.clock, self.ids, settings.jobs_max_count)
+            self.latency: MutableMapping[str, object] = SharedHash(self.shared, "latency")
+            self.webhooks = Webhooks(settings, self.clock, self.journal, SharedHash(self.shared, "webhooks"),
+                                     Signer(self.shared.signing_key))  # fmt: skip
         else:
             self.clock = Clock(settings.frozen_clock, self.store)
             self.ledger = Ledger(self.clock, settings.credits, settings.strict_keys, settings.accounts, self.store,
                                  settings.accounts_max_count, self.metrics)  # fmt: skip
             self.faults = FaultQueue()
             self.usage = RequestCounter(self.clock)
-        self.journal = Journal(settings.journal_size, settings.journal_bytes)
-        self.files = FileStore(settings.files_max_count, settings.files_max_bytes, self.store)
+            self.journal = Journal(settings.journal_size, settings.journal_bytes)
+            self.files = FileStore(settings.files_max_count, settings.files_max_bytes, self.store)
+            self.jobs = Jobs(self.clock, self.ids, settings.jobs_max_count, self.store)
+            self.latency = {}
+            self.webhooks = Webhooks(settings, self.clock, self.journal)
         self.uploads = Uploads(settings.files_max_count, settings.files_max_bytes)
-        self.ids = Ids(settings.seed, self.store.boot if self.store else 1)
-        self.jobs = Jobs(self.clock, self.ids, settings.jobs_max_count, self.store)
         self.metrics.count_jobs(self.jobs.statuses)
-        self.webhooks = Webhooks(settings, self.clock, self.journal)
         self.gallery = Gallery(self.clock, GALLERY_COUNT, settings.image_cache_bytes)
         self.renderer = Renderer(settings.image_cache_bytes, self.gallery, settings.workers, self.metrics)  # kept too
-        self.latency: dict[str | None, int] = {}  # milliseconds added, by profile (None: every profile)
 
     def reset(self) -> None:
         """Back to how the server started: config-file accounts only, nothing recorded, queued, stored or
@@ -77,13 +88,17 @@ class State:
         self.gallery.clear()
         self.latency.clear()
 
+    def set_latency(self, profile: str | None, milliseconds: int) -> None:
+        """Add `milliseconds` to the answers of `profile` (None: of every profile without its own)."""
+        self.latency[profile or EVERY_PROFILE] = milliseconds
+
     def latency_ms(self, profile: str) -> int:
         """The latency added to the profile's answers: set through the control API, else --latency."""
-        return self.latency.get(profile, self.latency.get(None, self.settings.latency))
+        return int(self.latency.get(profile, self.latency.get(EVERY_PROFILE, self.settings.latency)))  # type: ignore[call-overload]
 
     def close(self) -> None:
         """What the server does as it stops: webhook deliveries and image workers stopped, the store closed."""
-        self.webhooks.clear()
+        self.webhooks.stop()
         self.renderer.workers.close()
         if self.store:
             self.store.close()

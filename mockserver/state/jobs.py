@@ -143,16 +143,13 @@ class Jobs:
         """Finish every job whose time is up, oldest due first.
 
         Each due job is taken off the queue under the lock, so no job is finished twice; its finishing
-        step runs outside it. A step that fails is logged: the job still counts as finished.
+        step runs outside it.
         """
         for job in self._take_due():
             with self._writing() as db:
                 if db:
                     db.execute("UPDATE jobs SET finished_at = ? WHERE uuid = ?", (job.finished_at, job.uuid))
-                try:
-                    self._finishers[job.profile](job)
-                except Exception:
-                    log.exception("finishing job %s failed", job.uuid)
+                run_finisher(job, self._finishers)
 
     def seconds_to_next(self) -> float | None:
         """How long until the next job is due, on the mock's clock; None when none is running."""
@@ -203,8 +200,19 @@ class Jobs:
             yield db
 
 
+def run_finisher(job: Job, finishers: dict[str, Callable[[Job], None]]) -> None:
+    """Run the job's finishing step; one that fails is logged, and the job still counts as finished."""
+    try:
+        finishers[job.profile](job)
+    except Exception:
+        log.exception("finishing job %s failed", job.uuid)
+
+
+SAVED = ("uuid", "id", "profile", "api_key", "created_at", "duration", "failure", "data", "charge_id", "amount")
+
+
 def saved(job: Job) -> tuple[Any, ...]:
-    """The job as a row of the store (finished_at written when it finishes)."""
+    """The job as a row of the store, its fields in the order of SAVED (finished_at written when it finishes)."""
     data = asdict(job.data) if is_dataclass(job.data) else job.data
     charge_id, amount = (job.charge.pending_id, job.charge.amount) if job.charge else (None, 0)
     failure = json.dumps(job.failure) if job.failure else None
@@ -212,7 +220,7 @@ def saved(job: Job) -> tuple[Any, ...]:
             charge_id, amount)  # fmt: skip
 
 
-def restored(row: sqlite3.Row, data_type: Callable[..., Any]) -> Job:
+def restored(row: sqlite3.Row | dict[str, Any], data_type: Callable[..., Any]) -> Job:
     failure = tuple(json.loads(row["failure"])) if row["failure"] else None
     job = Job(
         row["id"],

@@ -59,15 +59,19 @@ class Journal:
         self._entries.put(entry.id, entry)
 
     def entries(self, profile: str | None = None, path: str | None = None) -> list[Entry | Recorded]:
-        found = self._entries.values()
-        if profile is not None:
-            found = [e for e in found if e.profile == profile]
-        if path is not None:
-            found = [e for e in found if path in (e.path, e.endpoint)]
-        return found
+        return matching(self._entries.values(), profile, path)
 
     def clear(self) -> None:
         self._entries.clear()
+
+
+def matching(entries: list[Entry | Recorded], profile: str | None, path: str | None) -> list[Entry | Recorded]:
+    """The entries of `profile` (all with None), and of `path` (as it came, or as its endpoint's documented path)."""
+    if profile is not None:
+        entries = [e for e in entries if e.profile == profile]
+    if path is not None:
+        entries = [e for e in entries if path in (e.path, e.endpoint)]
+    return entries
 
 
 def describe_body(content_type: str, raw: bytes, size: int, limit: int) -> Any:

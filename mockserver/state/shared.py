@@ -15,7 +15,7 @@ import math
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any
 
 import redis
@@ -58,6 +58,13 @@ for _, server in ipairs(redis.call('SMEMBERS', prefix .. 'servers')) do
 end
 return refunded
 """
+# ARGV: prefix, the hash's name in the era, then what to do: 'read'; 'set', field, value; 'delete', field.
+ERA_HASH = """
+local hash = ARGV[1] .. (redis.call('GET', ARGV[1] .. 'era') or '0') .. ':' .. ARGV[2]
+if ARGV[3] == 'set' then return redis.call('HSET', hash, ARGV[4], ARGV[5]) end
+if ARGV[3] == 'delete' then return redis.call('HDEL', hash, ARGV[4]) end
+return redis.call('HGETALL', hash)
+"""
 
 
 def unreachable(gone: Exception) -> str:
@@ -75,6 +82,10 @@ class SharedState:
         except (*UNAVAILABLE, redis.ResponseError) as error:
             raise SettingsError(f"state: Redis at {url} cannot be reached: {error}") from None
         self.server = uuid.uuid4().hex
+        self.binary = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)  # for file contents
+        # Counts every server ever started on this Redis: each draws its identifiers from its own sequence, so
+        # that two on the same --seed never mint the same job id or file name (the first draws the seed's own).
+        self.number = int(self.redis.incr(self.key("servers-started")))
         self._reclaim = self.script(RECLAIM)
         self._stopped = threading.Event()
         self.renew()
@@ -86,6 +97,11 @@ class SharedState:
 
     def key(self, name: str) -> str:
         return PREFIX + name
+
+    def signing_key(self, new: bytes) -> bytes:
+        """The private key (PEM) every server signs webhooks with: `new`, unless another server's came first."""
+        self.binary.set(self.key("signing-key"), new, nx=True)
+        return self.binary.get(self.key("signing-key")) or new
 
     def era(self) -> str:
         return self.redis.get(self.key("era")) or "0"
@@ -118,6 +134,7 @@ class SharedState:
             self.redis.delete(self.key(f"alive:{self.server}"))
             self._refund_the_dead(sparing="")
         self.redis.close()
+        self.binary.close()
 
     def _keep_lease(self) -> None:
         while not self._stopped.wait(RENEW_SECONDS):
@@ -153,3 +170,38 @@ class SharedClock(Clock):
     def _set_offset(self, offset: float) -> None:
         self._redis.set(self._key, offset)
         self._offset, self._read_at = offset, time.monotonic()
+
+
+class SharedHash(MutableMapping[str, str]):
+    """A small dict of strings that every server sees (a hash of the era, so a reset forgets it), read whole at most
+    once a CLOCK_READ_SECONDS, as the clock is: what a server writes, it reads at once; the others a moment later."""
+
+    def __init__(self, shared: SharedState, name: str) -> None:
+        self._script = shared.script(ERA_HASH)
+        self._name = name
+        self._read_at = -math.inf
+        self._read: dict[str, str] = {}
+
+    def _fields(self) -> dict[str, str]:
+        if time.monotonic() - self._read_at > CLOCK_READ_SECONDS:
+            flat = self._script(args=[PREFIX, self._name, "read"])
+            self._read, self._read_at = dict(zip(flat[::2], flat[1::2], strict=True)), time.monotonic()
+        return self._read
+
+    def __getitem__(self, field: str) -> str:
+        return self._fields()[field]
+
+    def __setitem__(self, field: str, value: object) -> None:
+        self._script(args=[PREFIX, self._name, "set", field, str(value)])
+        self._read_at = -math.inf
+
+    def __delitem__(self, field: str) -> None:
+        if not self._script(args=[PREFIX, self._name, "delete", field]):
+            raise KeyError(field)
+        self._read_at = -math.inf
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._fields()))
+
+    def __len__(self) -> int:
+        return len(self._fields())

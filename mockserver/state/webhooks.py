@@ -12,7 +12,7 @@ import asyncio
 import hashlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -54,11 +54,22 @@ def without_credentials(url: str) -> str:
 
 
 class Signer:
-    """The mock's key pair, made when first needed and kept for the life of the server."""
+    """The mock's key pair, made when first needed and kept for the life of the server; with `shared_as`, the one
+    every server sharing its state signs with (`shared_as` is given a new key's PEM and returns the one to use)."""
+
+    def __init__(self, shared_as: Callable[[bytes], bytes] | None = None) -> None:
+        self._shared_as = shared_as
 
     @cached_property
     def _key(self) -> rsa.RSAPrivateKey:
-        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        if self._shared_as is None:
+            return key
+        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())  # fmt: skip
+        kept = serialization.load_pem_private_key(self._shared_as(pem), password=None)
+        assert isinstance(kept, rsa.RSAPrivateKey)
+        return kept
 
     def sign(self, body: bytes) -> str:
         digest = hashlib.md5(body).digest()
@@ -70,16 +81,20 @@ class Signer:
 
 
 class Webhooks:
-    def __init__(self, settings: Settings, clock: Clock, journal: Journal) -> None:
+    def __init__(
+        self, settings: Settings, clock: Clock, journal: Journal, urls: MutableMapping[str, str] | None = None,
+        signer: Signer | None = None,
+    ) -> None:  # fmt: skip
+        """`urls` and `signer`: the registrations and the key pair, where they are shared with other servers."""
         self._allowed_hosts = {h.strip().lower() for h in settings.webhook_hosts.split(",") if h.strip()}
         self._retries = settings.webhook_retries
         self._backoff = settings.webhook_backoff_seconds
         self._body_limit = settings.journal_body_kib * 1024
         self._clock = clock
         self._journal = journal
-        self._urls: dict[str, str] = {}
+        self._urls = {} if urls is None else urls
         self._deliveries: set[asyncio.Task] = set()
-        self.signer = Signer()
+        self.signer = signer or Signer()
 
     def register(self, api_key: str, url: str | None) -> None:
         """Send this account's events to `url` (None: send them nowhere)."""
@@ -127,6 +142,10 @@ class Webhooks:
     def clear(self) -> None:
         """Forget every registration and stop deliveries under way."""
         self._urls.clear()
+        self.stop()
+
+    def stop(self) -> None:
+        """Stop the deliveries under way (the registrations stay, for the other servers sharing them)."""
         for delivery in list(self._deliveries):
             delivery.cancel()
 

@@ -1,0 +1,155 @@
+"""Jobs in Redis, for servers that share one (state/shared.py): a job started through one server is read and
+finished through any. Each job is a hash of the era with the fields a store's row has (state/jobs.py), and the
+jobs still running a sorted set by the time they are due; one script takes the due ones off it, so that each
+job's finishing step runs once, on the server that took it. A reset forgets them with the era.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .clock import Clock
+from .ids import Ids
+from .jobs import SAVED, Job, JobsReset, restored, run_finisher, saved
+from .ledger import Charge
+from .shared import PREFIX, SharedState
+
+# ARGV: prefix, the era the job must start in ('' for the current one), its uuid, api key and due time, then its
+# fields and values. Its id, or -1 if the mock was reset since that era began.
+START = """
+local prefix, era = ARGV[1], redis.call('GET', ARGV[1] .. 'era') or '0'
+if ARGV[2] ~= '' and ARGV[2] ~= era then return -1 end
+local base, uuid = prefix .. era .. ':', ARGV[3]
+local id = redis.call('INCR', base .. 'job-id')
+redis.call('HSET', base .. 'job:' .. uuid, 'id', id, unpack(ARGV, 6))
+redis.call('ZADD', base .. 'jobs', id, uuid)
+redis.call('ZADD', base .. 'jobs-of:' .. ARGV[4], id, uuid)
+redis.call('ZADD', base .. 'due', ARGV[5], uuid)
+return id
+"""
+# ARGV: prefix, now, how many finished jobs are kept. The fields of each job it took (finished at its due time).
+TAKE_DUE = """
+local prefix = ARGV[1]
+local base = prefix .. (redis.call('GET', prefix .. 'era') or '0') .. ':'
+local due = redis.call('ZRANGEBYSCORE', base .. 'due', '-inf', ARGV[2], 'WITHSCORES')
+local taken = {}
+for i = 1, #due, 2 do
+  local job = base .. 'job:' .. due[i]
+  redis.call('ZREM', base .. 'due', due[i])
+  redis.call('HSET', job, 'finished_at', due[i + 1])
+  redis.call('RPUSH', base .. 'finished', due[i])
+  table.insert(taken, redis.call('HGETALL', job))
+end
+while redis.call('LLEN', base .. 'finished') > tonumber(ARGV[3]) do
+  local uuid = redis.call('LPOP', base .. 'finished')
+  local api_key = redis.call('HGET', base .. 'job:' .. uuid, 'api_key')
+  redis.call('DEL', base .. 'job:' .. uuid)
+  redis.call('ZREM', base .. 'jobs', uuid)
+  if api_key then redis.call('ZREM', base .. 'jobs-of:' .. api_key, uuid) end
+end
+return taken
+"""
+# ARGV: prefix. The due time of the job due first, or nothing.
+NEXT_DUE = """
+local base = ARGV[1] .. (redis.call('GET', ARGV[1] .. 'era') or '0') .. ':'
+local first = redis.call('ZRANGE', base .. 'due', 0, 0, 'WITHSCORES')
+return first[2]
+"""
+# ARGV: prefix, the sorted set of the era to read ('jobs', or 'jobs-of:' and a key). Each job's fields, newest first.
+NEWEST_FIRST = """
+local base = ARGV[1] .. (redis.call('GET', ARGV[1] .. 'era') or '0') .. ':'
+local found = {}
+for _, uuid in ipairs(redis.call('ZREVRANGE', base .. ARGV[2], 0, -1)) do
+  table.insert(found, redis.call('HGETALL', base .. 'job:' .. uuid))
+end
+return found
+"""
+GET = """
+return redis.call('HGETALL', ARGV[1] .. (redis.call('GET', ARGV[1] .. 'era') or '0') .. ':job:' .. ARGV[2])
+"""
+
+
+class SharedJobs:
+    """Jobs' interface (state/jobs.py), over Redis."""
+
+    def __init__(self, shared: SharedState, clock: Clock, ids: Ids, max_finished: int) -> None:
+        self._shared = shared
+        self._clock = clock
+        self._ids = ids
+        self._max_finished = max_finished
+        self._finishers: dict[str, Callable[[Job], None]] = {}
+        self._data_types: dict[str, Callable[..., Any]] = {}
+        self._start, self._take_due = shared.script(START), shared.script(TAKE_DUE)
+        self._next_due, self._newest_first, self._get = (
+            shared.script(NEXT_DUE), shared.script(NEWEST_FIRST), shared.script(GET)
+        )  # fmt: skip
+
+    @property
+    def era(self) -> str:
+        return self._shared.era()
+
+    def serve(self, profile: str, finish: Callable[[Job], None], data_type: Callable[..., Any] = dict) -> None:
+        self._finishers.setdefault(profile, finish)
+        self._data_types.setdefault(profile, data_type)
+
+    def start(
+        self,
+        profile: str,
+        api_key: str,
+        duration: float,
+        data: Any,
+        charge: Charge | None = None,
+        failure: tuple[str, str] | None = None,
+        era: str | None = None,
+    ) -> Job:
+        job = Job(0, self._ids.uuid(), profile, api_key, self._clock.now(), duration, failure, data, charge)
+        fields = [value for name, field in zip(SAVED, saved(job), strict=True) if name != "id"
+                  for value in (name, "" if field is None else field)]  # fmt: skip
+        job.id = int(self._start(args=[PREFIX, era or "", job.uuid, api_key, job.due_at, *fields]))
+        if job.id == -1:
+            raise JobsReset
+        self.settle()
+        return job
+
+    def get(self, uuid: str) -> Job | None:
+        self.settle()
+        return self._job(self._get(args=[PREFIX, uuid]))
+
+    def recent(self) -> list[Job]:
+        return self._jobs(self._newest_first(args=[PREFIX, "jobs"]))
+
+    def of_account(self, api_key: str) -> list[Job]:
+        self.settle()
+        return self._jobs(self._newest_first(args=[PREFIX, f"jobs-of:{api_key}"]))
+
+    def statuses(self) -> list[tuple[str, str]]:
+        self.settle()
+        return [(job.profile, job.status) for job in reversed(self.recent())]
+
+    def settle(self) -> None:
+        """Finish every job whose time is up, on whichever server asks first."""
+        for job in self._jobs(self._take_due(args=[PREFIX, self._clock.now(), self._max_finished])):
+            run_finisher(job, self._finishers)
+
+    def seconds_to_next(self) -> float | None:
+        due = self._next_due(args=[PREFIX])
+        return None if due is None else float(due) - self._clock.now()
+
+    def clear(self) -> None:
+        """Nothing to do: a reset begins a new era (SharedLedger.reset), and the jobs of the old one are gone."""
+
+    def _jobs(self, found: list[list[str]]) -> list[Job]:
+        return [job for fields in found if (job := self._job(fields))]
+
+    def _job(self, flat: list[str]) -> Job | None:
+        if not flat:
+            return None
+        fields: dict[str, Any] = {name: value or None for name, value in zip(flat[::2], flat[1::2], strict=True)}
+        for name, kind in (("id", int), ("amount", int), ("charge_id", int), ("created_at", float),
+                           ("duration", float), ("finished_at", float)):  # fmt: skip
+            fields[name] = kind(fields[name]) if fields.get(name) is not None else None
+        job = restored(fields, self._data_types.get(fields["profile"], dict))
+        if job.charge:  # refunded by its id, whatever the era it is given here
+            job.charge = Charge(job.api_key, job.charge.amount, job.charge.era, pending_id=fields["charge_id"])
+        return job
