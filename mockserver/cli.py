@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
-import gc
 import sys
 from collections.abc import Sequence
 from importlib.metadata import version
@@ -14,11 +12,10 @@ import uvicorn
 
 import contracts
 
-from .app import create_app
-from .connections import guarded_protocol
 from .control.admin import served_text
 from .dialects.profiles import PROFILES
-from .settings import Settings, SettingsError, default_of, env_name, flag_fields, load_settings
+from .serving import serve
+from .settings import SettingsError, default_of, env_name, flag_fields, load_settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -105,49 +102,7 @@ def add_setting_flag(parser: argparse.ArgumentParser, f) -> None:
 
 def run_serve(args: argparse.Namespace) -> int:
     flags = {f.name: getattr(args, f.name) for f in flag_fields()}
-    settings = load_settings(flags, config_file=args.config)
-    config = uvicorn.Config(
-        create_app(settings), host=settings.host, port=settings.port, log_level="warning", lifespan="on",
-        http=guarded_protocol(settings),
-    )  # fmt: skip
-    # What start-up made (modules, contracts, the app) lives as long as the server: out of the collector's
-    # full scans, which took ~50 ms every few hundred requests (the p99 latency of the benchmarks' metadata path).
-    gc.freeze()
-    # The loop uvicorn itself would run (uvloop where installed): asyncio's own serves a third fewer requests.
-    with contextlib.suppress(KeyboardInterrupt), asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
-        runner.run(serve(config, settings))
-    print("imagegen-mock stopped.", flush=True)
-    return 0
-
-
-async def serve(config: uvicorn.Config, settings: Settings) -> None:
-    server = uvicorn.Server(config)
-
-    async def announce_when_listening() -> None:
-        while not server.started:
-            if server.should_exit:
-                return
-            await asyncio.sleep(0.01)
-        print(banner(settings), flush=True)
-
-    announcer = asyncio.create_task(announce_when_listening())
-    await server.serve()
-    announcer.cancel()
-
-
-def banner(settings: Settings) -> str:
-    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
-    base = f"http://{host}:{settings.port}"
-    keys = "only the config file's keys" if settings.strict_keys else f"any key, {settings.credits} credits each"
-    at_root = ", ".join(name for name, profile in PROFILES.items() if profile.at_root)
-    lines = [
-        f"imagegen-mock {version('imagegen-mock')} listening on {base}  (seed {settings.seed}; {keys})",
-        "",
-        f"Profiles (base URL; the paths of {at_root} also answer at the root):",
-    ]
-    lines += [f"  {name:<12} {base}/{name:<12} {p.title} ({p.source})" for name, p in PROFILES.items()]
-    lines += ["", f"  {'admin':<12} {base}/_mock/", "", "Press Ctrl-C to stop."]
-    return "\n".join(lines)
+    return serve(load_settings(flags, config_file=args.config))
 
 
 def run_check(args: argparse.Namespace) -> int:

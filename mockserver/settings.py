@@ -47,7 +47,10 @@ class Settings:
     journal_mib: int = option(64, "memory the journal may take, headers included (oldest requests dropped first)")
     files_max_count: int = option(2000, "generated files the mock keeps serving (oldest dropped first)")
     files_max_mib: int = option(512, "total size of the generated files the mock keeps serving")
-    workers: int = option(1, "processes that draw and encode images (1: threads of the server); state stays in one")
+    workers: int = option(
+        1, "processes that draw and encode images (1: threads of the server), state kept in one; with --state, "
+        "processes that serve HTTP, each drawing its own"
+    )  # fmt: skip
     image_cache_mib: int = option(128, "memory for rendered images, reused by identical requests")
     timeout_seconds: float = option(30.0, "how long a forced 'timeout' fault holds a request before answering")
     job_seconds_unstable: float = option(12.0, "how long an asynchronous job in service_mode unstable takes")
@@ -128,6 +131,11 @@ class Settings:
     @property
     def journal_bytes(self) -> int:
         return self.journal_mib * MIB
+
+    @property
+    def serving_processes(self) -> int:
+        """Processes answering HTTP: --workers of them where they share a state in Redis, else one."""
+        return self.workers if self.state else 1
 
     @property
     def files_max_bytes(self) -> int:

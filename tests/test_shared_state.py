@@ -224,15 +224,64 @@ def serve_in_a_process(redis_url: str) -> tuple[subprocess.Popen, str]:
          "--timeout-seconds", "60"],
         env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
+    return process, wait_for_health(f"http://127.0.0.1:{port}", process)
+
+
+def wait_for_health(url: str, process: subprocess.Popen) -> str:
     deadline = time.monotonic() + 20
     while True:
         try:
             httpx.get(f"{url}/_mock/health").raise_for_status()
-            return process, url
+            return url
         except httpx.TransportError:
             assert time.monotonic() < deadline and process.poll() is None, "the server did not start"
             time.sleep(0.05)
+
+
+def test_workers_are_processes_serving_one_socket_with_one_state_and_one_set_of_metrics(redis_server, tmp_path):
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mockserver", "serve", "--port", str(port), "--state", redis_server.url,
+         "--workers", "2"],
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1]), "TMPDIR": str(tmp_path)},
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        url = wait_for_health(f"http://127.0.0.1:{port}", server)
+        httpx.put(f"{url}/_mock/accounts/{KEY}", json={"credits": 10 * PRICE}).raise_for_status()
+        with ThreadPoolExecutor(8) as pool:  # a connection each, for the kernel to hand to either process
+            statuses = list(pool.map(lambda i: generate(httpx.Client(base_url=url), f"fox {i}").status_code, range(30)))
+        [metrics_dir] = tmp_path.glob("imagegen-mock-metrics-*")
+        serving = sorted(int(path.stem.partition("_")[2]) for path in metrics_dir.glob("counter_*.db"))
+
+        assert sorted(statuses) == [200] * 10 + [402] * 20
+        assert len(serving) == 2, "one process answered every connection"
+        assert requests_counted(url) == 30  # whichever process answers the scrape counts both
+
+        before = children(server.pid)
+        os.kill(serving[0], signal.SIGKILL)  # replaced by a new process; its counts stay
+        deadline = time.monotonic() + 20
+        while serving[0] in children(server.pid) or len(children(server.pid)) < len(before):
+            assert time.monotonic() < deadline, "the killed process was not replaced"
+            time.sleep(0.05)
+        assert requests_counted(url) == 30
+        assert generate(httpx.Client(base_url=url), "after").status_code == 402
+        assert server.poll() is None
+    finally:
+        server.send_signal(signal.SIGTERM)
+        printed = server.communicate(timeout=20)[0]
+    assert server.returncode == 0 and "2 processes sharing Redis" in printed and "stopped" in printed
+    assert not list(tmp_path.glob("imagegen-mock-metrics-*"))
+
+
+def children(pid: int) -> set[int]:
+    return {int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
+
+
+def requests_counted(url: str) -> int:
+    metrics = httpx.get(f"{url}/_mock/metrics").text
+    return sum(int(float(line.rpartition(" ")[2])) for line in metrics.splitlines()
+               if line.startswith("imagegen_mock_requests_total{") and 'profile="vydra"' in line)  # fmt: skip
 
 
 def hold(url: str) -> None:

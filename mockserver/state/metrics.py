@@ -5,14 +5,19 @@ leaves the counters be, as a counter counts what the process did.
 
 from __future__ import annotations
 
+import os
 from collections import Counter as Tally
 from collections.abc import Callable, Iterator
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 MEDIA_TYPE = CONTENT_TYPE_LATEST
+# Where processes serving one mock (serving.py) write their counters, read by whichever answers the scrape; named
+# before prometheus-client is imported, which then keeps its values in files there.
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 NO_ANSWER = "none"  # the status label of a request whose answer never began (a broken connection)
 UNROUTED = "unrouted"  # the endpoint label of a request no endpoint answered
 # An answer takes from a millisecond (a refusal) to the minutes a forced timeout can hold it.
@@ -43,7 +48,8 @@ class Metrics:
 
     def count_jobs(self, statuses: Callable[[], list[tuple[str, str]]]) -> None:
         """Show the jobs by status, as `statuses` (each job's profile and status) gives them when read."""
-        self.registry.register(JobsByStatus(statuses))
+        self.jobs = JobsByStatus(statuses)
+        self.registry.register(self.jobs)
 
     def answered(
         self, profile: str, endpoint: str | None, status: int | None, seconds: float, fault: str | None
@@ -56,7 +62,12 @@ class Metrics:
             self.faults.labels(profile, fault).inc()
 
     def text(self) -> bytes:
-        return generate_latest(self.registry)
+        if MULTIPROCESS_DIR not in os.environ:
+            return generate_latest(self.registry)
+        every_process = CollectorRegistry()
+        MultiProcessCollector(every_process)
+        every_process.register(self.jobs)  # jobs are counted from the state the processes share
+        return generate_latest(every_process)
 
 
 class JobsByStatus(Collector):
