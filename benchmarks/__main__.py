@@ -142,8 +142,12 @@ def measure(args: argparse.Namespace) -> list[str]:
         lines += measure_mock(args, post, rows, [])
         if args.redis:
             with redis_server() as url:
-                lines += measure_mock(args, post, rows, ["--state", url], only="metadata", on=" on Redis")
-            lines.append("On Redis: `--state` on a `redis-server` of this machine, started afresh for the run.")
+                for workers in (1, 2):
+                    on = " on Redis" + (f", {workers} workers" if workers > 1 else "")
+                    options = ["--state", url, "--workers", str(workers)]
+                    lines += measure_mock(args, post, rows, options, only="metadata", on=on)
+            lines.append("On Redis: `--state` on a `redis-server` of this machine, started afresh for the run; with "
+                         "2 workers, two processes serving HTTP on it.")  # fmt: skip
     table = [
         "| profile | scenario | req/s | p50 ms | p99 ms | peak RSS MiB | vs baseline |",
         "|---|---|---|---|---|---|---|",

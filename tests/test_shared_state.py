@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from benchmarks.servers import free_port, start_redis, stop
+from benchmarks.servers import free_port, start_redis, stop, tree
 from mockserver import Settings, create_app
 from mockserver.background import BackgroundServer
 
@@ -217,6 +217,19 @@ def test_shared_files_are_bounded_by_count_and_their_contents_go_with_them(redis
         assert len(list(shared.redis.scan_iter(match=shared.key("*:content:*")))) == 2
 
 
+def test_a_content_is_sent_and_kept_once_however_many_files_serve_it(redis_server):
+    app = create_app(Settings(state=redis_server.url))
+    with BackgroundServer(app) as server:
+        client = httpx.Client(base_url=server.url)
+        urls = [generate(client, "the same fox").json()["imageUrl"] for _ in range(2)]
+        served = [client.get(on(client, url)) for url in urls]
+        shared = app.state.mock.shared
+
+        assert urls[0] != urls[1] and served[0].content == served[1].content
+        assert served[0].headers["content-type"] == "image/png"
+        assert len(list(shared.redis.scan_iter(match=shared.key("*:content:*")))) == 1
+
+
 def serve_in_a_process(redis_url: str) -> tuple[subprocess.Popen, str]:
     port = free_port()
     process = subprocess.Popen(
@@ -275,7 +288,7 @@ def test_workers_are_processes_serving_one_socket_with_one_state_and_one_set_of_
 
 
 def children(pid: int) -> set[int]:
-    return {int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
+    return set(tree(pid)) - {pid}
 
 
 def requests_counted(url: str) -> int:

@@ -13,19 +13,22 @@ from .files import StoredFile
 from .ledger import Charge
 from .shared import PREFIX, SharedState
 
-# ARGV: prefix, name, digest, content, media type, created at, expires at ('' for never), seconds to keep it
-# (0 for ever), the most files kept.
+# ARGV: prefix, name, digest, media type, created at, expires at ('' for never), seconds to keep it (0 for ever), the
+# most files kept, and the content, left out where Redis may have it already. 0 if the content is needed, else 1.
 PUT = """
 local prefix = ARGV[1]
 local base = prefix .. (redis.call('GET', prefix .. 'era') or '0') .. ':'
-local name, digest, seconds = ARGV[2], ARGV[3], tonumber(ARGV[8])
-local function forget(file_name)  -- a file, and its content once no file names it
+local name, digest, seconds, given = ARGV[2], ARGV[3], tonumber(ARGV[7]), ARGV[9]
+if not given and redis.call('EXISTS', base .. 'content:' .. digest) == 0 then return 0 end
+local function forget(file_name)  -- a file, and its content once no file names it (but the one being put)
   local file = base .. 'file:' .. file_name
   local old = redis.call('HGET', file, 'digest')
   redis.call('DEL', file)
   if old then
     redis.call('SREM', base .. 'named:' .. old, file_name)
-    if redis.call('SCARD', base .. 'named:' .. old) == 0 then redis.call('DEL', base .. 'content:' .. old) end
+    if old ~= digest and redis.call('SCARD', base .. 'named:' .. old) == 0 then
+      redis.call('DEL', base .. 'content:' .. old, base .. 'named:' .. old)
+    end
   end
 end
 local function keep(key, left)  -- for as long as its longest-lived file; for ever if one is (left: its TTL before)
@@ -35,21 +38,21 @@ end
 forget(name)
 local content, named = base .. 'content:' .. digest, base .. 'named:' .. digest
 local content_left, named_left = redis.call('TTL', content), redis.call('TTL', named)
-redis.call('SET', content, ARGV[4], 'KEEPTTL')
+if given then redis.call('SET', content, given, 'KEEPTTL') end
 keep(content, content_left)
 redis.call('SADD', named, name)
 keep(named, named_left)
 local file = base .. 'file:' .. name
-redis.call('HSET', file, 'digest', digest, 'media_type', ARGV[5], 'created_at', ARGV[6], 'expires_at', ARGV[7])
+redis.call('HSET', file, 'digest', digest, 'media_type', ARGV[4], 'created_at', ARGV[5], 'expires_at', ARGV[6])
 if seconds > 0 then redis.call('EXPIRE', file, seconds) end
 local files = base .. 'files'
 redis.call('ZADD', files, redis.call('INCR', base .. 'file-number'), name)
-local over = redis.call('ZCARD', files) - tonumber(ARGV[9])
+local over = redis.call('ZCARD', files) - tonumber(ARGV[8])
 if over > 0 then
   for _, oldest in ipairs(redis.call('ZRANGE', files, 0, over - 1)) do forget(oldest) end
   redis.call('ZREMRANGEBYRANK', files, 0, over - 1)
 end
-return 0
+return 1
 """
 # ARGV: prefix, name. {media type, created at, expires at, content}, or nothing.
 GET = """
@@ -76,8 +79,10 @@ class SharedFileStore:
         digest = hashlib.sha256(file.content).hexdigest()
         seconds = 0 if file.expires_at is None else max(1, math.ceil(file.expires_at - file.created_at))
         expires = "" if file.expires_at is None else repr(file.expires_at)
-        self._put(args=[PREFIX, file.name, digest, file.content, file.media_type, repr(file.created_at), expires,
-                        seconds, self._max_count])  # fmt: skip
+        fields = [file.media_type, repr(file.created_at), expires, seconds, self._max_count]
+        # The content is sent only if Redis lacks it: a cached image is a new file of a content already there.
+        if not self._put(args=[PREFIX, file.name, digest, *fields]):
+            self._put(args=[PREFIX, file.name, digest, *fields, file.content])
 
     def get(self, name: str, now: float) -> StoredFile | None:
         found = self._get(args=[PREFIX, name])
