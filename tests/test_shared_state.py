@@ -347,6 +347,33 @@ def test_while_redis_is_gone_each_service_answers_503_in_its_envelope_and_then_r
     assert back.status_code == 200
 
 
+def test_a_settlement_made_while_redis_was_gone_is_made_with_the_next(redis_server):
+    import redis
+
+    app = create_app(Settings(state=redis_server.url))
+    ledger, shared = app.state.mock.ledger, app.state.mock.shared
+    settle = ledger._settle
+
+    def gone(**_):
+        raise redis.ConnectionError("Redis is gone")
+
+    try:
+        answered_then = ledger.charge(KEY, PRICE)
+        ledger._settle = gone
+        with pytest.raises(redis.ConnectionError):
+            ledger.settle([answered_then])
+        ledger._settle = settle
+        answered_now = ledger.charge(KEY, PRICE)
+        ledger.settle([answered_now])
+
+        states = [
+            shared.redis.hget(shared.key(f"charge:{c.pending_id}"), "state") for c in (answered_then, answered_now)
+        ]
+        assert states == ["settled", "settled"]
+    finally:
+        app.state.mock.close()
+
+
 def test_a_server_refuses_to_start_on_a_redis_it_cannot_reach():
     from mockserver.settings import SettingsError
 

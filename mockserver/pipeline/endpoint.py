@@ -130,10 +130,10 @@ class Call:
         return taken.name if taken else None
 
     def queue_holds_faults(self) -> bool:
-        """Whether any fault is queued, asked once a call (with a shared state, a round trip to Redis): a fault
-        queued while the call runs is for the requests after it."""
+        """Whether any fault is queued, asked once a call (with a shared state, the round trip to Redis that reads the
+        clock and the latency too): a fault queued while the call runs is for the requests after it."""
         if self.faults_queued is None:
-            self.faults_queued = bool(self.state.faults)
+            self.faults_queued = self.state.any_fault_queued()
         return self.faults_queued
 
     def given_keys(self) -> set[str]:

@@ -6,6 +6,7 @@ disk as well, and a new server on the same folder starts from them.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import MutableMapping
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from .ledger import Ledger
 from .metrics import Metrics
 from .rates import RequestCounter
 from .renderings import Renderer
-from .shared import SharedClock, SharedHash, SharedState
+from .shared import UNAVAILABLE, SharedClock, SharedHash, SharedState
 from .shared_faults import SharedFaultQueue
 from .shared_files import SharedFileStore
 from .shared_jobs import SharedJobs
@@ -88,6 +89,17 @@ class State:
         self.gallery.clear()
         self.latency.clear()
 
+    def any_fault_queued(self) -> bool:
+        """Whether a fault is queued, which a call asks first. With a shared state, the same round trip reads what the
+        call reads next (the clock, the latency), so that it need not ask for them again."""
+        if not self.shared:
+            return bool(self.faults)
+        queued, offset, latency = self.shared.call_start()
+        assert isinstance(self.clock, SharedClock) and isinstance(self.latency, SharedHash)
+        self.clock.prime(offset)
+        self.latency.prime(latency)
+        return queued > 0
+
     def set_latency(self, profile: str | None, milliseconds: int) -> None:
         """Add `milliseconds` to the answers of `profile` (None: of every profile without its own)."""
         self.latency[profile or EVERY_PROFILE] = milliseconds
@@ -103,4 +115,6 @@ class State:
         if self.store:
             self.store.close()
         if self.shared:
+            with contextlib.suppress(*UNAVAILABLE):
+                self.ledger.settle([])  # what was answered while Redis was gone, before the lease refunds the rest
             self.shared.close()

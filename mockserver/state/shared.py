@@ -65,6 +65,12 @@ if ARGV[3] == 'set' then return redis.call('HSET', hash, ARGV[4], ARGV[5]) end
 if ARGV[3] == 'delete' then return redis.call('HDEL', hash, ARGV[4]) end
 return redis.call('HGETALL', hash)
 """
+# ARGV: prefix. What every call reads as it begins: how many faults are queued, the clock's offset, the latency hash.
+CALL_START = """
+local era = redis.call('GET', ARGV[1] .. 'era') or '0'
+return {redis.call('LLEN', ARGV[1] .. 'faults'), redis.call('GET', ARGV[1] .. 'clock') or '0',
+        redis.call('HGETALL', ARGV[1] .. era .. ':latency')}
+"""
 
 
 def unreachable(gone: Exception) -> str:
@@ -86,7 +92,7 @@ class SharedState:
         # Counts every server ever started on this Redis: each draws its identifiers from its own sequence, so
         # that two on the same --seed never mint the same job id or file name (the first draws the seed's own).
         self.number = int(self.redis.incr(self.key("servers-started")))
-        self._reclaim = self.script(RECLAIM)
+        self._reclaim, self._call_start = self.script(RECLAIM), self.script(CALL_START)
         self._stopped = threading.Event()
         self.renew()
         self._renewing = threading.Thread(target=self._keep_lease, name="imagegen-mock lease", daemon=True)
@@ -102,6 +108,11 @@ class SharedState:
         """The private key (PEM) every server signs webhooks with: `new`, unless another server's came first."""
         self.binary.set(self.key("signing-key"), new, nx=True)
         return self.binary.get(self.key("signing-key")) or new
+
+    def call_start(self) -> tuple[int, float, list[str]]:
+        """How many faults are queued, the clock's offset and the latency hash (flat), in one round trip."""
+        queued, offset, latency = self._call_start(args=[PREFIX])
+        return int(queued), float(offset), latency
 
     def era(self) -> str:
         return self.redis.get(self.key("era")) or "0"
@@ -163,6 +174,10 @@ class SharedClock(Clock):
                 self._read_at = time.monotonic()
         return self._offset
 
+    def prime(self, offset: float) -> None:
+        """Take `offset` as just read from Redis."""
+        self._offset, self._read_at = offset, time.monotonic()
+
     def _move(self, seconds: float) -> None:
         self._offset = self._redis.incrbyfloat(self._key, seconds)  # two servers moving it at once both count
         self._read_at = time.monotonic()
@@ -182,10 +197,13 @@ class SharedHash(MutableMapping[str, str]):
         self._read_at = -math.inf
         self._read: dict[str, str] = {}
 
+    def prime(self, flat: list[str]) -> None:
+        """Take the fields and values `flat` lists as just read from Redis."""
+        self._read, self._read_at = dict(zip(flat[::2], flat[1::2], strict=True)), time.monotonic()
+
     def _fields(self) -> dict[str, str]:
         if time.monotonic() - self._read_at > CLOCK_READ_SECONDS:
-            flat = self._script(args=[PREFIX, self._name, "read"])
-            self._read, self._read_at = dict(zip(flat[::2], flat[1::2], strict=True)), time.monotonic()
+            self.prime(self._script(args=[PREFIX, self._name, "read"]))
         return self._read
 
     def __getitem__(self, field: str) -> str:

@@ -1,7 +1,7 @@
 """Queued faults in Redis, for servers that share one (state/shared.py): one list, taken from by one script, so
 that a fault queued through any server fails exactly the requests it was queued for, across all. A reset empties
-it as it does the in-memory queue; it is not kept per era, so that asking whether any fault is queued, as every
-request does, is one round trip."""
+it as it does the in-memory queue. Whether any fault is queued, which every call asks first, is read in the round
+trip that begins a call (State.any_fault_queued)."""
 
 from __future__ import annotations
 
@@ -63,9 +63,6 @@ class SharedFaultQueue:
         """Use up one queued fault that fits this request, oldest first, whichever server queued it."""
         entry = self._take(args=[PREFIX, profile, endpoint, json.dumps(sorted(applicable)), json.dumps(list(keys()))])
         return None if entry is None else queued(json.loads(entry)).forced
-
-    def __bool__(self) -> bool:
-        return bool(self._shared.redis.llen(self._queue()))
 
     def pending(self) -> list[QueuedFault]:
         return [queued(json.loads(entry)) for entry in self._shared.redis.lrange(self._queue(), 0, -1)]

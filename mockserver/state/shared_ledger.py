@@ -113,6 +113,7 @@ class SharedLedger:
         self._strict = strict
         self._preset = dict(preset)
         self._metrics = metrics
+        self._unsettled: list[int] = []  # answered, but Redis was gone when they were to be settled
         self._find_or_open, self._set_balance = shared.script(FIND_OR_OPEN), shared.script(SET_BALANCE)
         self._charge, self._refund, self._settle = shared.script(CHARGE), shared.script(REFUND), shared.script(SETTLE)
         for api_key, credits in self._preset.items():  # as a store's ledger does: kept if already there
@@ -166,10 +167,12 @@ class SharedLedger:
             self._metrics.refunded.inc(charge.amount)
 
     def settle(self, charges: list[Charge]) -> None:
-        """The charges' request has been answered: a server's death no longer refunds them."""
-        ids = [charge.pending_id for charge in charges if charge.pending_id is not None]
-        if ids:
-            self._settle(args=[PREFIX, SETTLED_CHARGE_SECONDS, *ids])
+        """The charges' request has been answered: a server's death no longer refunds them. Those that could not be
+        settled while Redis was gone are settled with the next."""
+        self._unsettled += [charge.pending_id for charge in charges if charge.pending_id is not None]
+        if self._unsettled:
+            self._settle(args=[PREFIX, SETTLED_CHARGE_SECONDS, *self._unsettled])
+            self._unsettled = []
 
     def _opening(self, api_key: str, strict: bool) -> list[object]:
         return [PREFIX, api_key, int(strict), self._default_credits, account_id(api_key), self._clock.now()]
