@@ -1,5 +1,5 @@
 """How `imagegen-mock serve` runs: one process, or with --state and --workers N, N processes answering on one
-socket, each with its own connection to the state they share in Redis.
+port, each with its own connection to the state they share in Redis.
 
 The processes are spawned, told apart by nothing but their process id, and watched: one that dies is replaced
 (what it held is refunded by the others once its lease runs out, state/shared.py), and Ctrl-C or SIGTERM stops
@@ -76,18 +76,21 @@ async def until_stopped(
 
 
 def serve_in_processes(settings: Settings) -> int:
-    """Serve from settings.serving_processes processes on one socket, until Ctrl-C or SIGTERM."""
-    listening = bound_socket(settings.host, settings.port)
-    each = dataclasses.replace(settings, workers=1)  # each process draws its own images, in its threads
+    """Serve from settings.serving_processes processes on one port, until Ctrl-C or SIGTERM."""
+    try:
+        held = port_socket(settings.host, settings.port)  # the port, held while processes come and go
+    except OSError as error:
+        raise SettingsError(f"port: cannot listen on {settings.host}:{settings.port}: {error.strerror}") from None
+    each = dataclasses.replace(settings, workers=1, port=held.getsockname()[1])  # each draws its own images
     spawn = multiprocessing.get_context("spawn")
-    with tempfile.TemporaryDirectory(prefix="imagegen-mock-metrics-") as metrics:
+    with held, tempfile.TemporaryDirectory(prefix="imagegen-mock-metrics-") as metrics:
         os.environ[MULTIPROCESS_DIR] = metrics  # read by each process as it starts
-        started = [start_process(spawn, each, listening) for _ in range(settings.serving_processes)]
+        started = [start_process(spawn, each) for _ in range(settings.serving_processes)]
         processes = [process for process, _ in started]
         if not all(wait_until_listening(process, ready) for process, ready in started):
             stop_all(processes)
             return 2
-        print(banner(settings), flush=True)
+        print(banner(dataclasses.replace(settings, port=each.port)), flush=True)
         stopping = signal_stop()
         while not stopping():
             time.sleep(WATCH_SECONDS)
@@ -95,24 +98,24 @@ def serve_in_processes(settings: Settings) -> int:
                 if process.exitcode is not None and not stopping():
                     print(f"imagegen-mock: process {process.pid} ended ({process.exitcode}); starting another",
                           file=sys.stderr, flush=True)  # fmt: skip
-                    processes[index], _ = start_process(spawn, each, listening)
+                    processes[index], _ = start_process(spawn, each)
         stop_all(processes)
     print("imagegen-mock stopped.", flush=True)
     return 0
 
 
-def start_process(spawn, settings: Settings, listening: socket.socket) -> tuple[multiprocessing.Process, Event]:
+def start_process(spawn, settings: Settings) -> tuple[multiprocessing.Process, Event]:
     ready = spawn.Event()
-    process = spawn.Process(
-        target=serve_in_process, args=(settings, listening, ready, os.getpid()), name="imagegen-mock"
-    )
+    process = spawn.Process(target=serve_in_process, args=(settings, ready, os.getpid()), name="imagegen-mock")
     process.start()
     return process, ready
 
 
-def serve_in_process(settings: Settings, listening: socket.socket, ready: Event, first: int) -> None:
+def serve_in_process(settings: Settings, ready: Event, first: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the first process stops them
     exit_with(first)  # and if it is killed without the time to, they end by themselves
+    listening = port_socket(settings.host, settings.port)
+    listening.listen(2048)
     try:
         run_one(settings, on_listening=ready.set, sockets=[listening])
     except SettingsError as error:
@@ -147,16 +150,17 @@ def signal_stop() -> Callable[[], bool]:
     return lambda: bool(came)
 
 
-def bound_socket(host: str, port: int) -> socket.socket:
-    """A listening TCP socket. IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY on accepted connections only when the
-    listening socket says TCP, and without it every answer waits ~40 ms for a delayed ACK."""
+def port_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to the port that every process binds too (SO_REUSEPORT): the kernel spreads the
+    connections across those that listen, where one shared socket would leave most to whichever process woke first.
+    IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY on accepted connections only when the listening socket says TCP,
+    and without it every answer waits ~40 ms for a delayed ACK."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    listening = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listening.bind((host, port))
-    listening.listen(2048)
-    listening.set_inheritable(True)
-    return listening
+    bound = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    bound.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    bound.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    bound.bind((host, port))
+    return bound
 
 
 def banner(settings: Settings) -> str:

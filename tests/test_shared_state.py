@@ -381,6 +381,15 @@ def test_a_server_refuses_to_start_on_a_redis_it_cannot_reach():
         create_app(Settings(state=f"redis://127.0.0.1:{free_port()}/0"))
 
 
+def test_workers_on_a_redis_they_cannot_reach_refuse_to_start():
+    done = subprocess.run(
+        [sys.executable, "-m", "mockserver", "serve", "--port", str(free_port()), "--state",
+         f"redis://127.0.0.1:{free_port()}/0", "--workers", "2"],
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2 and "cannot be reached" in done.stderr
+
+
 def test_a_window_with_no_request_in_it_counts_none_and_ends_a_window_from_now(redis_server):
     from mockserver.state.shared import SharedClock, SharedState
     from mockserver.state.shared_rates import SharedRequestCounter
