@@ -27,8 +27,15 @@ TEST_TIMEOUT_SECONDS = 0.05
 
 @pytest.fixture(scope="session")
 def server() -> Iterator[BackgroundServer]:
-    with BackgroundServer(create_app(Settings(timeout_seconds=TEST_TIMEOUT_SECONDS))) as running:
-        yield running
+    """The mock most tests share; with IMAGEGEN_MOCK_TEST_STATE=redis, its state kept in a redis-server of its own."""
+    with ExitStack() as stack:
+        state = None
+        if os.environ.get("IMAGEGEN_MOCK_TEST_STATE") == "redis":
+            from benchmarks.servers import redis_server
+
+            state = stack.enter_context(redis_server())
+        app = create_app(Settings(timeout_seconds=TEST_TIMEOUT_SECONDS, state=state))
+        yield stack.enter_context(BackgroundServer(app))
 
 
 @pytest.fixture
