@@ -1,7 +1,9 @@
 """Everything the mock remembers between requests, in one object that the control API can reset.
 
 With --data-dir, the accounts, the ledger, the jobs and the generated files are kept in a store on
-disk as well, and a new server on the same folder starts from them.
+disk as well, and a new server on the same folder starts from them. With --state, they and the journal, the queued
+faults, the clock, the latency, the webhook registrations and the rate figures are kept in Redis instead (the
+shared_* modules, each with its in-memory twin's interface), for every server on it.
 """
 
 from __future__ import annotations
