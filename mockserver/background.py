@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from types import TracebackType
@@ -10,18 +9,14 @@ from types import TracebackType
 import uvicorn
 from starlette.types import ASGIApp
 
-from .connections import ConnectionProtocol
+from .connections import ConnectionProtocol, bound_socket
 
 START_TIMEOUT_SECONDS = 10.0
 
 
 class BackgroundServer:
     def __init__(self, app: ASGIApp, host: str = "127.0.0.1") -> None:
-        # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY on accepted connections only when the listening
-        # socket says TCP, and without it every answer waits ~40 ms for a delayed ACK.
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._socket.bind((host, 0))
+        self._socket = bound_socket(host, 0)
         port = self._socket.getsockname()[1]
         self.url = f"http://{host}:{port}"
         config = uvicorn.Config(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import resource
+import socket
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -19,6 +20,20 @@ from .settings import Settings, SettingsError
 
 TURNS = itertools.count()
 SPARE_FILES = 64  # open files the server needs beside its connections: the store, the workers, the log
+
+
+def bound_socket(host: str, port: int, shared_port: bool = False) -> socket.socket:
+    """A TCP socket bound to the port (0: a free one); with `shared_port`, one every process serving the mock binds
+    too (SO_REUSEPORT), so that the kernel spreads the connections across those that listen. IPPROTO_TCP, not 0:
+    asyncio sets TCP_NODELAY on accepted connections only when the listening socket says TCP, and without it every
+    answer waits ~40 ms for a delayed ACK."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    bound = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    bound.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if shared_port:
+        bound.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    bound.bind((host, port))
+    return bound
 
 
 class ConnectionProtocol(HttpToolsProtocol):

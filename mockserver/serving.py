@@ -27,7 +27,7 @@ from multiprocessing.synchronize import Event
 import uvicorn
 
 from .app import create_app
-from .connections import guarded_protocol
+from .connections import bound_socket, guarded_protocol
 from .dialects.profiles import PROFILES
 from .images.workers import exit_with
 from .settings import Settings, SettingsError
@@ -77,8 +77,8 @@ async def until_stopped(
 
 def serve_in_processes(settings: Settings) -> int:
     """Serve from settings.serving_processes processes on one port, until Ctrl-C or SIGTERM."""
-    try:
-        held = port_socket(settings.host, settings.port)  # the port, held while processes come and go
+    try:  # the port, held while processes come and go
+        held = bound_socket(settings.host, settings.port, shared_port=True)
     except OSError as error:
         raise SettingsError(f"port: cannot listen on {settings.host}:{settings.port}: {error.strerror}") from None
     each = dataclasses.replace(settings, workers=1, port=held.getsockname()[1])  # each draws its own images
@@ -114,7 +114,7 @@ def start_process(spawn, settings: Settings) -> tuple[multiprocessing.Process, E
 def serve_in_process(settings: Settings, ready: Event, first: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the first process stops them
     exit_with(first)  # and if it is killed without the time to, they end by themselves
-    listening = port_socket(settings.host, settings.port)
+    listening = bound_socket(settings.host, settings.port, shared_port=True)
     listening.listen(2048)
     try:
         run_one(settings, on_listening=ready.set, sockets=[listening])
@@ -148,19 +148,6 @@ def signal_stop() -> Callable[[], bool]:
     for number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(number, lambda received, _: came.append(received))
     return lambda: bool(came)
-
-
-def port_socket(host: str, port: int) -> socket.socket:
-    """A TCP socket bound to the port that every process binds too (SO_REUSEPORT): the kernel spreads the
-    connections across those that listen, where one shared socket would leave most to whichever process woke first.
-    IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY on accepted connections only when the listening socket says TCP,
-    and without it every answer waits ~40 ms for a delayed ACK."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    bound = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    bound.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    bound.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    bound.bind((host, port))
-    return bound
 
 
 def banner(settings: Settings) -> str:

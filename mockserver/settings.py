@@ -68,8 +68,8 @@ class Settings:
     webhook_backoff_seconds: float = option(1.0, "wait before the first webhook retry; it doubles each time")
     replay: str = option("", "a folder recorded by `imagegen-mock proxy --record`: matching requests get its answers")
     data_dir: str = option("", "folder that keeps accounts, the ledger, jobs and generated files across restarts")
-    state: str = option("", "redis://HOST:PORT/DB: the accounts, the ledger, the clock, queued faults and rate "
-                        "figures shared with every server on it")  # fmt: skip
+    state: str = option("", "redis://HOST:PORT/DB: the state (accounts, ledger, jobs, files, journal, faults, clock) "
+                        "shared with every server on it")  # fmt: skip
     admin_token: str = option("", "token the control API (/_mock/) requires; needed to listen beyond loopback")
     allowed_hosts: str = option(
         "", "host names besides this machine's that the control API answers to, comma-separated"

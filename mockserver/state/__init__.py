@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import MutableMapping
 from pathlib import Path
+from typing import Any
 
 from ..settings import Settings
 from .clock import Clock
@@ -56,7 +57,7 @@ class State:
             self.journal: Journal | SharedJournal = SharedJournal(self.shared, settings.journal_size)
             self.files: FileStore | SharedFileStore = SharedFileStore(self.shared, settings.files_max_count)
             self.jobs: Jobs | SharedJobs = SharedJobs(self.shared, self.clock, self.ids, settings.jobs_max_count)
-            self.latency: MutableMapping[str, object] = SharedHash(self.shared, "latency")
+            self.latency: MutableMapping[str, Any] = SharedHash(self.shared, "latency")
             self.webhooks = Webhooks(settings, self.clock, self.journal, SharedHash(self.shared, "webhooks"),
                                      Signer(self.shared.signing_key))  # fmt: skip
         else:
@@ -108,7 +109,7 @@ class State:
 
     def latency_ms(self, profile: str) -> int:
         """The latency added to the profile's answers: set through the control API, else --latency."""
-        return int(self.latency.get(profile, self.latency.get(EVERY_PROFILE, self.settings.latency)))  # type: ignore[call-overload]
+        return int(self.latency.get(profile, self.latency.get(EVERY_PROFILE, self.settings.latency)))
 
     def close(self) -> None:
         """What the server does as it stops: webhook deliveries and image workers stopped, the store closed."""
