@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import unittest.mock
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -382,29 +383,55 @@ def test_while_redis_is_gone_each_service_answers_503_in_its_envelope_and_then_r
     assert back.status_code == 200
 
 
-def test_a_settlement_made_while_redis_was_gone_is_made_with_the_next(redis_server):
+def test_a_settlement_goes_with_the_next_round_trip_and_waits_for_redis_if_it_is_gone(redis_server):
     import redis
 
     app = create_app(Settings(state=redis_server.url))
-    ledger, shared = app.state.mock.ledger, app.state.mock.shared
-    settle = ledger._settle
+    state, shared = app.state.mock, app.state.mock.shared
 
-    def gone(**_):
-        raise redis.ConnectionError("Redis is gone")
+    def states(*charges):
+        return [shared.redis.hget(shared.key(f"charge:{c.pending_id}"), "state") for c in charges]
 
     try:
-        answered_then = ledger.charge(KEY, PRICE)
-        ledger._settle = gone
-        with pytest.raises(redis.ConnectionError):
-            ledger.settle([answered_then])
-        ledger._settle = settle
-        answered_now = ledger.charge(KEY, PRICE)
-        ledger.settle([answered_now])
+        answered_then = state.ledger.charge(KEY, PRICE)
+        state.ledger.settle([answered_then])
+        assert states(answered_then) == ["pending"]  # until the server's next round trip
+        gone = redis.ConnectionError("Redis is gone")
+        with unittest.mock.patch.object(redis.client.Pipeline, "execute", side_effect=gone), pytest.raises(type(gone)):
+            state.journal.entries()
+        assert states(answered_then) == ["pending"]
+        answered_now = state.ledger.charge(KEY, PRICE)  # the trip that takes the settlement along
+        assert states(answered_then, answered_now) == ["settled", "pending"]
+        state.ledger.settle([answered_now])
+    finally:
+        state.close()  # sends the last settlement before giving up the lease, which would refund it
+    assert states(answered_then, answered_now) == ["settled", "settled"]
 
-        states = [
-            shared.redis.hget(shared.key(f"charge:{c.pending_id}"), "state") for c in (answered_then, answered_now)
-        ]
-        assert states == ["settled", "settled"]
+
+def test_a_paid_request_goes_to_redis_in_four_round_trips(redis_server):
+    """The call's start (with the key's account), the rate count with the charge, the image's file, and the settlement
+    with the journal's entry: each step's writes go with the next step's round trip."""
+    import redis
+    from starlette.testclient import TestClient
+
+    app = create_app(Settings(state=redis_server.url))
+    client = TestClient(app)  # not started: no job ticker sends anything meanwhile
+    sent = redis.connection.AbstractConnection.send_packed_command
+    trips = []
+
+    def counted(connection, command, check_health=True):
+        if threading.current_thread().name != "imagegen-mock lease":
+            trips.append(command)
+        return sent(connection, command, check_health)
+
+    try:
+        assert generate(client).status_code == 200  # the key's account opened, and the image drawn
+        with unittest.mock.patch.object(redis.connection.AbstractConnection, "send_packed_command", counted):
+            answer = generate(client)
+        assert answer.status_code == 200 and answer.headers["X-RateLimit-Remaining"] == "58"
+        assert len(trips) == 4
+        assert app.state.mock.ledger.find(KEY).balance == app.state.mock.settings.credits - 2 * PRICE
+        assert [entry.status for entry in app.state.mock.journal.entries()] == [200, 200]
     finally:
         app.state.mock.close()
 

@@ -92,7 +92,7 @@ def azure_key(call: Call) -> str:
     api_key = headers.get("api-key") or (bearer.strip() if scheme.lower() == "bearer" else "")
     if not api_key:
         raise Reject(error(call.profile, 401, MISSING_KEY))
-    if call.state.ledger.find_or_open(call.key(api_key)) is None:
+    if call.account(call.key(api_key)) is None:
         raise Reject(error(call.profile, 401, UNKNOWN_KEY))
     return api_key
 

@@ -488,7 +488,7 @@ def as_new_api(handler: Callable[[Call], Awaitable[Response]]) -> Callable[[Call
                 name = call.request.path_params["model"].removeprefix("models/")
                 if name not in facts_of(call.profile.contract).models:
                     raise Reject(refusal(call, "unknown-model", name))
-                if call.state.ledger.find_or_open(api_key).balance <= 0:
+                if call.account(api_key).balance <= 0:
                     raise Reject(refusal(call, "quota", name))
             response = await handler(call)
         except Reject as rejection:

@@ -337,7 +337,7 @@ def authenticate(call: Call) -> str:
     if not api_key or not any(given.get(place) == api_key for place in accepted):
         raise Reject(refusal(call, "missing-key"))
     call.key(api_key)
-    if call.state.ledger.find_or_open(api_key) is None:
+    if call.account(api_key) is None:
         raise Reject(refusal(call, "unknown-key"))
     return api_key
 

@@ -116,7 +116,7 @@ def authenticate(call: Call) -> str:
     api_key = call.key(call.request.headers.get("x-api-key", "").strip())
     if not api_key:
         raise Reject(fail("missing-key"))
-    if call.state.ledger.find_or_open(api_key) is None:
+    if call.account(api_key) is None:
         raise Reject(fail("unknown-key"))
     return api_key
 

@@ -242,7 +242,7 @@ def openai_key(call: Call) -> str:
     if scheme.lower() != "bearer" or not api_key.strip():
         raise Reject(error(call.profile, 401, MISSING_KEY))
     api_key = call.key(api_key.strip())
-    account = call.state.ledger.find_or_open(api_key)
+    account = call.account(api_key)
     if account is None:
         message = f"Incorrect API key provided: {masked(api_key)}. You can find your API key at {DOCS}."
         raise Reject(error(call.profile, 401, message, code="invalid_api_key"))

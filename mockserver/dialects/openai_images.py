@@ -380,7 +380,7 @@ async def drawn(call: Call, request: ImageRequest) -> list[str] | None:
     """The images as base64 (none for a text model's chat answer), once the key, the rate, the credits and the
     forced faults allow them; None where the content filter stopped the request (200 and no images)."""
     api_key, account = authenticate(call)
-    call.counted(usage_key(call, account), lambda: rate_limit_headers(call, account))
+    call.counted(usage_key(call, account), lambda used, reset_at: rate_limit_headers(call, used, reset_at))
     refusals = {"rate-limit": lambda: rate_limited(call), "insufficient-credits": lambda: insufficient(call)}
     await call.fail_if_forced(refusals)
     request = as_observed(call, request)
@@ -471,7 +471,7 @@ def authenticate(call: Call) -> tuple[str, Account]:
     api_key = bearer[1] if len(bearer) == 2 and bearer[1] else next((key for key in others if key), None)
     if not api_key:
         raise Reject(error(call.profile, 401, words(call, "missing-key")))
-    account = call.state.ledger.find_or_open(call.key(api_key))
+    account = call.account(call.key(api_key))
     if account is None:
         raise Reject(error(call.profile, 401, words(call, "unknown-key")))
     return api_key, account
@@ -485,10 +485,9 @@ def usage_key(call: Call, account: Account) -> str:
     return f"{call.profile.name}:{account.id}"
 
 
-def rate_limit_headers(call: Call, account: Account) -> dict[str, str]:
+def rate_limit_headers(call: Call, used: int, reset_at: float) -> dict[str, str]:
     """The headers of the requests-per-minute quota, as every authenticated answer has them."""
     limit = quirks_of(call).requests_per_minute
-    used, reset_at = call.state.usage.window(usage_key(call, account), 60)
     left = max(0, limit - used)
     return quirks_of(call).limit_headers(limit, left, max(0, math.ceil(reset_at - call.state.clock.now())), reset_at)
 

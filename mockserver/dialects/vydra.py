@@ -93,7 +93,7 @@ AccountHandler = Callable[[Call, str, Account], Awaitable[Response]]
 def with_account(handler: AccountHandler) -> Callable[[Call], Awaitable[Response]]:
     async def run(call: Call) -> Response:
         api_key, account = authenticate(call)
-        call.counted(account.id, lambda: rate_limit_headers(call.state, account.id))
+        call.counted(account.id, lambda used, reset_at: limit_headers(LIMITS["rpm"] - used, reset_at))
         return await handler(call, api_key, account)
 
     return run
@@ -109,15 +109,10 @@ def authenticate(call: Call) -> tuple[str, Account]:
     if api_key is None:
         message = "Invalid Authorization header format. Expected: Bearer <api_key>"
         raise Reject(error(call.profile, 401, message, code="INVALID_FORMAT"))
-    account = call.state.ledger.find_or_open(api_key)
+    account = call.account(api_key)
     if account is None:
         raise Reject(error(call.profile, 401, "API key not found", code="KEY_NOT_FOUND"))
     return api_key, account
-
-
-def rate_limit_headers(state: State, account_id: str) -> dict[str, str]:
-    used, reset_at = state.usage.window(account_id, 60)
-    return limit_headers(LIMITS["rpm"] - used, reset_at)
 
 
 def limit_headers(remaining: int, reset: float) -> dict[str, str]:

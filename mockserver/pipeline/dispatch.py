@@ -50,6 +50,8 @@ class Pipeline:
         started = time.perf_counter()
         path = route_path(scope)
         destination = None if path.startswith(CONTROL_PREFIX) else self.services.destination(path)
+        if destination is None or destination.profile is None:  # a service's call reads them as it begins
+            self.state.read_afresh()
         try:
             body, rest = await read_body(scope, receive, self.limit)
         except TooLarge:
@@ -64,7 +66,7 @@ class Pipeline:
         try:
             call = await self.answer(scope, receive, sent.send, destination, body)
         finally:
-            if call is not None and call.charges:
+            if call is not None and call.charges:  # with a shared state, settled in the journal's round trip
                 with contextlib.suppress(*UNAVAILABLE):  # left pending: never charged twice, refunded if it dies
                     settle_or_refund(self.state, call.charges, sent.complete)
             with contextlib.suppress(*UNAVAILABLE):  # a journal in Redis cannot keep what came while it was gone

@@ -18,7 +18,8 @@ from starlette.responses import Response
 
 from ..state import State
 from ..state.faults import HINT_HEADERS, Forced
-from ..state.ledger import Charge, InsufficientCredits
+from ..state.ledger import Account, Charge, InsufficientCredits
+from ..state.rates import MINUTE
 from ..state.shared import UNAVAILABLE, unreachable
 from ..wire.keys import key_at
 from .forced import TRANSPORT_FAULT_NAMES, MockUsageError, delay_seconds, header_fault, mock_headers
@@ -52,6 +53,7 @@ class Call:
     form_read: FormData | HTTPException | None = None  # the form, or why it could not be read: for the journal
     keys: set[str] = field(default_factory=set)  # the API keys the service read, for the journal to hide
     faults_queued: bool | None = None  # whether the queue held any fault when the call first asked
+    accounts_read: dict[str, Account] = field(default_factory=dict)  # with a shared state, as the call began
 
     def key(self, api_key: str) -> str:
         """Note an API key the request gives (valid or not): the journal hides it wherever it appears."""
@@ -96,11 +98,12 @@ class Call:
             raise
         return self.form_read
 
-    def counted(self, key: str, headers: Callable[[], Mapping[str, str]]) -> None:
-        """Count the request towards `key`'s rate figures, and give whatever the call answers (an error too)
-        the `headers` made as the answer leaves, unless the answer has them already."""
-        self.state.usage.hit(key)
-        self.answer_headers.append(headers)
+    def counted(self, key: str, headers: Callable[[int, float], Mapping[str, str]]) -> None:
+        """Count the request towards `key`'s rate figures, and give whatever the call answers (an error too) the
+        `headers` made from them as the answer leaves (the requests of the last minute, this one among them, and
+        when the oldest of them leaves it), unless the answer has them already."""
+        figures = self.state.usage.hit(key, MINUTE)
+        self.answer_headers.append(lambda: headers(*figures()))
 
     @property
     def base_url(self) -> str:
@@ -131,10 +134,16 @@ class Call:
 
     def queue_holds_faults(self) -> bool:
         """Whether any fault is queued, asked once a call (with a shared state, the round trip to Redis that reads the
-        clock and the latency too): a fault queued while the call runs is for the requests after it."""
+        clock, the latency and the given keys' accounts too): a fault queued while the call runs is for the requests
+        after it."""
         if self.faults_queued is None:
-            self.faults_queued = self.state.any_fault_queued()
+            self.faults_queued, self.accounts_read = self.state.call_start(self.given_keys())
         return self.faults_queued
+
+    def account(self, api_key: str) -> Account | None:
+        """The key's account, opened if the service opens one on a key's first request (else None): with a shared
+        state, the one read as the call began, if the key had one then."""
+        return self.accounts_read.pop(api_key, None) or self.state.ledger.find_or_open(api_key)
 
     def given_keys(self) -> set[str]:
         """The API keys the request gives: those the service has read so far, else wherever its contract says."""
@@ -183,6 +192,7 @@ async def run(call: Call) -> Response | Broken:
             response = await call.route.handler(call)
         except Reject as rejection:
             response = rejection.response
+        add_headers(response, call)  # the rate figures may come from Redis
     except MockUsageError as error:
         return call.profile.error(400, str(error))
     except UNAVAILABLE as gone:
@@ -190,7 +200,6 @@ async def run(call: Call) -> Response | Broken:
     except Exception:
         log.exception("%s failed inside the mock", label)
         return call.profile.error(500, f"The mock failed while handling {label}; see its log.")
-    add_headers(response, call)
     return Broken(broken, response, call.hold_seconds(broken)) if broken else response
 
 

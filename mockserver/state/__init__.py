@@ -21,7 +21,7 @@ from .gallery import Gallery
 from .ids import Ids
 from .jobs import Jobs
 from .journal import Journal
-from .ledger import Ledger
+from .ledger import MAX_KEY_LENGTH, Account, Ledger
 from .metrics import Metrics
 from .rates import RequestCounter
 from .renderings import Renderer
@@ -92,16 +92,26 @@ class State:
         self.gallery.clear()
         self.latency.clear()
 
-    def any_fault_queued(self) -> bool:
+    def call_start(self, api_keys: set[str]) -> tuple[bool, dict[str, Account]]:
         """Whether a fault is queued, which a call asks first. With a shared state, the same round trip reads what the
-        call reads next (the clock, the latency), so that it need not ask for them again."""
+        call reads next (the clock, the latency, and the accounts of the API keys it gives: those it finds), so that
+        it need not ask for them again."""
         if not self.shared:
-            return bool(self.faults)
-        queued, offset, latency = self.shared.call_start()
+            return bool(self.faults), {}
         assert isinstance(self.clock, SharedClock) and isinstance(self.latency, SharedHash)
+        asked = [api_key for api_key in api_keys if len(api_key) <= MAX_KEY_LENGTH]
+        queued, offset, latency, accounts = self.shared.call_start(asked)
         self.clock.prime(offset)
         self.latency.prime(latency)
-        return queued > 0
+        found = {api_key: SharedLedger.account_of_hash(flat) for api_key, flat in zip(asked, accounts, strict=True)}
+        return queued > 0, {api_key: account for api_key, account in found.items() if account}
+
+    def read_afresh(self) -> None:
+        """With a shared state, read the clock and the latency from Redis when next asked for, as a request other than
+        a service's call does (the control API, a file): not what a call that began a moment ago read."""
+        if isinstance(self.clock, SharedClock) and isinstance(self.latency, SharedHash):
+            self.clock.forget()
+            self.latency.forget()
 
     def set_latency(self, profile: str | None, milliseconds: int) -> None:
         """Add `milliseconds` to the answers of `profile` (None: of every profile without its own)."""
@@ -119,5 +129,5 @@ class State:
             self.store.close()
         if self.shared:
             with contextlib.suppress(*UNAVAILABLE):
-                self.ledger.settle([])  # what was answered while Redis was gone, before the lease refunds the rest
+                self.shared.flush()  # settlements not yet sent, before the lease refunds the charges left
             self.shared.close()

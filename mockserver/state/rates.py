@@ -5,10 +5,12 @@ from __future__ import annotations
 import bisect
 import threading
 from collections import defaultdict
+from collections.abc import Callable
 
 from .clock import Clock
 
 DAY = 86_400.0
+MINUTE = 60.0  # the window whose figures a counted request's answer reports
 MAX_REMEMBERED = 100_000  # per account; beyond this the counts saturate instead of growing memory
 
 
@@ -20,13 +22,17 @@ class RequestCounter:
         self._times: defaultdict[str, list[float]] = defaultdict(list)
         self._lock = threading.Lock()
 
-    def hit(self, account: str) -> None:
+    def hit(self, account: str, seconds: float = MINUTE) -> Callable[[], tuple[int, float]]:
+        """Count a request of the account. What it gives is its window of the last `seconds` (as window()
+        gives it, this request in it), to be read as the answer leaves."""
         now = self._clock.now()
         with self._lock:
             times = self._times[account]
             times.append(now)
             if len(times) > MAX_REMEMBERED or times[0] <= now - DAY:
                 del times[: max(len(times) - MAX_REMEMBERED, bisect.bisect_right(times, now - DAY))]
+        figures = self.window(account, seconds)
+        return lambda: figures
 
     def count(self, account: str, seconds: float) -> int:
         return self.window(account, seconds)[0]

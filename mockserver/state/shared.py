@@ -6,6 +6,10 @@ reset is one atomic INCR: keys of an older era are nobody's, and are deleted aft
 (a key that expires unless renewed); the charges it took and has not settled are kept under its name, so that
 when a server dies (kill -9) the others refund them once its lease is gone, as `--data-dir` does at a restart.
 One Redis server is assumed, not a cluster: the scripts build their keys from the era they read.
+
+Each round trip to Redis costs a request more than the script it runs, so a call makes as few as it can: its first
+reads what the call reads next (the clock, the latency, the accounts of its keys), and a script whose answer can
+wait (the rate count, the settlement) goes with the server's next trip (Script.later): a paid request makes four.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import math
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Iterator, MutableMapping
 from typing import Any
 
 import redis
@@ -28,6 +32,7 @@ LEASE_SECONDS = 6
 RENEW_SECONDS = 2
 UNAVAILABLE = (redis.ConnectionError, redis.TimeoutError)  # Redis is gone: the requests it serves get a 503
 CLOCK_READ_SECONDS = 0.001  # how long a server trusts the shared clock's offset it last read
+CALL_READ_SECONDS = 0.05  # how long it trusts what a call read as it began (the control API reads afresh)
 SETTLED_CHARGE_SECONDS = 86_400  # how long a charge is kept after its answer, for a refund that comes later
 
 # A dead server's charges that were never settled are refunded, once, and its name forgotten.
@@ -65,11 +70,14 @@ if ARGV[3] == 'set' then return redis.call('HSET', hash, ARGV[4], ARGV[5]) end
 if ARGV[3] == 'delete' then return redis.call('HDEL', hash, ARGV[4]) end
 return redis.call('HGETALL', hash)
 """
-# ARGV: prefix. What every call reads as it begins: how many faults are queued, the clock's offset, the latency hash.
+# ARGV: prefix, then API keys. What every call reads as it begins: how many faults are queued, the clock's offset,
+# the latency hash, and the accounts of the keys it gives (each a hash as shared_ledger.py keeps it; empty if none).
 CALL_START = """
 local era = redis.call('GET', ARGV[1] .. 'era') or '0'
+local accounts = {}
+for i = 2, #ARGV do accounts[i - 1] = redis.call('HGETALL', ARGV[1] .. era .. ':account:' .. ARGV[i]) end
 return {redis.call('LLEN', ARGV[1] .. 'faults'), redis.call('GET', ARGV[1] .. 'clock') or '0',
-        redis.call('HGETALL', ARGV[1] .. era .. ':latency')}
+        redis.call('HGETALL', ARGV[1] .. era .. ':latency'), accounts}
 """
 
 
@@ -92,14 +100,57 @@ class SharedState:
         # Counts every server ever started on this Redis: each draws its identifiers from its own sequence, so
         # that two on the same --seed never mint the same job id or file name (the first draws the seed's own).
         self.number = int(self.redis.incr(self.key("servers-started")))
+        self._queued: list[Later] = []  # to go with this server's next round trip
+        self._queue_lock = threading.RLock()
         self._reclaim, self._call_start = self.script(RECLAIM), self.script(CALL_START)
+        self._nothing = self.redis.register_script("return 0")
         self._stopped = threading.Event()
         self.renew()
         self._renewing = threading.Thread(target=self._keep_lease, name="imagegen-mock lease", daemon=True)
         self._renewing.start()
 
-    def script(self, source: str) -> Callable[..., Any]:
-        return self.redis.register_script(source)
+    def script(self, source: str) -> Script:
+        return Script(self, source)
+
+    def run(self, script: redis.commands.core.Script, args: list[object]) -> Any:
+        """Run `script`, in the same round trip as the scripts queued for the next (before it, in order)."""
+        if not self._queued:
+            return script(args=args)
+        with self._queue_lock:  # held for the trip, so that a script queued has its answer once the lock is free
+            queued, self._queued = self._queued, []
+            try:
+                answers = self._together([*((later.script, later.args) for later in queued), (script, args)])
+            except UNAVAILABLE:  # kept for the next round trip
+                self._queued[:0] = queued
+                raise
+            for later, answer in zip(queued, answers, strict=False):
+                later.answered(answer)
+        return answers[-1]
+
+    def queue(self, later: Later) -> None:
+        with self._queue_lock:
+            self._queued.append(later)
+
+    def flush(self) -> None:
+        """Send the queued scripts now, if no round trip has taken them yet."""
+        with self._queue_lock:
+            if self._queued:
+                self.run(self._nothing, [])
+
+    def _together(self, runs: list[tuple[redis.commands.core.Script, list[object]]]) -> list[Any]:
+        """The scripts' answers, run in one round trip. Not through redis-py's pipelined scripts, which ask Redis
+        whether it has them first (a round trip more); a script Redis lacks (it restarted) is loaded and run again."""
+        pipe = self.redis.pipeline(transaction=False)
+        for script, args in runs:
+            pipe.evalsha(script.sha, 0, *args)
+        answers = pipe.execute(raise_on_error=False)
+        for i, answer in enumerate(answers):
+            if isinstance(answer, redis.exceptions.NoScriptError):
+                script, args = runs[i]
+                answers[i] = answer = script(args=args)
+            if isinstance(answer, Exception):
+                raise answer
+        return answers
 
     def key(self, name: str) -> str:
         return PREFIX + name
@@ -109,10 +160,11 @@ class SharedState:
         self.binary.set(self.key("signing-key"), new, nx=True)
         return self.binary.get(self.key("signing-key")) or new
 
-    def call_start(self) -> tuple[int, float, list[str]]:
-        """How many faults are queued, the clock's offset and the latency hash (flat), in one round trip."""
-        queued, offset, latency = self._call_start(args=[PREFIX])
-        return int(queued), float(offset), latency
+    def call_start(self, api_keys: list[str]) -> tuple[int, float, list[str], list[list[str]]]:
+        """How many faults are queued, the clock's offset, the latency hash and the keys' accounts (flat hashes), in
+        one round trip."""
+        queued, offset, latency, accounts = self._call_start(args=[PREFIX, *api_keys])
+        return int(queued), float(offset), latency, accounts
 
     def era(self) -> str:
         return self.redis.get(self.key("era")) or "0"
@@ -132,6 +184,7 @@ class SharedState:
 
     def reset(self) -> None:
         """Begin a new era, which forgets everything the last one held; then delete what it held."""
+        self.flush()  # what was queued belongs to the era ending
         old = self.era()
         self.redis.incr(self.key("era"))
         for stale in self.redis.scan_iter(match=self.era_key(old, "*"), count=1000):
@@ -155,6 +208,41 @@ class SharedState:
                 continue
 
 
+class Script:
+    """A Lua script of the shared state. Run, it takes along the scripts queued for this server's next round trip to
+    Redis; run later, it is queued for that trip (for an answer nobody waits for, or that is wanted later)."""
+
+    def __init__(self, shared: SharedState, source: str) -> None:
+        self._shared = shared
+        self._script = shared.redis.register_script(source)
+
+    def __call__(self, args: list[object]) -> Any:
+        return self._shared.run(self._script, args)
+
+    def later(self, args: list[object]) -> Later:
+        later = Later(self._shared, self._script, args)
+        self._shared.queue(later)
+        return later
+
+
+class Later:
+    """A script queued for a server's next round trip to Redis."""
+
+    def __init__(self, shared: SharedState, script: redis.commands.core.Script, args: list[object]) -> None:
+        self._shared = shared
+        self.script, self.args = script, args
+        self._answered, self._answer = False, None
+
+    def answered(self, answer: Any) -> None:
+        self._answered, self._answer = True, answer
+
+    def answer(self) -> Any:
+        """Its answer: at once if it has gone to Redis, else once it has been sent."""
+        if not self._answered:
+            self._shared.flush()
+        return self._answer
+
+
 class SharedClock(Clock):
     """The mock's clock with its offset in Redis: moved on one server, it has moved on all."""
 
@@ -162,48 +250,57 @@ class SharedClock(Clock):
         super().__init__(frozen)
         self._redis = shared.redis
         self._key = shared.key("clock")
-        self._read_at = -math.inf
+        self._fresh_until = -math.inf
 
     @property
     def offset(self) -> float:
         """The shared offset, read at most once a CLOCK_READ_SECONDS (a request reads the clock several times);
         while Redis is gone, the last one read: time goes on, for the journal too."""
-        if time.monotonic() - self._read_at > CLOCK_READ_SECONDS:
+        if time.monotonic() > self._fresh_until:
             with contextlib.suppress(*UNAVAILABLE):
                 self._offset = float(self._redis.get(self._key) or 0)
-                self._read_at = time.monotonic()
+                self._fresh_until = time.monotonic() + CLOCK_READ_SECONDS
         return self._offset
 
     def prime(self, offset: float) -> None:
-        """Take `offset` as just read from Redis."""
-        self._offset, self._read_at = offset, time.monotonic()
+        """Take `offset` as a call read it from Redis as it began."""
+        self._offset, self._fresh_until = offset, time.monotonic() + CALL_READ_SECONDS
+
+    def forget(self) -> None:
+        """Read the offset afresh when it is next asked for."""
+        self._fresh_until = -math.inf
 
     def _move(self, seconds: float) -> None:
         self._offset = self._redis.incrbyfloat(self._key, seconds)  # two servers moving it at once both count
-        self._read_at = time.monotonic()
+        self._fresh_until = time.monotonic() + CLOCK_READ_SECONDS
 
     def _set_offset(self, offset: float) -> None:
         self._redis.set(self._key, offset)
-        self._offset, self._read_at = offset, time.monotonic()
+        self._offset, self._fresh_until = offset, time.monotonic() + CLOCK_READ_SECONDS
 
 
 class SharedHash(MutableMapping[str, str]):
-    """A small dict of strings that every server sees (a hash of the era, so a reset forgets it), read whole at most
-    once a CLOCK_READ_SECONDS, as the clock is: what a server writes, it reads at once; the others a moment later."""
+    """A small dict of strings that every server sees (a hash of the era, so a reset forgets it), trusted as long as
+    the clock is: what a server writes, it reads at once; the others a moment later."""
 
     def __init__(self, shared: SharedState, name: str) -> None:
         self._script = shared.script(ERA_HASH)
         self._name = name
-        self._read_at = -math.inf
+        self._fresh_until = -math.inf
         self._read: dict[str, str] = {}
 
-    def prime(self, flat: list[str]) -> None:
-        """Take the fields and values `flat` lists as just read from Redis."""
-        self._read, self._read_at = dict(zip(flat[::2], flat[1::2], strict=True)), time.monotonic()
+    def prime(self, flat: list[str], seconds: float = CALL_READ_SECONDS) -> None:
+        """Take the fields and values `flat` lists as a call read them from Redis as it began."""
+        self._read = dict(zip(flat[::2], flat[1::2], strict=True))
+        self._fresh_until = time.monotonic() + seconds
+
+    def forget(self) -> None:
+        """Read the hash afresh when it is next asked for."""
+        self._fresh_until = -math.inf
 
     def _fields(self) -> dict[str, str]:
-        if time.monotonic() - self._read_at > CLOCK_READ_SECONDS:
-            self.prime(self._script(args=[PREFIX, self._name, "read"]))
+        if time.monotonic() > self._fresh_until:
+            self.prime(self._script(args=[PREFIX, self._name, "read"]), CLOCK_READ_SECONDS)
         return self._read
 
     def __getitem__(self, field: str) -> str:
@@ -211,12 +308,12 @@ class SharedHash(MutableMapping[str, str]):
 
     def __setitem__(self, field: str, value: object) -> None:
         self._script(args=[PREFIX, self._name, "set", field, str(value)])
-        self._read_at = -math.inf
+        self.forget()
 
     def __delitem__(self, field: str) -> None:
         if not self._script(args=[PREFIX, self._name, "delete", field]):
             raise KeyError(field)
-        self._read_at = -math.inf
+        self.forget()
 
     def __iter__(self) -> Iterator[str]:
         return iter(list(self._fields()))

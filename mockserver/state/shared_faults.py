@@ -1,7 +1,7 @@
 """Queued faults in Redis, for servers that share one (state/shared.py): one list, taken from by one script, so
 that a fault queued through any server fails exactly the requests it was queued for, across all. A reset empties
 it as it does the in-memory queue. Whether any fault is queued, which every call asks first, is read in the round
-trip that begins a call (State.any_fault_queued)."""
+trip that begins a call (State.call_start)."""
 
 from __future__ import annotations
 

@@ -113,7 +113,6 @@ class SharedLedger:
         self._strict = strict
         self._preset = dict(preset)
         self._metrics = metrics
-        self._unsettled: list[int] = []  # answered, but Redis was gone when they were to be settled
         self._find_or_open, self._set_balance = shared.script(FIND_OR_OPEN), shared.script(SET_BALANCE)
         self._charge, self._refund, self._settle = shared.script(CHARGE), shared.script(REFUND), shared.script(SETTLE)
         for api_key, credits in self._preset.items():  # as a store's ledger does: kept if already there
@@ -167,15 +166,21 @@ class SharedLedger:
             self._metrics.refunded.inc(charge.amount)
 
     def settle(self, charges: list[Charge]) -> None:
-        """The charges' request has been answered: a server's death no longer refunds them. Those that could not be
-        settled while Redis was gone are settled with the next."""
-        self._unsettled += [charge.pending_id for charge in charges if charge.pending_id is not None]
-        if self._unsettled:
-            self._settle(args=[PREFIX, SETTLED_CHARGE_SECONDS, *self._unsettled])
-            self._unsettled = []
+        """The charges' request has been answered: a server's death no longer refunds them, once the settlement has
+        gone to Redis with this server's next round trip (the journal's entry of the request; any, while Redis is
+        gone)."""
+        pending = [charge.pending_id for charge in charges if charge.pending_id is not None]
+        if pending:
+            self._settle.later(args=[PREFIX, SETTLED_CHARGE_SECONDS, *pending])
 
     def _opening(self, api_key: str, strict: bool) -> list[object]:
         return [PREFIX, api_key, int(strict), self._default_credits, account_id(api_key), self._clock.now()]
+
+    @staticmethod
+    def account_of_hash(flat: list[str]) -> Account | None:
+        """The account an account's hash (flat, as HGETALL gives it) holds; None for an empty one."""
+        fields = dict(zip(flat[::2], flat[1::2], strict=True))
+        return SharedLedger._account([fields.get(name) for name in FIELDS])
 
     @staticmethod
     def _account(fields: list[str | None] | None) -> Account | None:
