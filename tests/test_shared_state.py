@@ -408,14 +408,10 @@ def test_a_settlement_goes_with_the_next_round_trip_and_waits_for_redis_if_it_is
     assert states(answered_then, answered_now) == ["settled", "settled"]
 
 
-def test_a_paid_request_goes_to_redis_in_four_round_trips(redis_server):
-    """The call's start (with the key's account), the rate count with the charge, the image's file, and the settlement
-    with the journal's entry: each step's writes go with the next step's round trip."""
+def round_trips(app, send) -> tuple[object, int]:
+    """What `send` gives, and how many round trips to Redis it made (those of the lease's renewal aside)."""
     import redis
-    from starlette.testclient import TestClient
 
-    app = create_app(Settings(state=redis_server.url))
-    client = TestClient(app)  # not started: no job ticker sends anything meanwhile
     sent = redis.connection.AbstractConnection.send_packed_command
     trips = []
 
@@ -424,16 +420,65 @@ def test_a_paid_request_goes_to_redis_in_four_round_trips(redis_server):
             trips.append(command)
         return sent(connection, command, check_health)
 
+    with unittest.mock.patch.object(redis.connection.AbstractConnection, "send_packed_command", counted):
+        return send(), len(trips)
+
+
+def test_a_paid_request_goes_to_redis_in_four_round_trips(redis_server):
+    """The call's start (with the key's account), the rate count with the charge, the image's file, and the settlement
+    with the journal's entry: each step's writes go with the next step's round trip."""
+    from starlette.testclient import TestClient
+
+    app = create_app(Settings(state=redis_server.url))
+    client = TestClient(app)  # not started: no job ticker sends anything meanwhile
     try:
         assert generate(client).status_code == 200  # the key's account opened, and the image drawn
-        with unittest.mock.patch.object(redis.connection.AbstractConnection, "send_packed_command", counted):
-            answer = generate(client)
+        answer, trips = round_trips(app, lambda: generate(client))
         assert answer.status_code == 200 and answer.headers["X-RateLimit-Remaining"] == "58"
-        assert len(trips) == 4
+        assert trips == 4
         assert app.state.mock.ledger.find(KEY).balance == app.state.mock.settings.credits - 2 * PRICE
         assert [entry.status for entry in app.state.mock.journal.entries()] == [200, 200]
     finally:
         app.state.mock.close()
+
+
+def test_a_job_starts_in_five_round_trips_its_files_in_one(redis_server):
+    """The call's start (with the key's account and the era), the charge, the job with the jobs due finished, its
+    image and thumbnail together, and the settlement with the journal's entry."""
+    from starlette.testclient import TestClient
+
+    app = create_app(Settings(state=redis_server.url))
+    client = TestClient(app)
+    try:
+        submit(client)  # the key's account opened, and the images drawn
+        job, trips = round_trips(app, lambda: submit(client))
+        assert trips == 5
+        client.post("/_mock/clock", json={"advance_seconds": 60})
+        done = client.get(f"/uapi/v1/history/{job['uuid']}", headers={"x-api-key": KEY}).json()
+        for url in (done["generate_result"], done["thumbnail_small"]):
+            assert client.get(on(client, url)).headers["content-type"] == "image/jpeg"
+    finally:
+        app.state.mock.close()
+
+
+def test_a_queued_script_whose_round_trip_fails_fails_with_it_unless_kept_for_the_next(redis_server):
+    import redis
+
+    from mockserver.state.shared import Script, SharedState
+
+    shared = SharedState(redis_server.url)
+    counting = Script(shared, "return redis.call('INCR', ARGV[1])")
+    try:
+        dropped, kept = counting.later(args=["dropped"]), counting.later(args=["kept"], kept=True)
+        gone = redis.ConnectionError("Redis is gone")
+        with unittest.mock.patch.object(redis.client.Pipeline, "execute", side_effect=gone), pytest.raises(type(gone)):
+            counting(args=["carrier"])
+        with pytest.raises(type(gone)):
+            dropped.answer()
+        assert kept.answer() == 1  # sent now
+        assert [shared.redis.get(name) for name in ("dropped", "kept", "carrier")] == [None, "1", None]
+    finally:
+        shared.close()
 
 
 def test_a_server_refuses_to_start_on_a_redis_it_cannot_reach():

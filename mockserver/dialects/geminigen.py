@@ -291,8 +291,11 @@ async def result_files(call: Call, spec: ImageSpec) -> list[tuple[str, bytes, st
 def publish(state: State, job: Job, files: list[tuple[str, bytes, str]]) -> None:
     """Store the job's files, to be served from the moment it completes."""
     expires = job.created_at + RETENTION_SECONDS
-    for name, content, media_type in files:
-        state.files.put(StoredFile(file_name(job, name), content, media_type, job.due_at, expires), job.charge)
+    stored = [
+        StoredFile(file_name(job, name), content, media_type, job.due_at, expires)
+        for name, content, media_type in files
+    ]
+    state.files.put_all(stored, job.charge)
 
 
 def finish(state: State, profile: Profile, job: Job) -> None:

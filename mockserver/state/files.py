@@ -54,6 +54,10 @@ class FileStore:
             if not self._files.put(file.name, file):
                 self._forget(file.name)
 
+    def put_all(self, files: list[StoredFile], charge: Charge | None = None) -> None:
+        for file in files:
+            self.put(file, charge)
+
     def get(self, name: str, now: float) -> StoredFile | None:
         file = self._files.get(name)
         return file if file is not None and file.alive(now) else None

@@ -71,13 +71,14 @@ if ARGV[3] == 'delete' then return redis.call('HDEL', hash, ARGV[4]) end
 return redis.call('HGETALL', hash)
 """
 # ARGV: prefix, then API keys. What every call reads as it begins: how many faults are queued, the clock's offset,
-# the latency hash, and the accounts of the keys it gives (each a hash as shared_ledger.py keeps it; empty if none).
+# the latency hash, the accounts of the keys it gives (each a hash as shared_ledger.py keeps it; empty if none), and
+# the era.
 CALL_START = """
 local era = redis.call('GET', ARGV[1] .. 'era') or '0'
 local accounts = {}
 for i = 2, #ARGV do accounts[i - 1] = redis.call('HGETALL', ARGV[1] .. era .. ':account:' .. ARGV[i]) end
 return {redis.call('LLEN', ARGV[1] .. 'faults'), redis.call('GET', ARGV[1] .. 'clock') or '0',
-        redis.call('HGETALL', ARGV[1] .. era .. ':latency'), accounts}
+        redis.call('HGETALL', ARGV[1] .. era .. ':latency'), accounts, era}
 """
 
 
@@ -102,6 +103,7 @@ class SharedState:
         self.number = int(self.redis.incr(self.key("servers-started")))
         self._queued: list[Later] = []  # to go with this server's next round trip
         self._queue_lock = threading.RLock()
+        self._era_read, self._era_fresh_until = "0", -math.inf
         self._reclaim, self._call_start = self.script(RECLAIM), self.script(CALL_START)
         self._nothing = self.redis.register_script("return 0")
         self._stopped = threading.Event()
@@ -119,9 +121,13 @@ class SharedState:
         with self._queue_lock:  # held for the trip, so that a script queued has its answer once the lock is free
             queued, self._queued = self._queued, []
             try:
-                answers = self._together([*((later.script, later.args) for later in queued), (script, args)])
-            except UNAVAILABLE:  # kept for the next round trip
-                self._queued[:0] = queued
+                answers = together(self.redis, [*((later.script, later.args) for later in queued), (script, args)])
+            except Exception as error:  # a write that must be made waits for Redis to be back; the others fail
+                kept = [later for later in queued if later.kept and isinstance(error, UNAVAILABLE)]
+                self._queued[:0] = kept
+                for later in queued:
+                    if later not in kept:
+                        later.answered(error)
                 raise
             for later, answer in zip(queued, answers, strict=False):
                 later.answered(answer)
@@ -137,21 +143,6 @@ class SharedState:
             if self._queued:
                 self.run(self._nothing, [])
 
-    def _together(self, runs: list[tuple[redis.commands.core.Script, list[object]]]) -> list[Any]:
-        """The scripts' answers, run in one round trip. Not through redis-py's pipelined scripts, which ask Redis
-        whether it has them first (a round trip more); a script Redis lacks (it restarted) is loaded and run again."""
-        pipe = self.redis.pipeline(transaction=False)
-        for script, args in runs:
-            pipe.evalsha(script.sha, 0, *args)
-        answers = pipe.execute(raise_on_error=False)
-        for i, answer in enumerate(answers):
-            if isinstance(answer, redis.exceptions.NoScriptError):
-                script, args = runs[i]
-                answers[i] = answer = script(args=args)
-            if isinstance(answer, Exception):
-                raise answer
-        return answers
-
     def key(self, name: str) -> str:
         return PREFIX + name
 
@@ -163,11 +154,16 @@ class SharedState:
     def call_start(self, api_keys: list[str]) -> tuple[int, float, list[str], list[list[str]]]:
         """How many faults are queued, the clock's offset, the latency hash and the keys' accounts (flat hashes), in
         one round trip."""
-        queued, offset, latency, accounts = self._call_start(args=[PREFIX, *api_keys])
+        queued, offset, latency, accounts, era = self._call_start(args=[PREFIX, *api_keys])
+        self._era_read, self._era_fresh_until = era, time.monotonic() + CALL_READ_SECONDS
         return int(queued), float(offset), latency, accounts
 
     def era(self) -> str:
         return self.redis.get(self.key("era")) or "0"
+
+    def recent_era(self) -> str:
+        """The era as a call read it as it began, if one began a moment ago (CALL_READ_SECONDS), else as it is."""
+        return self._era_read if time.monotonic() <= self._era_fresh_until else self.era()
 
     def era_key(self, era: str, name: str) -> str:
         """The key of something a reset forgets, in `era`."""
@@ -185,6 +181,7 @@ class SharedState:
     def reset(self) -> None:
         """Begin a new era, which forgets everything the last one held; then delete what it held."""
         self.flush()  # what was queued belongs to the era ending
+        self._era_fresh_until = -math.inf
         old = self.era()
         self.redis.incr(self.key("era"))
         for stale in self.redis.scan_iter(match=self.era_key(old, "*"), count=1000):
@@ -208,6 +205,22 @@ class SharedState:
                 continue
 
 
+def together(client: redis.Redis, runs: list[tuple[redis.commands.core.Script, list[object]]]) -> list[Any]:
+    """The scripts' answers, run in one round trip. Not through redis-py's pipelined scripts, which ask Redis whether
+    it has them first (a round trip more); a script Redis lacks (it restarted) is loaded and run again."""
+    pipe = client.pipeline(transaction=False)
+    for script, args in runs:
+        pipe.evalsha(script.sha, 0, *args)
+    answers = pipe.execute(raise_on_error=False)
+    for i, answer in enumerate(answers):
+        if isinstance(answer, redis.exceptions.NoScriptError):
+            script, args = runs[i]
+            answers[i] = answer = script(args=args)
+        if isinstance(answer, Exception):
+            raise answer
+    return answers
+
+
 class Script:
     """A Lua script of the shared state. Run, it takes along the scripts queued for this server's next round trip to
     Redis; run later, it is queued for that trip (for an answer nobody waits for, or that is wanted later)."""
@@ -219,8 +232,9 @@ class Script:
     def __call__(self, args: list[object]) -> Any:
         return self._shared.run(self._script, args)
 
-    def later(self, args: list[object]) -> Later:
-        later = Later(self._shared, self._script, args)
+    def later(self, args: list[object], kept: bool = False) -> Later:
+        """Queue the script for the next round trip; `kept`, for the one after if Redis is gone (else it fails)."""
+        later = Later(self._shared, self._script, args, kept)
         self._shared.queue(later)
         return later
 
@@ -228,18 +242,21 @@ class Script:
 class Later:
     """A script queued for a server's next round trip to Redis."""
 
-    def __init__(self, shared: SharedState, script: redis.commands.core.Script, args: list[object]) -> None:
+    def __init__(self, shared: SharedState, script: redis.commands.core.Script, args: list[object], kept: bool) -> None:
         self._shared = shared
-        self.script, self.args = script, args
+        self.script, self.args, self.kept = script, args, kept
         self._answered, self._answer = False, None
 
     def answered(self, answer: Any) -> None:
+        """Its answer; an exception if its round trip failed."""
         self._answered, self._answer = True, answer
 
     def answer(self) -> Any:
         """Its answer: at once if it has gone to Redis, else once it has been sent."""
         if not self._answered:
             self._shared.flush()
+        if isinstance(self._answer, Exception):
+            raise self._answer
         return self._answer
 
 

@@ -11,7 +11,7 @@ import math
 
 from .files import StoredFile
 from .ledger import Charge
-from .shared import PREFIX, SharedState
+from .shared import PREFIX, SharedState, together
 
 # ARGV: prefix, name, digest, media type, created at, expires at ('' for never), seconds to keep it (0 for ever), the
 # most files kept, and the content, left out where Redis may have it already. 0 if the content is needed, else 1.
@@ -76,13 +76,22 @@ class SharedFileStore:
 
     def put(self, file: StoredFile, charge: Charge | None = None) -> None:
         """Keep the file for every server. (`charge` is for a store's restart; a dead server's files stay.)"""
+        self.put_all([file])
+
+    def put_all(self, files: list[StoredFile], charge: Charge | None = None) -> None:
+        """Keep the files, in one round trip if Redis has their contents (a cached image is a new file of a content
+        already there), else one more to send those it lacks."""
+        described = [self._described(file) for file in files]
+        kept = together(self._shared.binary, [(self._put, args) for args in described])
+        for file, args, found in zip(files, described, kept, strict=True):
+            if not found:
+                self._put(args=[*args, file.content])
+
+    def _described(self, file: StoredFile) -> list[object]:
         digest = hashlib.sha256(file.content).hexdigest()
         seconds = 0 if file.expires_at is None else max(1, math.ceil(file.expires_at - file.created_at))
         expires = "" if file.expires_at is None else repr(file.expires_at)
-        fields = [file.media_type, repr(file.created_at), expires, seconds, self._max_count]
-        # The content is sent only if Redis lacks it: a cached image is a new file of a content already there.
-        if not self._put(args=[PREFIX, file.name, digest, *fields]):
-            self._put(args=[PREFIX, file.name, digest, *fields, file.content])
+        return [PREFIX, file.name, digest, file.media_type, repr(file.created_at), expires, seconds, self._max_count]
 
     def get(self, name: str, now: float) -> StoredFile | None:
         found = self._get(args=[PREFIX, name])

@@ -87,7 +87,9 @@ class SharedJobs:
 
     @property
     def era(self) -> str:
-        return self._shared.era()
+        """The mock's era (each reset begins one) as a call read it as it began, a moment ago: a job started in it is
+        refused once a reset has come since."""
+        return self._shared.recent_era()
 
     def serve(self, profile: str, finish: Callable[[Job], None], data_type: Callable[..., Any] = dict) -> None:
         self._finishers.setdefault(profile, finish)
@@ -106,10 +108,11 @@ class SharedJobs:
         job = Job(0, self._ids.uuid(), profile, api_key, self._clock.now(), duration, failure, data, charge)
         fields = [value for name, field in zip(SAVED, saved(job), strict=True) if name != "id"
                   for value in (name, "" if field is None else field)]  # fmt: skip
-        job.id = int(self._start(args=[PREFIX, era or "", job.uuid, api_key, job.due_at, *fields]))
+        started = self._start.later(args=[PREFIX, era or "", job.uuid, api_key, job.due_at, *fields])
+        self.settle()  # in the same round trip
+        job.id = int(started.answer())
         if job.id == -1:
             raise JobsReset
-        self.settle()
         return job
 
     def get(self, uuid: str) -> Job | None:

@@ -171,7 +171,7 @@ class SharedLedger:
         gone)."""
         pending = [charge.pending_id for charge in charges if charge.pending_id is not None]
         if pending:
-            self._settle.later(args=[PREFIX, SETTLED_CHARGE_SECONDS, *pending])
+            self._settle.later(args=[PREFIX, SETTLED_CHARGE_SECONDS, *pending], kept=True)
 
     def _opening(self, api_key: str, strict: bool) -> list[object]:
         return [PREFIX, api_key, int(strict), self._default_credits, account_id(api_key), self._clock.now()]
