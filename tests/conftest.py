@@ -26,16 +26,24 @@ TEST_TIMEOUT_SECONDS = 0.05
 
 
 @pytest.fixture(scope="session")
-def server() -> Iterator[BackgroundServer]:
-    """The mock most tests share; with IMAGEGEN_MOCK_TEST_STATE=redis, its state kept in a redis-server of its own."""
-    with ExitStack() as stack:
-        state = None
-        if os.environ.get("IMAGEGEN_MOCK_TEST_STATE") == "redis":
-            from benchmarks.servers import redis_server
+def test_state() -> Iterator[Callable[[int], str | None]]:
+    """With IMAGEGEN_MOCK_TEST_STATE=redis, the --state of a mock on a redis-server of the tests' own, given a
+    database of it for that mock alone; else None (in memory)."""
+    if os.environ.get("IMAGEGEN_MOCK_TEST_STATE") != "redis":
+        yield lambda database: None
+        return
+    from benchmarks.servers import redis_server
 
-            state = stack.enter_context(redis_server())
-        app = create_app(Settings(timeout_seconds=TEST_TIMEOUT_SECONDS, state=state))
-        yield stack.enter_context(BackgroundServer(app))
+    with redis_server() as url:
+        yield lambda database: f"{url.rsplit('/', 1)[0]}/{database}"
+
+
+@pytest.fixture(scope="session")
+def server(test_state) -> Iterator[BackgroundServer]:
+    """The mock most tests share; with IMAGEGEN_MOCK_TEST_STATE=redis, its state kept in Redis."""
+    app = create_app(Settings(timeout_seconds=TEST_TIMEOUT_SECONDS, state=test_state(0)))
+    with BackgroundServer(app) as running:
+        yield running
 
 
 @pytest.fixture

@@ -14,13 +14,15 @@ from PIL import Image
 from mockserver import create_app
 from mockserver.background import BackgroundServer
 from mockserver.settings import Settings
+from mockserver.state.uploads import Session, Uploads
 
 KEY = "files-key"
 
 
 @pytest.fixture(scope="module")
-def mock_url() -> Iterator[str]:
-    with BackgroundServer(create_app(Settings(strict_keys=True, accounts={KEY: 10_000, "other": 10}))) as server:
+def mock_url(test_state) -> Iterator[str]:
+    settings = Settings(strict_keys=True, accounts={KEY: 10_000, "other": 10}, state=test_state(1))
+    with BackgroundServer(create_app(settings)) as server:
         yield server.url
 
 
@@ -111,3 +113,13 @@ def test_an_upload_must_be_resumable_and_announce_its_size(mock_url):
 
     assert plain.status_code == sizeless.status_code == 400
     assert keyless.status_code == 403
+
+
+def test_a_chunk_goes_only_where_the_bytes_received_end():
+    uploads = Uploads(max_count=10, max_bytes=1000)
+    uploads.begin("started", Session(KEY, {}, size=10))
+
+    assert uploads.append("started", 0, b"12345") and not uploads.append("started", 0, b"12345")
+    assert not uploads.append("never started", 0, b"1")
+    assert uploads.session("started").received == 5
+    assert uploads.finish("started") == b"12345" and uploads.session("started") is None

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-MODULES = ("vydra", "geminigen", "jobs", "journal", "webhooks", "faults", "admin", "money", "ledger")
+MODULES = ("vydra", "geminigen", "jobs", "journal", "webhooks", "faults", "admin", "money", "ledger", "gemini_files")
 
 
 @pytest.mark.skipif(shutil.which("redis-server") is None, reason="no redis-server (apt install redis-server)")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import json
 import os
 import shutil
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from PIL import Image
 
 from benchmarks.servers import free_port, serving, start_redis, stop, tree
 from mockserver import Settings, create_app
@@ -230,6 +232,69 @@ def test_a_content_is_sent_and_kept_once_however_many_files_serve_it(redis_serve
         assert urls[0] != urls[1] and served[0].content == served[1].content
         assert served[0].headers["content-type"] == "image/png"
         assert len(list(shared.redis.scan_iter(match=shared.key("*:content:*")))) == 1
+
+
+def png(colour: str = "teal") -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (300, 200), colour).save(out, "PNG")
+    return out.getvalue()
+
+
+def start_upload(client: httpx.Client, size: int) -> str:
+    """The upload URL of a resumable upload started through `client`, as a path (to any server)."""
+    started = client.post("/google/upload/v1beta/files", headers={
+        "x-goog-api-key": KEY, "X-Goog-Upload-Protocol": "resumable", "X-Goog-Upload-Command": "start",
+        "X-Goog-Upload-Header-Content-Length": str(size), "X-Goog-Upload-Header-Content-Type": "image/png",
+    }, json={"file": {"displayName": "across"}})  # fmt: skip
+    return started.headers["x-goog-upload-url"].removeprefix(str(client.base_url).rstrip("/"))
+
+
+def send_chunk(client: httpx.Client, url: str, content: bytes, offset: int, command: str) -> httpx.Response:
+    return client.post(url, content=content, headers={"X-Goog-Upload-Command": command,
+                                                      "X-Goog-Upload-Offset": str(offset)})  # fmt: skip
+
+
+def test_an_upload_started_on_one_server_is_finished_named_and_deleted_through_either(two):
+    first, second = two
+    content, google = png(), {"x-goog-api-key": KEY}
+    url = start_upload(first, len(content))
+    assert send_chunk(second, url, content[:100], 0, "upload").headers["x-goog-upload-size-received"] == "100"
+    file = send_chunk(first, url, content[100:], 100, "upload, finalize").json()["file"]
+    name = file["name"]
+    generated = second.post("/google/v1beta/models/gemini-2.5-flash-image:generateContent", headers=google, json={
+        "contents": [{"parts": [{"fileData": {"fileUri": file["uri"], "mimeType": "image/png"}}, {"text": "a hat"}]}]
+    })  # fmt: skip
+
+    assert file["sizeBytes"] == str(len(content)) and file["displayName"] == "across"
+    read = second.get(f"/google/v1beta/{name}", headers=google).json()
+    assert {**read, "uri": None} == {**file, "uri": None}  # each server names itself in the URI
+    assert [f["name"] for f in second.get("/google/v1beta/files", headers=google).json()["files"]] == [name]
+    parts = generated.json()["candidates"][0]["content"]["parts"]
+    assert generated.status_code == 200 and any("inlineData" in part for part in parts)
+    assert send_chunk(second, url, b"", len(content), "finalize").status_code == 404  # the session is over
+    second.delete(f"/google/v1beta/{name}", headers=google)
+    assert first.get(f"/google/v1beta/{name}", headers=google).status_code == 403
+
+
+def test_uploaded_files_are_bounded_by_count_across_servers_and_a_chunk_goes_only_where_the_last_ended(redis_server):
+    settings = Settings(state=redis_server.url, files_max_count=2)
+    apps = [create_app(settings), create_app(settings)]
+    with BackgroundServer(apps[0]) as a, BackgroundServer(apps[1]) as b:
+        clients = [httpx.Client(base_url=a.url), httpx.Client(base_url=b.url)]
+        names = []
+        for i, colour in enumerate(("red", "green", "blue")):
+            content, client = png(colour), clients[i % 2]
+            url = start_upload(client, len(content))
+            names.append(send_chunk(client, url, content, 0, "upload, finalize").json()["file"]["name"])
+        listed = clients[0].get("/google/v1beta/files", headers={"x-goog-api-key": KEY}).json()["files"]
+        uploads, shared = apps[1].state.mock.uploads, apps[1].state.mock.shared
+
+        assert [file["name"] for file in listed] == names[:0:-1]  # the newest two, newest first
+        assert len(list(shared.redis.scan_iter(match=shared.key("*:uploaded-bytes:*")))) == 2
+        url = start_upload(clients[0], 10)
+        upload_id = httpx.URL(url).params["upload_id"]
+        assert uploads.append(upload_id, 0, b"12345") and not uploads.append(upload_id, 0, b"12345")
+        assert uploads.session(upload_id).received == 5
 
 
 def serve_in_a_process(redis_url: str) -> tuple[subprocess.Popen, str]:

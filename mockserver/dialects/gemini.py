@@ -227,14 +227,15 @@ async def read_turn(call: Call, content: dict[str, Any], index: int, images: lis
 async def read_file_image(call: Call, file_data: Any, path: str) -> Upload:
     """An image uploaded to the mock's Files API, named by its URI; the mock fetches no other URI."""
     uri = (file_data.get("fileUri") or file_data.get("file_uri") or "") if isinstance(file_data, dict) else ""
-    file = gemini_files.named_by(call, uri)
-    if file is None:
+    named = gemini_files.named_by(call, uri)
+    if named is None:
         raise invalid("The mock never fetches files: send images as inlineData, or upload them to its Files API "
                       "and name them by their uri.", f"{path}.file_uri")  # fmt: skip
+    file, content = named
     if not file.mime_type.startswith("image/"):
         raise invalid(f"Unsupported MIME type: {file.mime_type}", f"{path}.mime_type")
     try:
-        return await read_upload(file.content, call.state.settings)
+        return await read_upload(content, call.state.settings)
     except UploadError:
         raise invalid(f"Unable to process input image. Please retry or report in {TROUBLESHOOTING}", path) from None
 

@@ -49,7 +49,7 @@ def start_upload(call: Call) -> Response:
     metadata = file_metadata(call)
     metadata.setdefault("mimeType", headers.get("x-goog-upload-header-content-type", ""))
     upload_id = call.state.ids.hex(32)
-    call.state.uploads.sessions.put(upload_id, Session(api_key, metadata, int(size)))
+    call.state.uploads.begin(upload_id, Session(api_key, metadata, int(size)))
     url = f"{call.base_url}{prefix(call)}upload/v1beta/files?upload_id={upload_id}&upload_protocol=resumable"
     return Response(headers={"X-Goog-Upload-Status": "active", "X-Goog-Upload-URL": url,
                              "X-Goog-Upload-Control-URL": url,
@@ -76,44 +76,51 @@ def file_metadata(call: Call) -> dict[str, str]:
 
 def upload_chunk(call: Call) -> Response:
     upload_id = call.request.query_params["upload_id"]
-    session = call.state.uploads.sessions.get(upload_id)
+    session = call.state.uploads.session(upload_id)
     if session is None:
-        raise Reject(google_error(404, "No upload session has that upload_id (finished, or never started)."))
+        raise no_session()
     commands = {command.strip() for command in call.request.headers.get("x-goog-upload-command", "").split(",")}
+    received = session.received
     if "upload" in commands:
-        offset = call.request.headers.get("x-goog-upload-offset", "")
-        if offset != str(len(session.content)):
-            raise invalid(f"X-Goog-Upload-Offset must be {len(session.content)}, the bytes received so far.")
-        if len(session.content) + len(call.body) > session.size:
+        if call.request.headers.get("x-goog-upload-offset", "") != str(received):
+            raise invalid(f"X-Goog-Upload-Offset must be {received}, the bytes received so far.")
+        if received + len(call.body) > session.size:
             raise invalid(f"More bytes than the {session.size} the upload's start announced.")
-        session.content += call.body
+        if not call.state.uploads.append(upload_id, received, call.body):  # another chunk came first
+            raise invalid("Another chunk of this upload came first: ask the upload URL for the bytes received.")
+        received += len(call.body)
     if "finalize" not in commands:
-        received = {"X-Goog-Upload-Size-Received": str(len(session.content))}
-        return Response(headers={"X-Goog-Upload-Status": "active", **received})
-    if len(session.content) != session.size:
-        raise invalid(f"{len(session.content)} bytes received of the {session.size} announced.")
-    call.state.uploads.sessions.pop(upload_id)
-    file = kept(call, session)
+        return Response(headers={"X-Goog-Upload-Status": "active", "X-Goog-Upload-Size-Received": str(received)})
+    if received != session.size:
+        raise invalid(f"{received} bytes received of the {session.size} announced.")
+    content = call.state.uploads.finish(upload_id)
+    if content is None:  # finalized meanwhile by another request
+        raise no_session()
+    file = kept(call, session, content)
     return JSONResponse({"file": entry(call, file)}, headers={"X-Goog-Upload-Status": "final"})
 
 
-def kept(call: Call, session: Session) -> UploadedFile:
+def no_session() -> Reject:
+    return Reject(google_error(404, "No upload session has that upload_id (finished, or never started)."))
+
+
+def kept(call: Call, session: Session, content: bytes) -> UploadedFile:
     now = call.state.clock.now()
     file_id = session.metadata.get("name", "").removeprefix("files/") or call.state.ids.hex(12)
     file = UploadedFile(session.api_key, file_id, session.metadata.get("mimeType") or "application/octet-stream",
-                        session.metadata.get("displayName"), bytes(session.content), now, now + LIFETIME)  # fmt: skip
-    if not call.state.uploads.keep(file):
+                        session.metadata.get("displayName"), len(content), hashlib.sha256(content).hexdigest(), now,
+                        now + LIFETIME)  # fmt: skip
+    if not call.state.uploads.keep(file, content):
         raise invalid("The file does not fit in what the mock keeps of uploaded files (--files-max-mib).")
     return file
 
 
 def entry(call: Call, file: UploadedFile) -> dict[str, Any]:
     """The File resource, its URI one the mock answers."""
-    digest = hashlib.sha256(file.content).hexdigest()
     shown = {
-        "name": f"files/{file.id}", "mimeType": file.mime_type, "sizeBytes": str(len(file.content)),
+        "name": f"files/{file.id}", "mimeType": file.mime_type, "sizeBytes": str(file.size),
         "createTime": timestamp(file.created_at), "updateTime": timestamp(file.created_at),
-        "expirationTime": timestamp(file.expires_at), "sha256Hash": base64.b64encode(digest.encode()).decode(),
+        "expirationTime": timestamp(file.expires_at), "sha256Hash": base64.b64encode(file.sha256.encode()).decode(),
         "uri": f"{call.base_url}{prefix(call)}v1beta/files/{file.id}", "state": "ACTIVE", "source": "UPLOADED",
     }  # fmt: skip
     return ({"displayName": file.display_name} if file.display_name else {}) | shown
@@ -166,15 +173,17 @@ def no_such_file(file_id: str) -> Reject:
     return Reject(google_error(403, f"You do not have permission to access the File {file_id} or it may not exist."))
 
 
-def named_by(call: Call, uri: str) -> UploadedFile | None:
-    """The uploaded file a fileData URI names (None for a URI that is not one of the Files API's), the request's
-    key's, or its 403."""
+def named_by(call: Call, uri: str) -> tuple[UploadedFile, bytes] | None:
+    """The uploaded file a fileData URI names and its content (None for a URI that is not one of the Files API's),
+    the request's key's, or its 403."""
     found = URI_OF_A_FILE.search(uri)
     if found is None:
         return None
     for api_key in call.keys:
-        if (file := call.state.uploads.of(api_key, found[1], call.state.clock.now())) is not None:
-            return file
+        file = call.state.uploads.of(api_key, found[1], call.state.clock.now())
+        content = None if file is None else call.state.uploads.content(file.id)
+        if file is not None and content is not None:
+            return file, content
     raise no_such_file(found[1])
 
 
