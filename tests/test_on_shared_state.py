@@ -12,7 +12,19 @@ from pathlib import Path
 
 import pytest
 
-MODULES = ("vydra", "geminigen", "jobs", "journal", "webhooks", "faults", "admin", "money", "ledger", "gemini_files")
+MODULES = (
+    "vydra",
+    "geminigen",
+    "jobs",
+    "journal",
+    "webhooks",
+    "faults",
+    "admin",
+    "money",
+    "ledger",
+    "gemini_files",
+    "dashboard",
+)
 
 
 @pytest.mark.skipif(shutil.which("redis-server") is None, reason="no redis-server (apt install redis-server)")

@@ -5,7 +5,9 @@ A real redis-server on a loopback port (Debian's package, which .ci/run installs
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import dataclasses
 import io
 import json
 import os
@@ -27,6 +29,10 @@ from PIL import Image
 from benchmarks.servers import free_port, serving, start_redis, stop, tree
 from mockserver import Settings, create_app
 from mockserver.background import BackgroundServer
+from mockserver.images.spec import ImageSpec
+from mockserver.state.clock import Clock
+from mockserver.state.shared import SharedState
+from mockserver.state.shared_gallery import SharedGallery
 
 pytestmark = pytest.mark.skipif(
     shutil.which("redis-server") is None, reason="no redis-server (apt install redis-server)"
@@ -295,6 +301,43 @@ def test_uploaded_files_are_bounded_by_count_across_servers_and_a_chunk_goes_onl
         upload_id = httpx.URL(url).params["upload_id"]
         assert uploads.append(upload_id, 0, b"12345") and not uploads.append(upload_id, 0, b"12345")
         assert uploads.session(upload_id).received == 5
+
+
+def test_the_gallery_lists_what_every_server_handed_out_and_either_serves_each_image(two):
+    first, second = two
+    drawn = first.get(on(first, generate(first, "a fox").json()["imageUrl"])).content
+    picture = base64.b64encode(png()).decode()
+    edit = second.post("/google/v1beta/models/gemini-2.5-flash-image:generateContent", json={"contents": [{"parts": [
+        {"inlineData": {"mimeType": "image/png", "data": picture}}, {"text": "a hat"}]}]},
+        headers={"x-goog-api-key": KEY})  # fmt: skip
+    parts = edit.json()["candidates"][0]["content"]["parts"]
+    edited = next(part["inlineData"]["data"] for part in parts if "inlineData" in part)
+
+    listed = [client.get("/_mock/images").json()["images"] for client in two]
+    assert listed[0] == listed[1] and [image["prompt"] for image in listed[0]] == ["a hat", "a fox"]
+    hat, fox = listed[0]
+    assert second.get(fox["url"]).content == drawn and fox["bytes"] == len(drawn)
+    assert first.get(hat["url"]).content == base64.b64decode(edited)  # drawn again from the edit's input
+    assert first.get(hat["thumbnail"]).headers["content-type"] == "image/jpeg"
+
+
+def test_the_shared_gallery_keeps_the_newest_within_its_count_and_about_its_bytes(redis_server):
+    shared = SharedState(redis_server.url)
+    gallery = SharedGallery(shared, Clock(), max_count=2, max_bytes=2000)
+    spec = ImageSpec("one", 64, 64, "a model", "vydra", tint=(1, 2, 3))
+    for prompt in ("one", "two", "three"):
+        gallery.add(dataclasses.replace(spec, prompt=prompt), b"png")
+    assert [shown.spec.prompt for shown in gallery.recent()] == ["three", "two"]
+    gallery.add(dataclasses.replace(spec, base=bytes(3000)), b"png")  # alone over the budget
+    assert [shown.spec.prompt for shown in gallery.recent()] == ["three", "two"]
+    edit = dataclasses.replace(spec, prompt="edit", base=bytes(1200), mask=bytes(100))
+    gallery.add(edit, b"png")
+
+    newest = gallery.recent()
+    assert [shown.spec for shown in newest] == [edit]  # "three" pushed out too, for the edit's bytes
+    assert gallery.get(newest[0].id).spec == edit and gallery.get(newest[0].id - 1) is None
+    assert gallery.recent("geminigen") == []
+    shared.close()
 
 
 def serve_in_a_process(redis_url: str) -> tuple[subprocess.Popen, str]:

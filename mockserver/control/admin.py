@@ -205,7 +205,7 @@ async def get_image(request: Request) -> Response:
         raise AdminError(404, "no such image: the gallery keeps the latest ones only")
     if request.query_params.get("thumbnail") == "true":
         return Response(await state.renderer.thumbnail(shown.spec, THUMBNAIL_SIDE), media_type="image/jpeg")
-    return Response(shown.content, media_type=shown.spec.media_type)
+    return Response(await state.renderer.render(shown.spec, shown=False), media_type=shown.spec.media_type)
 
 
 async def list_scenarios(request: Request) -> Response:

@@ -2,8 +2,9 @@
 
 With --data-dir, the accounts, the ledger, the jobs and the generated files are kept in a store on
 disk as well, and a new server on the same folder starts from them. With --state, they and the journal, the queued
-faults, the clock, the latency, the webhook registrations, the rate figures and the files clients upload are kept
-in Redis instead (the shared_* modules, each with its in-memory twin's interface), for every server on it.
+faults, the clock, the latency, the webhook registrations, the rate figures, the files clients upload and the
+gallery are kept in Redis instead (the shared_* modules, each with its in-memory twin's interface), for every
+server on it.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from .renderings import Renderer
 from .shared import UNAVAILABLE, SharedClock, SharedHash, SharedState
 from .shared_faults import SharedFaultQueue
 from .shared_files import SharedFileStore
+from .shared_gallery import SharedGallery
 from .shared_jobs import SharedJobs
 from .shared_journal import SharedJournal
 from .shared_ledger import SharedLedger
@@ -59,6 +61,9 @@ class State:
             self.files: FileStore | SharedFileStore = SharedFileStore(self.shared, settings.files_max_count)
             self.jobs: Jobs | SharedJobs = SharedJobs(self.shared, self.clock, self.ids, settings.jobs_max_count)
             self.uploads: Uploads | SharedUploads = SharedUploads(self.shared, settings.files_max_count)
+            self.gallery: Gallery | SharedGallery = SharedGallery(
+                self.shared, self.clock, GALLERY_COUNT, settings.image_cache_bytes
+            )
             self.latency: MutableMapping[str, Any] = SharedHash(self.shared, "latency")
             self.webhooks = Webhooks(settings, self.clock, self.journal, SharedHash(self.shared, "webhooks"),
                                      Signer(self.shared.signing_key))  # fmt: skip
@@ -72,10 +77,10 @@ class State:
             self.files = FileStore(settings.files_max_count, settings.files_max_bytes, self.store)
             self.jobs = Jobs(self.clock, self.ids, settings.jobs_max_count, self.store)
             self.uploads = Uploads(settings.files_max_count, settings.files_max_bytes)
+            self.gallery = Gallery(self.clock, GALLERY_COUNT, settings.image_cache_bytes)
             self.latency = {}
             self.webhooks = Webhooks(settings, self.clock, self.journal)
         self.metrics.count_jobs(self.jobs.statuses)
-        self.gallery = Gallery(self.clock, GALLERY_COUNT, settings.image_cache_bytes)
         self.renderer = Renderer(settings.image_cache_bytes, self.gallery, settings.workers, self.metrics)  # kept too
 
     def reset(self) -> None:

@@ -1,4 +1,8 @@
-"""The images the mock handed out lately: for the dashboard, and for tests that ask what a client got."""
+"""The images the mock handed out lately: for the dashboard, and for tests that ask what a client got.
+
+It keeps each image's spec, not its bytes: the drawing is deterministic, so an image asked for is drawn again from
+its spec (the renderer's cache has it, unless it has been pushed out), by whichever server is asked.
+"""
 
 from __future__ import annotations
 
@@ -17,13 +21,13 @@ class Shown:
     id: int
     time: float
     spec: ImageSpec
-    content: bytes
+    size: int  # the bytes handed out
 
     def as_json(self) -> dict[str, Any]:
         s = self.spec
         return {
             "id": self.id, "time": iso(self.time), "profile": s.profile, "model": s.model, "prompt": s.prompt,
-            "width": s.width, "height": s.height, "format": s.format, "bytes": len(self.content),
+            "width": s.width, "height": s.height, "format": s.format, "bytes": self.size,
             "url": f"/_mock/images/{self.id}", "thumbnail": f"/_mock/images/{self.id}?thumbnail=true",
         }  # fmt: skip
 
@@ -31,15 +35,13 @@ class Shown:
 class Gallery:
     def __init__(self, clock: Clock, max_count: int, max_bytes: int) -> None:
         self._clock = clock
-        self._shown: BoundedMap[int, Shown] = BoundedMap(
-            max_count, max_bytes, lambda s: len(s.content) + s.spec.footprint
-        )
+        self._shown: BoundedMap[int, Shown] = BoundedMap(max_count, max_bytes, lambda s: s.spec.footprint)
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
 
     def add(self, spec: ImageSpec, content: bytes) -> None:
         with self._lock:
-            shown = Shown(next(self._ids), self._clock.now(), spec, content)
+            shown = Shown(next(self._ids), self._clock.now(), spec, len(content))
         self._shown.put(shown.id, shown)
 
     def get(self, image_id: int) -> Shown | None:

@@ -15,6 +15,7 @@ from ..images.workers import Workers
 from .bounded import BoundedMap
 from .gallery import Gallery
 from .metrics import Metrics
+from .shared_gallery import SharedGallery
 
 
 class Renderer:
@@ -23,7 +24,11 @@ class Renderer:
     spec, and with it the prompt and an edit's input images."""
 
     def __init__(
-        self, cache_bytes: int, gallery: Gallery | None = None, workers: int = 1, metrics: Metrics | None = None
+        self,
+        cache_bytes: int,
+        gallery: Gallery | SharedGallery | None = None,
+        workers: int = 1,
+        metrics: Metrics | None = None,
     ) -> None:
         self._cache: BoundedMap[object, tuple[Any, int]] = BoundedMap(1_000_000, cache_bytes, itemgetter(1), lru=True)
         self.gallery = gallery

@@ -82,6 +82,12 @@ return {redis.call('LLEN', ARGV[1] .. 'faults'), redis.call('GET', ARGV[1] .. 'c
 """
 
 
+def in_era(*lua: str) -> str:
+    """A script of the pieces of `lua`, whose first argument is the prefix: `base` in it is the prefix of what the
+    current era holds."""
+    return "".join(("local base = ARGV[1] .. (redis.call('GET', ARGV[1] .. 'era') or '0') .. ':'\n", *lua))
+
+
 def unreachable(gone: Exception) -> str:
     """What a request is told while Redis is gone."""
     return f"imagegen-mock's shared state (Redis) cannot be reached ({gone}); try again once it is back"

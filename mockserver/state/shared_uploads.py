@@ -10,10 +10,9 @@ from __future__ import annotations
 import json
 import math
 
-from .shared import PREFIX, SharedState
+from .shared import PREFIX, SharedState, in_era
 from .uploads import MAX_SESSIONS, Session, UploadedFile
 
-ERA = "local base = ARGV[1] .. (redis.call('GET', ARGV[1] .. 'era') or '0') .. ':'\n"
 # Forget the oldest entries of a sorted set of ids past `most`, and the keys each id names (`kinds` of it).
 TRIM = """
 local function trim(ids, most, kinds)
@@ -26,24 +25,22 @@ local function trim(ids, most, kinds)
 end
 """
 # ARGV: prefix, upload id, API key, metadata (JSON), size, the most sessions kept.
-BEGIN = (ERA + TRIM + """
+BEGIN = in_era(TRIM, """
 redis.call('HSET', base .. 'upload:' .. ARGV[2], 'api_key', ARGV[3], 'metadata', ARGV[4], 'size', ARGV[5])
 redis.call('ZADD', base .. 'uploads', redis.call('INCR', base .. 'upload-number'), ARGV[2])
 trim(base .. 'uploads', tonumber(ARGV[6]), {'upload:', 'upload-bytes:'})
 """)  # fmt: skip
 # ARGV: prefix, upload id. {API key, metadata, size, bytes received}, or nothing.
-SESSION = (
-    ERA
-    + """
+SESSION = in_era(
+    """
 local session = redis.call('HMGET', base .. 'upload:' .. ARGV[2], 'api_key', 'metadata', 'size')
 if not session[1] then return nil end
 return {session[1], session[2], session[3], redis.call('STRLEN', base .. 'upload-bytes:' .. ARGV[2])}
 """
 )
 # ARGV: prefix, upload id, offset, chunk. 1 if appended, 0 if the session is gone or has other bytes at the offset.
-APPEND = (
-    ERA
-    + """
+APPEND = in_era(
+    """
 local bytes = base .. 'upload-bytes:' .. ARGV[2]
 if redis.call('EXISTS', base .. 'upload:' .. ARGV[2]) == 0 then return 0 end
 if redis.call('STRLEN', bytes) ~= tonumber(ARGV[3]) then return 0 end
@@ -52,9 +49,8 @@ return 1
 """
 )
 # ARGV: prefix, upload id. {the bytes received}, the session ended; or nothing if it was not under way.
-FINISH = (
-    ERA
-    + """
+FINISH = in_era(
+    """
 local session, bytes = base .. 'upload:' .. ARGV[2], base .. 'upload-bytes:' .. ARGV[2]
 if redis.call('EXISTS', session) == 0 then return nil end
 local content = redis.call('GET', bytes) or ''
@@ -66,7 +62,7 @@ return {content}
 FIELDS = ("api_key", "mime_type", "display_name", "size", "sha256", "created_at", "expires_at")
 FIELD_NAMES = "local fields = {" + ", ".join(f"'{field}'" for field in FIELDS) + "}\n"
 # ARGV: prefix, file id, its FIELDS, seconds to keep it, the most files kept, content.
-KEEP = (ERA + TRIM + """
+KEEP = in_era(TRIM, """
 local file = base .. 'uploaded:' .. ARGV[2]
 redis.call('HSET', file, 'api_key', ARGV[3], 'mime_type', ARGV[4], 'display_name', ARGV[5], 'size', ARGV[6],
            'sha256', ARGV[7], 'created_at', ARGV[8], 'expires_at', ARGV[9])
@@ -78,10 +74,9 @@ trim(base .. 'uploaded', tonumber(ARGV[11]), {'uploaded:', 'uploaded-bytes:'})
 """)  # fmt: skip
 # ARGV: prefix, API key. The FIELDS of each of the key's files, newest first, each after its id (those Redis let
 # expire are forgotten).
-LISTED = (
-    ERA
-    + FIELD_NAMES
-    + """
+LISTED = in_era(
+    FIELD_NAMES,
+    """
 local files, found = base .. 'uploaded', {}
 for _, id in ipairs(redis.call('ZREVRANGE', files, 0, -1)) do
   local file = redis.call('HMGET', base .. 'uploaded:' .. id, unpack(fields))
@@ -89,16 +84,15 @@ for _, id in ipairs(redis.call('ZREVRANGE', files, 0, -1)) do
   elseif file[1] == ARGV[2] then found[#found + 1] = {id, unpack(file)} end
 end
 return found
-"""
+""",
 )
 # ARGV: prefix, file id. Its FIELDS (nil each if there is none).
-FILE = ERA + FIELD_NAMES + "return redis.call('HMGET', base .. 'uploaded:' .. ARGV[2], unpack(fields))"
+FILE = in_era(FIELD_NAMES, "return redis.call('HMGET', base .. 'uploaded:' .. ARGV[2], unpack(fields))")
 # ARGV: prefix, file id. Its content, or nothing.
-CONTENT = ERA + "return redis.call('GET', base .. 'uploaded-bytes:' .. ARGV[2])"
+CONTENT = in_era("return redis.call('GET', base .. 'uploaded-bytes:' .. ARGV[2])")
 # ARGV: prefix, file id.
-DELETE = (
-    ERA
-    + """
+DELETE = in_era(
+    """
 redis.call('DEL', base .. 'uploaded:' .. ARGV[2], base .. 'uploaded-bytes:' .. ARGV[2])
 redis.call('ZREM', base .. 'uploaded', ARGV[2])
 """
