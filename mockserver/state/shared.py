@@ -63,13 +63,21 @@ for _, server in ipairs(redis.call('SMEMBERS', prefix .. 'servers')) do
 end
 return refunded
 """
+
+
+def in_era(*lua: str) -> str:
+    """A script of the pieces of `lua`, whose first argument is the prefix: `base` in it is the prefix of what the
+    current era holds."""
+    return "".join(("local base = ARGV[1] .. (redis.call('GET', ARGV[1] .. 'era') or '0') .. ':'\n", *lua))
+
+
 # ARGV: prefix, the hash's name in the era, then what to do: 'read'; 'set', field, value; 'delete', field.
-ERA_HASH = """
-local hash = ARGV[1] .. (redis.call('GET', ARGV[1] .. 'era') or '0') .. ':' .. ARGV[2]
+ERA_HASH = in_era("""
+local hash = base .. ARGV[2]
 if ARGV[3] == 'set' then return redis.call('HSET', hash, ARGV[4], ARGV[5]) end
 if ARGV[3] == 'delete' then return redis.call('HDEL', hash, ARGV[4]) end
 return redis.call('HGETALL', hash)
-"""
+""")  # fmt: skip
 # ARGV: prefix, then API keys. What every call reads as it begins: how many faults are queued, the clock's offset,
 # the latency hash, the accounts of the keys it gives (each a hash as shared_ledger.py keeps it; empty if none), and
 # the era.
@@ -80,12 +88,6 @@ for i = 2, #ARGV do accounts[i - 1] = redis.call('HGETALL', ARGV[1] .. era .. ':
 return {redis.call('LLEN', ARGV[1] .. 'faults'), redis.call('GET', ARGV[1] .. 'clock') or '0',
         redis.call('HGETALL', ARGV[1] .. era .. ':latency'), accounts, era}
 """
-
-
-def in_era(*lua: str) -> str:
-    """A script of the pieces of `lua`, whose first argument is the prefix: `base` in it is the prefix of what the
-    current era holds."""
-    return "".join(("local base = ARGV[1] .. (redis.call('GET', ARGV[1] .. 'era') or '0') .. ':'\n", *lua))
 
 
 def unreachable(gone: Exception) -> str:

@@ -11,7 +11,7 @@ import math
 
 from .files import StoredFile
 from .ledger import Charge
-from .shared import PREFIX, SharedState, together
+from .shared import PREFIX, SharedState, in_era, together
 
 # ARGV: prefix, name, digest, media type, created at, expires at ('' for never), seconds to keep it (0 for ever), the
 # most files kept, and the content, left out where Redis may have it already. 0 if the content is needed, else 1.
@@ -55,14 +55,13 @@ end
 return 1
 """
 # ARGV: prefix, name. {media type, created at, expires at, content}, or nothing.
-GET = """
-local base = ARGV[1] .. (redis.call('GET', ARGV[1] .. 'era') or '0') .. ':'
+GET = in_era("""
 local file = redis.call('HMGET', base .. 'file:' .. ARGV[2], 'media_type', 'created_at', 'expires_at', 'digest')
 if not file[1] then return nil end
 local content = redis.call('GET', base .. 'content:' .. file[4])
 if not content then return nil end
 return {file[1], file[2], file[3], content}
-"""
+""")  # fmt: skip
 
 
 class SharedFileStore:

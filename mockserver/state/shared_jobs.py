@@ -13,7 +13,7 @@ from .clock import Clock
 from .ids import Ids
 from .jobs import SAVED, Job, JobsReset, restored, run_finisher, saved
 from .ledger import Charge
-from .shared import PREFIX, SharedState
+from .shared import PREFIX, SharedState, in_era
 
 # ARGV: prefix, the era the job must start in ('' for the current one), its uuid, api key and due time, then its
 # fields and values. Its id, or -1 if the mock was reset since that era began.
@@ -51,23 +51,19 @@ end
 return taken
 """
 # ARGV: prefix. The due time of the job due first, or nothing.
-NEXT_DUE = """
-local base = ARGV[1] .. (redis.call('GET', ARGV[1] .. 'era') or '0') .. ':'
+NEXT_DUE = in_era("""
 local first = redis.call('ZRANGE', base .. 'due', 0, 0, 'WITHSCORES')
 return first[2]
-"""
+""")  # fmt: skip
 # ARGV: prefix, the sorted set of the era to read ('jobs', or 'jobs-of:' and a key). Each job's fields, newest first.
-NEWEST_FIRST = """
-local base = ARGV[1] .. (redis.call('GET', ARGV[1] .. 'era') or '0') .. ':'
+NEWEST_FIRST = in_era("""
 local found = {}
 for _, uuid in ipairs(redis.call('ZREVRANGE', base .. ARGV[2], 0, -1)) do
   table.insert(found, redis.call('HGETALL', base .. 'job:' .. uuid))
 end
 return found
-"""
-GET = """
-return redis.call('HGETALL', ARGV[1] .. (redis.call('GET', ARGV[1] .. 'era') or '0') .. ':job:' .. ARGV[2])
-"""
+""")  # fmt: skip
+GET = in_era("return redis.call('HGETALL', base .. 'job:' .. ARGV[2])")
 
 
 class SharedJobs:

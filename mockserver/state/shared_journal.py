@@ -13,27 +13,23 @@ from typing import Any
 
 from .journal import Entry, Recorded, matching
 from .ledger import Charge
-from .shared import PREFIX, SharedState
+from .shared import PREFIX, SharedState, in_era
 
 # ARGV: prefix, the most entries kept, the entry. Its id.
-ADD = """
-local base = ARGV[1] .. (redis.call('GET', ARGV[1] .. 'era') or '0') .. ':'
+ADD = in_era("""
 local id = redis.call('INCR', base .. 'journal-id')
 redis.call('XADD', base .. 'journal', 'MAXLEN', ARGV[2], '*', 'id', id, 'entry', ARGV[3])
 return id
-"""
+""")  # fmt: skip
 # ARGV: prefix. Every entry, oldest first, each {id, entry}.
-READ = """
-local base = ARGV[1] .. (redis.call('GET', ARGV[1] .. 'era') or '0') .. ':'
+READ = in_era("""
 local found = {}
 for _, item in ipairs(redis.call('XRANGE', base .. 'journal', '-', '+')) do
   table.insert(found, {item[2][2], item[2][4]})
 end
 return found
-"""
-CLEAR = """
-return redis.call('DEL', ARGV[1] .. (redis.call('GET', ARGV[1] .. 'era') or '0') .. ':journal')
-"""
+""")  # fmt: skip
+CLEAR = in_era("return redis.call('DEL', base .. 'journal')")
 BYTE_FIELDS = ("query_string", "response")
 
 
