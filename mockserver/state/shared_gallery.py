@@ -75,7 +75,7 @@ def shown(image_id: int, entry: str) -> Shown:
 
 def spec_as_json(spec: ImageSpec) -> dict[str, Any]:
     encoded = {name: base64.b64encode(value).decode() for name in ("base", "mask") if (value := getattr(spec, name))}
-    return {field.name: getattr(spec, field.name) for field in dataclasses.fields(spec)} | encoded
+    return dataclasses.asdict(spec) | encoded
 
 
 def spec_of_json(fields: dict[str, Any]) -> ImageSpec:
