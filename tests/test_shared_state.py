@@ -8,6 +8,7 @@ import asyncio
 import base64
 import contextlib
 import dataclasses
+import hashlib
 import io
 import json
 import os
@@ -33,6 +34,7 @@ from mockserver.images.spec import ImageSpec
 from mockserver.state.clock import Clock
 from mockserver.state.shared import SharedState
 from mockserver.state.shared_gallery import SharedGallery
+from mockserver.state.shared_ledger import CHARGE
 
 pytestmark = pytest.mark.skipif(
     shutil.which("redis-server") is None, reason="no redis-server (apt install redis-server)"
@@ -516,20 +518,130 @@ def test_a_settlement_goes_with_the_next_round_trip_and_waits_for_redis_if_it_is
     assert states(answered_then, answered_now) == ["settled", "settled"]
 
 
-def round_trips(app, send) -> tuple[object, int]:
-    """What `send` gives, and how many round trips to Redis it made (those of the lease's renewal aside)."""
+@contextlib.contextmanager
+def trips(fate) -> Iterator[None]:
+    """Every round trip to Redis but the lease's goes through `fate(packed, send, connection)`: what it sends, the
+    real send, and its connection."""
     import redis
 
     sent = redis.connection.AbstractConnection.send_packed_command
-    trips = []
 
-    def counted(connection, command, check_health=True):
-        if threading.current_thread().name != "imagegen-mock lease":
-            trips.append(command)
-        return sent(connection, command, check_health)
+    def send(connection, command, check_health=True):
+        really = lambda: sent(connection, command, check_health)  # noqa: E731
+        if threading.current_thread().name == "imagegen-mock lease":
+            return really()
+        return fate(b"".join(command) if isinstance(command, list) else command, really, connection)
 
-    with unittest.mock.patch.object(redis.connection.AbstractConnection, "send_packed_command", counted):
-        return send(), len(trips)
+    with unittest.mock.patch.object(redis.connection.AbstractConnection, "send_packed_command", send):
+        yield
+
+
+def round_trips(app, send) -> tuple[object, int]:
+    """What `send` gives, and how many round trips to Redis it made (those of the lease's renewal aside)."""
+    counted = []
+    with trips(lambda packed, really, connection: counted.append(packed) or really()):
+        return send(), len(counted)
+
+
+def carrying(script: str):
+    """Whether a trip carries `script`."""
+    sha = hashlib.sha1(script.encode()).hexdigest().encode()
+    return lambda packed: sha in packed
+
+
+def answer_lost(script: str):
+    """The first trip that carries `script` reaches Redis, which runs it, and its answer never comes back."""
+    import redis
+
+    lost = []
+
+    def fate(packed, really, connection):
+        if lost or not carrying(script)(packed):
+            return really()
+        lost.append(packed)
+        really()
+        connection.read_response()  # Redis has run it
+        connection.disconnect()
+        raise redis.TimeoutError("Timeout reading from the socket (its answer lost)")
+
+    return fate
+
+
+def held_back(script: str, held: list[bytes]):
+    """The first trip that carries `script` is held on its way to Redis (kept in `held`): its connection times out."""
+    import redis
+
+    def fate(packed, really, connection):
+        if held or not carrying(script)(packed):
+            return really()
+        held.append(packed)
+        connection.disconnect()
+        raise redis.TimeoutError("Timeout reading from the socket (held on the way)")
+
+    return fate
+
+
+def gone_after(script: str):
+    """Redis goes once the first trip that carries `script` has been answered."""
+    import redis
+
+    answered = []
+
+    def fate(packed, really, connection):
+        if answered:
+            raise redis.ConnectionError("Error 111 connecting to Redis. Connection refused.")
+        if carrying(script)(packed):
+            answered.append(packed)
+        return really()
+
+    return fate
+
+
+def test_a_charge_redis_took_whose_answer_was_lost_is_taken_once_and_given_back(redis_server):
+    """redis-py would send the charge again by itself after the timeout, and Redis take it twice."""
+    with BackgroundServer(create_app(Settings(state=redis_server.url))) as server:
+        client = httpx.Client(base_url=server.url)
+        assert generate(client).status_code == 200
+        with trips(answer_lost(CHARGE)):
+            lost = generate(client)
+        assert generate(client).status_code == 200  # its first trip takes the refund along
+        account = client.get("/_mock/accounts").json()["accounts"][0]
+
+    assert lost.status_code == 503 and "Timeout" in lost.json()["error"]
+    assert (account["credits"], account["charged"], account["refunded"]) == (1000 - 2 * PRICE, 3 * PRICE, PRICE)
+
+
+def test_a_charge_that_reaches_redis_after_it_was_given_up_takes_nothing(redis_server):
+    import redis
+
+    held: list[bytes] = []
+    with BackgroundServer(create_app(Settings(state=redis_server.url))) as server:
+        client = httpx.Client(base_url=server.url)
+        assert generate(client).status_code == 200
+        with trips(held_back(CHARGE, held)):
+            late = generate(client)
+        assert generate(client).status_code == 200  # its first trip takes the refund along
+        arrives = redis.Redis.from_url(redis_server.url).connection_pool.get_connection()
+        arrives.send_packed_command([held[0], b"*1\r\n$4\r\nPING\r\n"])
+        while arrives.read_response() != b"PONG":
+            continue
+        account = client.get("/_mock/accounts").json()["accounts"][0]
+
+    assert late.status_code == 503
+    assert (account["credits"], account["charged"], account["refunded"]) == (1000 - 2 * PRICE, 2 * PRICE, 0)
+
+
+def test_a_charge_whose_refund_finds_redis_gone_is_given_back_once_it_is_back_and_not_settled(redis_server):
+    with BackgroundServer(create_app(Settings(state=redis_server.url))) as server:
+        client = httpx.Client(base_url=server.url)
+        assert generate(client).status_code == 200
+        with trips(gone_after(CHARGE)):  # its image's file, its refund and its settlement cannot reach Redis
+            failed = generate(client)
+        assert generate(client).status_code == 200
+        account = client.get("/_mock/accounts").json()["accounts"][0]
+
+    assert failed.status_code == 503
+    assert (account["credits"], account["charged"], account["refunded"]) == (1000 - 2 * PRICE, 3 * PRICE, PRICE)
 
 
 def test_a_paid_request_goes_to_redis_in_four_round_trips(redis_server):
@@ -585,6 +697,22 @@ def test_a_queued_script_whose_round_trip_fails_fails_with_it_unless_kept_for_th
             dropped.answer()
         assert kept.answer() == 1  # sent now
         assert [shared.redis.get(name) for name in ("dropped", "kept", "carrier")] == [None, "1", None]
+    finally:
+        shared.close()
+
+
+def test_a_script_whose_answer_is_lost_is_not_sent_again(redis_server):
+    import redis
+
+    from mockserver.state.shared import Script, SharedState
+
+    shared = SharedState(redis_server.url)
+    counting = "return redis.call('INCR', 'counted')"
+    shared.redis.script_load(counting)
+    try:
+        with trips(answer_lost(counting)), pytest.raises(redis.TimeoutError):
+            Script(shared, counting)(args=[])
+        assert shared.redis.get("counted") == "1"
     finally:
         shared.close()
 

@@ -47,7 +47,7 @@ class Charge:
     amount: int
     era: int  # of the ledger, which every reset ends: a charge taken before a reset is never refunded after it
     refunded: bool = False
-    pending_id: int | None = None  # its row in the store until its request is answered
+    pending_id: int | str | None = None  # its row in the store until its request is answered; its id in Redis
 
 
 def account_id(api_key: str) -> str:

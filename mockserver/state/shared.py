@@ -23,6 +23,8 @@ from collections.abc import Iterator, MutableMapping
 from typing import Any
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from ..settings import SettingsError
 from .clock import Clock
@@ -31,6 +33,7 @@ PREFIX = "imagegen-mock:"
 LEASE_SECONDS = 6
 RENEW_SECONDS = 2
 UNAVAILABLE = (redis.ConnectionError, redis.TimeoutError)  # Redis is gone: the requests it serves get a 503
+TIMEOUT_SECONDS = 2
 CLOCK_READ_SECONDS = 0.001  # how long a server trusts the shared clock's offset it last read
 CALL_READ_SECONDS = 0.05  # how long it trusts what a call read as it began (the control API reads afresh)
 SETTLED_CHARGE_SECONDS = 86_400  # how long a charge is kept after its answer, for a refund that comes later
@@ -90,6 +93,15 @@ return {redis.call('LLEN', ARGV[1] .. 'faults'), redis.call('GET', ARGV[1] .. 'c
 """
 
 
+def connect(url: str, **options: Any) -> redis.Redis:
+    """A client of Redis that never sends a command again by itself: a script Redis ran whose answer was late would
+    run twice, a charge taken twice, a fault popped twice. (redis-py's `Redis()` retries ten times by default in 8.x;
+    its `from_url` does not today; this says so rather than rely on it.) A trip that fails fails its request, a
+    503, and what the trip may have done is undone by its caller (SharedLedger.charge)."""
+    timeouts = {"socket_timeout": TIMEOUT_SECONDS, "socket_connect_timeout": TIMEOUT_SECONDS}
+    return redis.Redis.from_url(url, retry=Retry(NoBackoff(), 0), **timeouts, **options)
+
+
 def unreachable(gone: Exception) -> str:
     """What a request is told while Redis is gone."""
     return f"imagegen-mock's shared state (Redis) cannot be reached ({gone}); try again once it is back"
@@ -99,13 +111,13 @@ class SharedState:
     """The connection to Redis, this server's lease on it, and the scripts the shared pieces run."""
 
     def __init__(self, url: str) -> None:
-        self.redis = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2, decode_responses=True)
+        self.redis = connect(url, decode_responses=True)
         try:
             self.redis.ping()
         except (*UNAVAILABLE, redis.ResponseError) as error:
             raise SettingsError(f"state: Redis at {url} cannot be reached: {error}") from None
         self.server = uuid.uuid4().hex
-        self.binary = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)  # for file contents
+        self.binary = connect(url)  # for file contents
         # Counts every server ever started on this Redis: each draws its identifiers from its own sequence, so
         # that two on the same --seed never mint the same job id or file name (the first draws the seed's own).
         self.number = int(self.redis.incr(self.key("servers-started")))

@@ -145,7 +145,7 @@ class SharedJobs:
         if not flat:
             return None
         fields: dict[str, Any] = {name: value or None for name, value in zip(flat[::2], flat[1::2], strict=True)}
-        for name, kind in (("id", int), ("amount", int), ("charge_id", int), ("created_at", float),
+        for name, kind in (("id", int), ("amount", int), ("created_at", float),
                            ("duration", float), ("finished_at", float)):  # fmt: skip
             fields[name] = kind(fields[name]) if fields.get(name) is not None else None
         job = restored(fields, self._data_types.get(fields["profile"], dict))

@@ -8,12 +8,13 @@ Accounts a key's first request opens are kept as long as the era (Redis' memory 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 
 from .clock import Clock
 from .ledger import MAX_KEY_LENGTH, Account, Charge, InsufficientCredits, account_id
 from .metrics import Metrics
-from .shared import PREFIX, SETTLED_CHARGE_SECONDS, SharedState
+from .shared import PREFIX, SETTLED_CHARGE_SECONDS, UNAVAILABLE, SharedState
 
 # ARGV: prefix, api_key, strict (0/1), default balance, account id, now. The account's fields, or nothing.
 OPEN = """
@@ -47,11 +48,14 @@ redis.call('HSET', account, 'balance', ARGV[7], 'updated_at', ARGV[6])
 return redis.call('HMGET', account, 'id', 'balance', 'charged', 'refunded', 'created_at', 'updated_at')
 """
 )
-# ARGV as OPEN's, then the amount and the server. {1, charge id, era}; {0} for no account; {-1, balance}.
+# ARGV as OPEN's, then the amount, the server and the charge's id. {1, era}; {0} for no account; {-1, balance};
+# {2} for a charge given up before it came (its id refunded: REFUND).
 CHARGE = (
     OPEN
     + """
 local prefix = ARGV[1]
+local charge = prefix .. 'charge:' .. ARGV[9]
+if redis.call('EXISTS', charge) == 1 then return {2} end
 local era = redis.call('GET', prefix .. 'era') or '0'
 local account = open(prefix, era, ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6])
 if not account then return {0} end
@@ -61,21 +65,20 @@ if balance < amount then return {-1, balance} end
 redis.call('HINCRBY', account, 'balance', -amount)
 redis.call('HINCRBY', account, 'charged', amount)
 redis.call('HSET', account, 'updated_at', ARGV[6])
-local id = redis.call('INCR', prefix .. 'charge-id')
-redis.call('HSET', prefix .. 'charge:' .. id, 'api_key', ARGV[2], 'amount', amount, 'era', era, 'state', 'pending',
-           'server', ARGV[8])
-redis.call('SADD', prefix .. 'pending:' .. ARGV[8], id)
-return {1, id, era}
+redis.call('HSET', charge, 'api_key', ARGV[2], 'amount', amount, 'era', era, 'state', 'pending', 'server', ARGV[8])
+redis.call('SADD', prefix .. 'pending:' .. ARGV[8], ARGV[9])
+return {1, era}
 """
 )
-# ARGV: prefix, charge id, now, seconds a finished charge is kept. 1 if it was given back.
+# ARGV: prefix, charge id, now, seconds a finished charge is kept. 1 if it was given back. A charge not (yet) there is
+# marked refunded, so that if it comes late (its trip timed out on the way) it takes nothing.
 REFUND = """
 local prefix = ARGV[1]
 local charge = prefix .. 'charge:' .. ARGV[2]
 local fields = redis.call('HMGET', charge, 'api_key', 'amount', 'era', 'state', 'server')
-if not fields[4] or fields[4] == 'refunded' then return 0 end
 redis.call('HSET', charge, 'state', 'refunded')
 redis.call('EXPIRE', charge, ARGV[4])
+if not fields[4] or fields[4] == 'refunded' then return 0 end
 redis.call('SREM', prefix .. 'pending:' .. fields[5], ARGV[2])
 local account = prefix .. fields[3] .. ':account:' .. fields[1]
 if fields[3] ~= (redis.call('GET', prefix .. 'era') or '0') or redis.call('EXISTS', account) == 0 then return 0 end
@@ -115,6 +118,7 @@ class SharedLedger:
         self._metrics = metrics
         self._find_or_open, self._set_balance = shared.script(FIND_OR_OPEN), shared.script(SET_BALANCE)
         self._charge, self._refund, self._settle = shared.script(CHARGE), shared.script(REFUND), shared.script(SETTLE)
+        self._charge_ids = itertools.count(1)  # after this server's number: unique across servers
         for api_key, credits in self._preset.items():  # as a store's ledger does: kept if already there
             if self.find(api_key) is None:
                 self.set_balance(api_key, credits)
@@ -148,30 +152,48 @@ class SharedLedger:
         return account
 
     def charge(self, api_key: str, amount: int) -> Charge:
-        """Take `amount` credits, or raise InsufficientCredits and take nothing."""
-        taken = self._charge(args=[*self._opening(api_key, self._strict), amount, self._shared.server])
+        """Take `amount` credits, or raise InsufficientCredits and take nothing. If Redis cannot be reached, the charge
+        is given back once it can: Redis may have taken it, and the answer been lost."""
+        charge_id = f"{self._shared.number}.{next(self._charge_ids)}"
+        try:
+            taken = self._charge(args=[*self._opening(api_key, self._strict), amount, self._shared.server, charge_id])
+        except UNAVAILABLE:
+            self._give_back_later(charge_id)
+            raise
         if taken[0] == 0:
             raise KeyError(api_key)
         if taken[0] == -1:
             raise InsufficientCredits(amount, int(taken[1]))
         self._metrics.charged.inc(amount)
-        return Charge(api_key, amount, int(taken[2]), pending_id=int(taken[1]))
+        return Charge(api_key, amount, int(taken[1]), pending_id=charge_id)
 
     def refund(self, charge: Charge) -> None:
-        """Give back a charge; refunding the same charge again, on any server, does nothing."""
+        """Give back a charge; refunding the same charge again, on any server, does nothing. While Redis cannot be
+        reached, it is given back once it can."""
         if charge.refunded or charge.pending_id is None:
             return
         charge.refunded = True
-        if self._refund(args=[PREFIX, charge.pending_id, self._clock.now(), SETTLED_CHARGE_SECONDS]):
+        try:
+            given_back = self._refund(args=self._refunding(charge.pending_id))
+        except UNAVAILABLE:
+            self._give_back_later(charge.pending_id)
+            raise
+        if given_back:
             self._metrics.refunded.inc(charge.amount)
 
     def settle(self, charges: list[Charge]) -> None:
         """The charges' request has been answered: a server's death no longer refunds them, once the settlement has
         gone to Redis with this server's next round trip (the journal's entry of the request; any, while Redis is
         gone)."""
-        pending = [charge.pending_id for charge in charges if charge.pending_id is not None]
+        pending = [charge.pending_id for charge in charges if charge.pending_id is not None and not charge.refunded]
         if pending:
             self._settle.later(args=[PREFIX, SETTLED_CHARGE_SECONDS, *pending], kept=True)
+
+    def _give_back_later(self, charge_id: str) -> None:
+        self._refund.later(args=self._refunding(charge_id), kept=True)
+
+    def _refunding(self, charge_id: str) -> list[object]:
+        return [PREFIX, charge_id, self._clock.now(), SETTLED_CHARGE_SECONDS]
 
     def _opening(self, api_key: str, strict: bool) -> list[object]:
         return [PREFIX, api_key, int(strict), self._default_credits, account_id(api_key), self._clock.now()]
