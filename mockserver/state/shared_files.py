@@ -11,7 +11,7 @@ import math
 
 from .files import StoredFile
 from .ledger import Charge
-from .shared import PREFIX, SharedState, in_era, together
+from .shared import PREFIX, SharedState, in_era
 
 # ARGV: prefix, name, digest, media type, created at, expires at ('' for never), seconds to keep it (0 for ever), the
 # most files kept, and the content, left out where Redis may have it already. 0 if the content is needed, else 1.
@@ -81,10 +81,10 @@ class SharedFileStore:
         """Keep the files, in one round trip if Redis has their contents (a cached image is a new file of a content
         already there), else one more to send those it lacks."""
         described = [self._described(file) for file in files]
-        kept = together(self._shared.binary, [(self._put, args) for args in described])
+        kept = self._shared.binary_trips.run([(self._put, args) for args in described])
         for file, args, found in zip(files, described, kept, strict=True):
             if not found:
-                self._put(args=[*args, file.content])
+                self._shared.binary_trips.one(self._put, [*args, file.content])
 
     def _described(self, file: StoredFile) -> list[object]:
         digest = hashlib.sha256(file.content).hexdigest()
@@ -93,7 +93,7 @@ class SharedFileStore:
         return [PREFIX, file.name, digest, file.media_type, repr(file.created_at), expires, seconds, self._max_count]
 
     def get(self, name: str, now: float) -> StoredFile | None:
-        found = self._get(args=[PREFIX, name])
+        found = self._shared.binary_trips.one(self._get, [PREFIX, name])
         if found is None:
             return None
         media_type, created_at, expires_at, content = found
