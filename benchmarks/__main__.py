@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 
 from .load import Load, Result, run
-from .servers import free_port, redis_server, serving
+from .servers import Server, free_port, redis_server, serving
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = str(Path(sys.executable).with_name("imagegen-mock"))
@@ -134,23 +134,23 @@ def measure(args: argparse.Namespace) -> list[str]:
         post = Load(
             "POST", f"{baseline.url}/generate", {"Content-Type": "application/json"}, '{"prompt": "a lighthouse"}'
         )
-        reference = timed(post, args, 16)
+        reference, cpu = costed(post, args.seconds, args.warmup, 16, baseline)
         rows = [row("baseline", "Starlette POST, the same server settings", reference, baseline.peak_rss_mib(),
-                    reference)]  # fmt: skip
+                    reference, cpu)]  # fmt: skip
         if args.peers:
             rows += measure_peers(args, post)
         lines += measure_mock(args, post, rows, [])
         if args.redis:
-            with redis_server() as url:
+            with redis_server() as redis:
                 for workers in (1, 2):
                     on = " on Redis" + (f", {workers} workers" if workers > 1 else "")
-                    options = ["--state", url, "--workers", str(workers)]
-                    lines += measure_mock(args, post, rows, options, only="metadata", on=on)
+                    options = ["--state", redis.url, "--workers", str(workers)]
+                    lines += measure_mock(args, post, rows, options, only="metadata", on=on, redis=redis)
             lines.append("On Redis: `--state` on a `redis-server` of this machine, started afresh for the run; with "
-                         "2 workers, two processes serving HTTP on it.")  # fmt: skip
+                         "2 workers, two processes serving HTTP on it. Their CPU: the mock's + Redis'.")  # fmt: skip
     table = [
-        "| profile | scenario | req/s | p50 ms | p99 ms | peak RSS MiB | vs baseline |",
-        "|---|---|---|---|---|---|---|",
+        "| profile | scenario | req/s | p50 ms | p99 ms | peak RSS MiB | CPU µs a request | vs baseline |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     lines += ["", *table, *rows]
     if not args.no_kit:
@@ -159,10 +159,11 @@ def measure(args: argparse.Namespace) -> list[str]:
 
 
 def measure_mock(
-    args: argparse.Namespace, post: Load, rows: list[str], options: list[str], only: str | None = None, on: str = ""
-) -> list[str]:
-    """Add the mock's rows (served with `options`; only the scenarios named `only`, if given); say how long it took
-    to start and how much memory it kept."""
+    args: argparse.Namespace, post: Load, rows: list[str], options: list[str], only: str | None = None, on: str = "",
+    redis: Server | None = None,
+) -> list[str]:  # fmt: skip
+    """Add the mock's rows (served with `options`; only the scenarios named `only`, if given; its state in `redis`,
+    if given, whose CPU is counted too); say how long it took to start and how much memory it kept."""
     port = free_port()
     command = [SCRIPT, "serve", "--port", str(port), "--credits", str(BENCH_CREDITS), *args.serve_option, *options]
     with serving("imagegen-mock", command, "/_mock/health", port) as mock:
@@ -172,9 +173,10 @@ def measure_mock(
             if (args.only and scenario.profile not in args.only) or (only and scenario.name != only):
                 continue
             # The machine's speed drifts over a run: each scenario is compared with the baseline of its moment.
-            adjacent = timed(post, args, scenario.connections)
-            result = timed(scenario.load, args, scenario.connections)
-            rows.append(row(scenario.profile + on, scenario.name, result, mock.peak_rss_mib(), adjacent))
+            adjacent, _ = costed(post, args.seconds, args.warmup, scenario.connections)
+            servers = [mock, *([redis] if redis else [])]
+            result, cpu = costed(scenario.load, args.seconds, args.warmup, scenario.connections, *servers)
+            rows.append(row(scenario.profile + on, scenario.name, result, mock.peak_rss_mib(), adjacent, cpu))
             print(rows[-1], flush=True)
         return [
             f"Start-up to the first answer{on}: {mock.started_seconds:.2f} s.",
@@ -191,24 +193,28 @@ def measure_peers(args: argparse.Namespace, baseline: Load) -> list[str]:
     for start, warmup in ((peers.prism, args.warmup), (peers.wiremock, max(args.warmup, PEER_JIT_WARMUP_SECONDS))):
         with start() as server:
             load = Load("POST", server.url + peers.PATH, {"Content-Type": "application/json"}, '{"prompt": "a cat"}')
-            run(load, warmup, 16)
-            adjacent = timed(baseline, args, 16)
-            rows.append(row("peer", server.name, run(load, args.seconds, 16), server.peak_rss_mib(), adjacent))
+            adjacent, _ = costed(baseline, args.seconds, args.warmup, 16)
+            result, cpu = costed(load, args.seconds, warmup, 16, server)
+            rows.append(row("peer", server.name, result, server.peak_rss_mib(), adjacent, cpu))
             print(rows[-1], flush=True)
     return rows
 
 
-def timed(load: Load, args: argparse.Namespace, connections: int) -> Result:
-    if args.warmup:
-        run(load, args.warmup, connections)
-    return run(load, args.seconds, connections)
+def costed(load: Load, seconds: float, warmup: float, connections: int, *servers: Server) -> tuple[Result, list[float]]:
+    """The load's result after `warmup`, and the CPU time each of `servers` spent on a request of it (µs)."""
+    if warmup:
+        run(load, warmup, connections)
+    before = [server.cpu_seconds() for server in servers]
+    result = run(load, seconds, connections)
+    spent = [server.cpu_seconds() - then for server, then in zip(servers, before, strict=True)]
+    return result, [seconds * 1e6 / max(result.requests, 1) for seconds in spent]
 
 
-def row(profile: str, name: str, result: Result, rss: float, reference: Result) -> str:
+def row(profile: str, name: str, result: Result, rss: float, reference: Result, cpu: list[float]) -> str:
     failures = f" ({result.errors} socket errors)" if result.errors else ""
     ratio = result.requests_per_second / reference.requests_per_second
     return (f"| {profile} | {name} | {result.requests_per_second:,.0f}{failures} | {result.p50_ms:.2f} | "
-            f"{result.p99_ms:.2f} | {rss:.0f} | {ratio:.0%} |")  # fmt: skip
+            f"{result.p99_ms:.2f} | {rss:.0f} | {' + '.join(f'{us:,.0f}' for us in cpu)} | {ratio:.0%} |")  # fmt: skip
 
 
 def kit_time() -> str:

@@ -27,6 +27,7 @@ class Load:
 
 @dataclass(frozen=True)
 class Result:
+    requests: int
     requests_per_second: float
     p50_ms: float
     p99_ms: float
@@ -70,12 +71,14 @@ def run(load: Load, seconds: float, connections: int) -> Result:
 
 
 def parse(output: str) -> Result:
-    """wrk's report: requests a second, the 50th and 99th percentile latency, non-2xx answers and errors."""
+    """wrk's report: requests, requests a second, the 50th and 99th percentile latency, non-2xx answers and errors."""
+    requests = int(re.search(r"^\s*(\d+) requests in", output, re.MULTILINE).group(1))
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
     percentiles = {p: milliseconds(v) for p, v in re.findall(r"^\s+(50|99)(?:\.0+)?%\s+(\S+)", output, re.MULTILINE)}
     non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
     return Result(
+        requests=requests,
         requests_per_second=rate,
         p50_ms=percentiles.get("50", float("nan")),
         p99_ms=percentiles.get("99", float("nan")),

@@ -43,6 +43,10 @@ class Server:
         """The largest resident memory each process of the server reached, summed."""
         return sum(status_kib(pid, "VmHWM") for pid in tree(self.process.pid)) / 1024
 
+    def cpu_seconds(self) -> float:
+        """The CPU time (user and system) the server and its children have spent so far."""
+        return sum(cpu_seconds(pid) for pid in tree(self.process.pid))
+
 
 @contextmanager
 def serving(
@@ -107,6 +111,14 @@ def status_kib(pid: int, field: str) -> int:
     return 0
 
 
+def cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime and stime, in clock ticks
+
+
 def start_redis(port: int) -> subprocess.Popen:
     """A redis-server of this machine (Debian's package) on `port`, nothing saved, once it answers."""
     import redis
@@ -126,11 +138,12 @@ def start_redis(port: int) -> subprocess.Popen:
 
 
 @contextmanager
-def redis_server() -> Iterator[str]:
-    """A redis-server on a free port, for the run; its URL."""
+def redis_server() -> Iterator[Server]:
+    """A redis-server on a free port, for the run."""
     port = free_port()
+    launched = time.perf_counter()
     process = start_redis(port)
     try:
-        yield f"redis://127.0.0.1:{port}/0"
+        yield Server("redis-server", f"redis://127.0.0.1:{port}/0", process, time.perf_counter() - launched)
     finally:
         stop(process)

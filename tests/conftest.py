@@ -34,8 +34,8 @@ def test_state() -> Iterator[Callable[[int], str | None]]:
         return
     from benchmarks.servers import redis_server
 
-    with redis_server() as url:
-        yield lambda database: f"{url.rsplit('/', 1)[0]}/{database}"
+    with redis_server() as redis:
+        yield lambda database: f"{redis.url.rsplit('/', 1)[0]}/{database}"
 
 
 @pytest.fixture(scope="session")

@@ -27,7 +27,7 @@ Transfer/sec:      3.02MB
 def test_wrk_output_is_read_whole():
     result = parse(WRK_OUTPUT)
 
-    assert (result.requests_per_second, result.p50_ms, result.p99_ms) == (16020.51, 0.881, 5.40)
+    assert (result.requests, result.requests_per_second, result.p50_ms, result.p99_ms) == (80100, 16020.51, 0.881, 5.40)
     assert (result.non_2xx, result.errors) == (7, 3)
 
 
