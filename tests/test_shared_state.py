@@ -19,13 +19,14 @@ import sys
 import threading
 import time
 import unittest.mock
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
 from PIL import Image
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from benchmarks.servers import free_port, serving, start_redis, stop, tree
 from mockserver import Settings, create_app
@@ -33,7 +34,7 @@ from mockserver.background import BackgroundServer
 from mockserver.images.spec import ImageSpec
 from mockserver.state.clock import Clock
 from mockserver.state.shared import SharedState
-from mockserver.state.shared_gallery import SharedGallery
+from mockserver.state.shared_gallery import ADD, SharedGallery
 from mockserver.state.shared_ledger import CHARGE
 
 pytestmark = pytest.mark.skipif(
@@ -42,6 +43,7 @@ pytestmark = pytest.mark.skipif(
 
 KEY = "shared-state-key"
 VYDRA = "/api/v1/models/gemini/generate"
+GOOGLE = "/google/v1beta/models/gemini-2.5-flash-image:generateContent"
 PRICE = 5  # Vydra's generation
 
 
@@ -321,6 +323,58 @@ def test_the_gallery_lists_what_every_server_handed_out_and_either_serves_each_i
     assert second.get(fox["url"]).content == drawn and fox["bytes"] == len(drawn)
     assert first.get(hat["url"]).content == base64.b64decode(edited)  # drawn again from the edit's input
     assert first.get(hat["thumbnail"]).headers["content-type"] == "image/jpeg"
+
+
+def test_a_request_is_journalled_and_its_image_listed_on_every_server_before_the_last_of_its_answer_goes(
+    redis_server,
+):
+    settings, seen = Settings(state=redis_server.url), []
+    with BackgroundServer(create_app(settings)) as other, httpx.Client(base_url=other.url, timeout=30) as asking:
+
+        def look() -> None:
+            journalled = [entry["path"] for entry in asking.get("/_mock/requests").json()["requests"]]
+            seen.append((journalled, [image["prompt"] for image in asking.get("/_mock/images").json()["images"]]))
+
+        with BackgroundServer(looking_at_the_end(create_app(settings), look)) as answering:
+            generated = httpx.post(f"{answering.url}{GOOGLE}", headers={"x-goog-api-key": KEY}, timeout=30,
+                                   json={"contents": [{"parts": [{"text": "a hat"}]}]})  # fmt: skip
+
+    assert generated.status_code == 200 and seen == [([GOOGLE], ["a hat"])]
+
+
+def looking_at_the_end(app: ASGIApp, look: Callable[[], None]) -> ASGIApp:
+    """`app`, calling `look` just before the last message of each answer goes."""
+
+    async def looked_at(scope: Scope, receive: Receive, send: Send) -> None:
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                look()
+            await send(message)
+
+        await app(scope, receive, sending if scope["type"] == "http" else send)
+
+    return looked_at
+
+
+def test_a_script_has_its_answer_only_once_what_its_server_queued_before_it_has_reached_redis(redis_server):
+    shared = SharedState(redis_server.url)
+    gallery = SharedGallery(shared, Clock(), max_count=2, max_bytes=2000)
+    listed, other_done = [], threading.Event()
+    other = threading.Thread(target=lambda: (listed.append(gallery.recent()), other_done.set()))
+
+    def fate(packed, really, connection):
+        if carrying(ADD)(packed) and other.ident is None:
+            other.start()  # while the entry is on its way
+            other_done.wait(0.2)  # what it lists at once, if it does not wait for the entry
+        return really()
+
+    gallery.add(ImageSpec("one", 64, 64, "a model", "vydra"), b"png")
+    with trips(fate):
+        shared.flush()
+        other.join()
+    shared.close()
+
+    assert [[image.spec.prompt for image in images] for images in listed] == [["one"]]
 
 
 def test_the_shared_gallery_keeps_the_newest_within_its_count_and_about_its_bytes(redis_server):

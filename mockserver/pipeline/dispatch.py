@@ -5,8 +5,8 @@
 3. a recorded answer (replay.py), with --replay, if one matches the request;
 4. the endpoint (endpoint.py): latency, forced faults, charges, the answer; a path the service does not
    have gets its 404 or 405 (or a redirect), as Starlette's router gives them;
-5. the charges settled once the whole answer has gone, or refunded if it never did (a transport fault broke it);
-6. the journal (journal.py): what came and what went.
+5. the charges settled as the last of the answer goes, or refunded if it never did (a transport fault broke it);
+6. the journal (journal.py): what came and what went, written with the settlement, before that last message.
 
 The control API (/_mock/) takes only the body limit; the generated files and paths of no service go on to
 the app's own routes, journalled.
@@ -61,48 +61,76 @@ class Pipeline:
         if destination is None:
             await self.app(scope, receive, send)
             return
-        sent = Capture(send, self.state.settings.journal_body_kib * 1024)
-        call = None
+        exchange = Exchange(self.state, scope, send, destination, body, started)
         try:
-            call = await self.answer(scope, receive, sent.send, destination, body)
+            await self.answer(exchange, receive)
         finally:
-            if call is not None and call.charges:  # with a shared state, settled in the journal's round trip
-                with contextlib.suppress(*UNAVAILABLE):  # left pending: never charged twice, refunded if it dies
-                    settle_or_refund(self.state, call.charges, sent.complete)
-            with contextlib.suppress(*UNAVAILABLE):  # a journal in Redis cannot keep what came while it was gone
-                await record(self.state, scope, destination, body, sent, started, call)
+            await exchange.end()
             if destination.profile is not None:
                 seconds = time.perf_counter() - started
+                call, status = exchange.call, exchange.sent.start.get("status")
                 endpoint, fault = (call.endpoint, call.fault) if call else (None, None)
-                self.state.metrics.answered(
-                    destination.profile.name, endpoint, sent.start.get("status"), seconds, fault
-                )
+                self.state.metrics.answered(destination.profile.name, endpoint, status, seconds, fault)
 
-    async def answer(
-        self, scope: Scope, receive: Receive, send: Send, destination: Destination, body: bytes
-    ) -> Call | None:
-        """Answer the request; the call of the endpoint that answered it, if one did."""
+    async def answer(self, exchange: Exchange, receive: Receive) -> None:
+        """Answer the request; the exchange keeps the call of the endpoint that answered it, if one did."""
+        scope, destination, body, send = exchange.scope, exchange.destination, exchange.body, exchange.sent.send
         recorded = self.recordings.answer(scope, body) if self.recordings else None
         if recorded is not None:
             await recorded(scope, receive, send)
-            return None
+            return
         profile = destination.profile
         if profile is None:
             await self.app(scope, receive, send)
-            return None
+            return
         found = self.services.find(destination, scope["method"])
         if not isinstance(found, Found):
             await no_such_endpoint(self.services, destination, found, scope)(scope, receive, send)
-            return None
+            return
         if destination.prefix:  # as Starlette's Mount would see it: the prefix is part of the root
             root_path = scope.get("root_path", "")
             scope["app_root_path"] = scope.get("app_root_path", root_path)
             scope["root_path"] = root_path + destination.prefix
         scope["path_params"] = found.params
-        call = Call(Request(scope, receive), body, self.state, profile, found.route)
+        exchange.call = call = Call(Request(scope, receive), body, self.state, profile, found.route)
         response = await run(call)
         await response(scope, receive, send)
-        return call
+
+
+class Exchange:
+    """A request to a service and its answer, and what the answer leaves behind: the charges settled (refunded if
+    it broke off) and the journal's entry. Those are written as the answer's last message goes, before it: a client
+    that asks another server on the same Redis the moment its answer ends finds them there."""
+
+    def __init__(
+        self, state: State, scope: Scope, send: Send, destination: Destination, body: bytes, started: float
+    ) -> None:
+        self.state, self.scope, self.destination, self.body, self.started = state, scope, destination, body, started
+        self.sent = Capture(send, state.settings.journal_body_kib * 1024, ending=self.leave_behind)
+        self.call: Call | None = None
+        self._left = False
+
+    async def leave_behind(self) -> None:
+        """Settle the charges, or refund them if the answer broke off, and journal the request."""
+        self._left = True
+        if self.charges:  # with a shared state, settled in the journal's round trip
+            with contextlib.suppress(*UNAVAILABLE):  # left pending: never charged twice, refunded if it dies
+                settle_or_refund(self.state, self.charges, self.sent.complete)
+        with contextlib.suppress(*UNAVAILABLE):  # a journal in Redis cannot keep what came while it was gone
+            await record(self.state, self.scope, self.destination, self.body, self.sent, self.started, self.call)
+
+    async def end(self) -> None:
+        """Once the answer is over: what it leaves behind, if its end never came; if its end came but the server
+        could not take it, the charges settled are refunded (each ledger refunds a settled charge)."""
+        if not self._left:
+            await self.leave_behind()
+        elif not self.sent.complete:
+            with contextlib.suppress(*UNAVAILABLE):
+                settle_or_refund(self.state, self.charges, answered=False)
+
+    @property
+    def charges(self) -> list[Charge]:
+        return self.call.charges if self.call else []
 
 
 def settle_or_refund(state: State, charges: list[Charge], answered: bool) -> None:

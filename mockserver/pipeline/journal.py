@@ -9,6 +9,7 @@ that recording costs the request almost nothing.
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.datastructures import FormData, Headers, UploadFile
@@ -28,12 +29,14 @@ FORM_LIMITS = {"max_files": 32, "max_fields": 64}
 
 
 class Capture:
-    """The answer as it is sent: its status and headers, the first bytes of its body, and whether all of it
-    went."""
+    """The answer as it is sent: its status and headers, the first bytes of its body, and whether all of it went;
+    `ending` is awaited just before its last message goes (dispatch.py writes the journal then), which is taken for
+    gone unless the server refuses it."""
 
-    def __init__(self, send: Send, limit: int) -> None:
+    def __init__(self, send: Send, limit: int, ending: Callable[[], Awaitable[None]]) -> None:
         self._send = send
         self._limit = limit
+        self._ending = ending
         self.start: Message = {}
         self.body = bytearray()
         self.size = 0
@@ -46,9 +49,14 @@ class Capture:
             chunk = message.get("body", b"")
             self.size += len(chunk)
             self.body.extend(chunk[: self._limit + 1 - len(self.body)])
-        await self._send(message)
-        if message["type"] == "http.response.body" and not message.get("more_body", False):
-            self.complete = True
+            if not message.get("more_body", False):
+                self.complete = True
+                await self._ending()
+        try:
+            await self._send(message)
+        except BaseException:
+            self.complete = False  # the server could not take it: the client went away
+            raise
 
 
 async def record(

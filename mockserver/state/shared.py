@@ -136,22 +136,26 @@ class SharedState:
         return Script(self, source)
 
     def run(self, script: redis.commands.core.Script, args: list[object]) -> Any:
-        """Run `script`, in the same round trip as the scripts queued for the next (before it, in order)."""
-        if not self._queued:
-            return self.trips.one(script, args)
-        with self._queue_lock:  # held for the trip, so that a script queued has its answer once the lock is free
+        """Run `script`, in the same round trip as the scripts queued for the next (before it, in order): once it
+        has its answer, so has every script this server queued before it."""
+        with self._queue_lock:  # held for a trip that takes queued scripts, so that they have their answers once free
             queued, self._queued = self._queued, []
-            try:
-                answers = self.trips.run([*((later.script, later.args) for later in queued), (script, args)])
-            except Exception as error:  # a write that must be made waits for Redis to be back; the others fail
-                kept = [later for later in queued if later.kept and isinstance(error, UNAVAILABLE)]
-                self._queued[:0] = kept
-                for later in queued:
-                    if later not in kept:
-                        later.answered(error)
-                raise
-            for later, answer in zip(queued, answers, strict=False):
-                later.answered(answer)
+            if queued:
+                return self._run_after(queued, script, args)
+        return self.trips.one(script, args)
+
+    def _run_after(self, queued: list[Later], script: redis.commands.core.Script, args: list[object]) -> Any:
+        try:
+            answers = self.trips.run([*((later.script, later.args) for later in queued), (script, args)])
+        except Exception as error:  # a write that must be made waits for Redis to be back; the others fail
+            kept = [later for later in queued if later.kept and isinstance(error, UNAVAILABLE)]
+            self._queued[:0] = kept
+            for later in queued:
+                if later not in kept:
+                    later.answered(error)
+            raise
+        for later, answer in zip(queued, answers, strict=False):
+            later.answered(answer)
         return answers[-1]
 
     def queue(self, later: Later) -> None:
