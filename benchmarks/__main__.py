@@ -207,7 +207,7 @@ def costed(load: Load, seconds: float, warmup: float, connections: int, *servers
     before = [server.cpu_seconds() for server in servers]
     result = run(load, seconds, connections)
     spent = [server.cpu_seconds() - then for server, then in zip(servers, before, strict=True)]
-    return result, [seconds * 1e6 / max(result.requests, 1) for seconds in spent]
+    return result, [cpu * 1e6 / max(result.requests, 1) for cpu in spent]
 
 
 def row(profile: str, name: str, result: Result, rss: float, reference: Result, cpu: list[float]) -> str:
