@@ -152,7 +152,7 @@ def test_openai_retries_408_and_409_given_in_the_services_envelope(server, clien
 
 def test_openai_does_not_retry_a_stream_that_stalls_midway(server, client):
     queue(client, "openai", "stall-midway", seconds=30)
-    sdk = openai_sdk(server, timeout=httpx.Timeout(5, read=2))  # time enough to draw the first image under load
+    sdk = openai_sdk(server, timeout=openai.Timeout(5, read=2))  # time enough to draw the first image under load
 
     events = []
     with pytest.raises(openai.APIConnectionError), sdk.images.generate(**ASK, stream=True, partial_images=2) as stream:
