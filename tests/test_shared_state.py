@@ -463,6 +463,14 @@ def requests_counted(url: str) -> int:
                if line.startswith("imagegen_mock_requests_total{") and 'profile="vydra"' in line)  # fmt: skip
 
 
+def credits_counted(url: str) -> tuple[int, int]:
+    """The credits the metrics count as charged and as refunded."""
+    metrics = httpx.get(f"{url}/_mock/metrics").text
+    counted = dict(line.split(" ") for line in metrics.splitlines() if line.startswith("imagegen_mock_credits_"))
+    charged, refunded = (counted[f"imagegen_mock_credits_{name}_total"] for name in ("charged", "refunded"))
+    return int(float(charged)), int(float(refunded))
+
+
 def hold(url: str) -> None:
     """A paid request the server holds (a forced timeout of a minute) until it dies."""
     with contextlib.suppress(httpx.TransportError):
@@ -674,9 +682,11 @@ def test_a_charge_redis_took_whose_answer_was_lost_is_taken_once_and_given_back(
             lost = generate(client)
         assert generate(client).status_code == 200  # its first trip takes the refund along
         account = client.get("/_mock/accounts").json()["accounts"][0]
+        counted = credits_counted(server.url)
 
     assert lost.status_code == 503 and "Timeout" in lost.json()["error"]
     assert (account["credits"], account["charged"], account["refunded"]) == (1000 - 2 * PRICE, 3 * PRICE, PRICE)
+    assert counted == (3 * PRICE, PRICE)  # the metrics count it as the account does
 
 
 def test_a_charge_that_reaches_redis_after_it_was_given_up_takes_nothing(redis_server):
@@ -707,9 +717,11 @@ def test_a_charge_whose_refund_finds_redis_gone_is_given_back_once_it_is_back_an
             failed = generate(client)
         assert generate(client).status_code == 200
         account = client.get("/_mock/accounts").json()["accounts"][0]
+        counted = credits_counted(server.url)
 
     assert failed.status_code == 503
     assert (account["credits"], account["charged"], account["refunded"]) == (1000 - 2 * PRICE, 3 * PRICE, PRICE)
+    assert counted == (3 * PRICE, PRICE)
 
 
 def test_a_paid_request_goes_to_redis_in_four_round_trips(redis_server):

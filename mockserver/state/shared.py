@@ -19,7 +19,7 @@ import math
 import threading
 import time
 import uuid
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any
 
 import redis
@@ -289,9 +289,10 @@ class Script:
     def __call__(self, args: list[object]) -> Any:
         return self._shared.run(self._script, args)
 
-    def later(self, args: list[object], kept: bool = False) -> Later:
-        """Queue the script for the next round trip; `kept`, for the one after if Redis is gone (else it fails)."""
-        later = Later(self._shared, self._script, args, kept)
+    def later(self, args: list[object], kept: bool = False, then: Callable[[Any], None] | None = None) -> Later:
+        """Queue the script for the next round trip; `kept`, for the one after if Redis is gone (else it fails).
+        `then` is given its answer, once it has one."""
+        later = Later(self._shared, self._script, args, kept, then)
         self._shared.queue(later)
         return later
 
@@ -299,14 +300,19 @@ class Script:
 class Later:
     """A script queued for a server's next round trip to Redis."""
 
-    def __init__(self, shared: SharedState, script: redis.commands.core.Script, args: list[object], kept: bool) -> None:
+    def __init__(
+        self, shared: SharedState, script: redis.commands.core.Script, args: list[object], kept: bool,
+        then: Callable[[Any], None] | None,
+    ) -> None:  # fmt: skip
         self._shared = shared
-        self.script, self.args, self.kept = script, args, kept
+        self.script, self.args, self.kept, self._then = script, args, kept, then
         self._answered, self._answer = False, None
 
     def answered(self, answer: Any) -> None:
         """Its answer; an exception if its round trip failed."""
         self._answered, self._answer = True, answer
+        if self._then is not None and not isinstance(answer, Exception):
+            self._then(answer)
 
     def answer(self) -> Any:
         """Its answer: at once if it has gone to Redis, else once it has been sent."""

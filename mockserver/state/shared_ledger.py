@@ -158,7 +158,7 @@ class SharedLedger:
         try:
             taken = self._charge(args=[*self._opening(api_key, self._strict), amount, self._shared.server, charge_id])
         except UNAVAILABLE:
-            self._give_back_later(charge_id)
+            self._give_back_later(charge_id, amount, unseen=True)
             raise
         if taken[0] == 0:
             raise KeyError(api_key)
@@ -176,10 +176,9 @@ class SharedLedger:
         try:
             given_back = self._refund(args=self._refunding(charge.pending_id))
         except UNAVAILABLE:
-            self._give_back_later(charge.pending_id)
+            self._give_back_later(charge.pending_id, charge.amount)
             raise
-        if given_back:
-            self._metrics.refunded.inc(charge.amount)
+        self._count_refund(charge.amount, given_back)
 
     def settle(self, charges: list[Charge]) -> None:
         """The charges' request has been answered: a server's death no longer refunds them, once the settlement has
@@ -189,8 +188,19 @@ class SharedLedger:
         if pending:
             self._settle.later(args=[PREFIX, SETTLED_CHARGE_SECONDS, *pending], kept=True)
 
-    def _give_back_later(self, charge_id: str) -> None:
-        self._refund.later(args=self._refunding(charge_id), kept=True)
+    def _give_back_later(self, charge_id: str, amount: int, unseen: bool = False) -> None:
+        """Refund with the next trip that reaches Redis. A charge whose answer was lost (`unseen`) and that Redis took
+        is counted then, with its refund, as the account counts it."""
+        self._refund.later(
+            args=self._refunding(charge_id), kept=True,
+            then=lambda given_back: self._count_refund(amount, given_back, unseen),
+        )  # fmt: skip
+
+    def _count_refund(self, amount: int, given_back: int, unseen: bool = False) -> None:
+        if given_back:
+            if unseen:
+                self._metrics.charged.inc(amount)
+            self._metrics.refunded.inc(amount)
 
     def _refunding(self, charge_id: str) -> list[object]:
         return [PREFIX, charge_id, self._clock.now(), SETTLED_CHARGE_SECONDS]
