@@ -7,7 +7,6 @@ trip (Script.later), as the journal's entry that follows it. A reset forgets the
 from __future__ import annotations
 
 import base64
-import dataclasses
 import json
 from typing import Any
 
@@ -75,7 +74,8 @@ def shown(image_id: int, entry: str) -> Shown:
 
 def spec_as_json(spec: ImageSpec) -> dict[str, Any]:
     encoded = {name: base64.b64encode(value).decode() for name in ("base", "mask") if (value := getattr(spec, name))}
-    return dataclasses.asdict(spec) | encoded
+    fields = {name: getattr(spec, name) for name in ImageSpec.__dataclass_fields__}  # asdict's deep copy: 14 µs
+    return fields | encoded
 
 
 def spec_of_json(fields: dict[str, Any]) -> ImageSpec:
