@@ -724,6 +724,49 @@ def test_a_charge_whose_refund_finds_redis_gone_is_given_back_once_it_is_back_an
     assert counted == (3 * PRICE, PRICE)
 
 
+def test_a_job_redis_started_whose_answer_was_lost_is_forgotten_and_its_charge_given_back(redis_server):
+    """Else the job would run, finish and send its webhook, though its client was told 503 and never had its id."""
+    from mockserver.state.shared_jobs import START
+
+    app = create_app(Settings(state=redis_server.url))
+    with BackgroundServer(app) as server:
+        client = httpx.Client(base_url=server.url)
+        client.put(f"/_mock/accounts/{KEY}", json={"credits": 1000})
+        first = submit(client)  # Redis has the scripts
+        paid = 1000 - client.get(f"/_mock/accounts/{KEY}").json()["credits"]
+        with trips(answer_lost(START)):
+            lost = client.post(GEMINIGEN, headers={"x-api-key": KEY}, data=GEMINIGEN_FORM)
+        credits = client.get(f"/_mock/accounts/{KEY}").json()["credits"]
+        kept = submit(client)  # its first trip takes the forgetting along
+        jobs = [job.uuid for job in app.state.mock.jobs.recent()]
+
+    assert lost.status_code == 503 and credits == 1000 - paid
+    assert jobs == [kept["uuid"], first["uuid"]]
+
+
+def test_a_job_start_that_reaches_redis_after_it_was_given_up_starts_nothing(redis_server):
+    import redis
+
+    from mockserver.state.shared_jobs import START
+
+    held: list[bytes] = []
+    app = create_app(Settings(state=redis_server.url))
+    with BackgroundServer(app) as server:
+        client = httpx.Client(base_url=server.url)
+        first = submit(client)
+        with trips(held_back(START, held)):
+            late = client.post(GEMINIGEN, headers={"x-api-key": KEY}, data=GEMINIGEN_FORM)
+        kept = submit(client)  # its first trip takes the forgetting along
+        arrives = redis.Redis.from_url(redis_server.url).connection_pool.get_connection()
+        arrives.send_packed_command([held[0], b"*1\r\n$4\r\nPING\r\n"])
+        while arrives.read_response() != b"PONG":
+            continue
+        jobs = [job.uuid for job in app.state.mock.jobs.recent()]
+
+    assert late.status_code == 503
+    assert jobs == [kept["uuid"], first["uuid"]]
+
+
 def test_a_paid_request_goes_to_redis_in_four_round_trips(redis_server):
     """The call's start (with the key's account), the rate count with the charge, the image's file, and the settlement
     with the journal's entry: each step's writes go with the next step's round trip."""

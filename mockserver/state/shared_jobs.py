@@ -13,14 +13,15 @@ from .clock import Clock
 from .ids import Ids
 from .jobs import SAVED, Job, JobsReset, restored, run_finisher, saved
 from .ledger import Charge
-from .shared import PREFIX, SharedState, in_era
+from .shared import PREFIX, SETTLED_CHARGE_SECONDS, UNAVAILABLE, SharedState, in_era
 
 # ARGV: prefix, the era the job must start in ('' for the current one), its uuid, api key and due time, then its
-# fields and values. Its id, or -1 if the mock was reset since that era began.
+# fields and values. Its id, or -1 if the mock was reset since that era began or the job was given up (FORGET).
 START = """
 local prefix, era = ARGV[1], redis.call('GET', ARGV[1] .. 'era') or '0'
 if ARGV[2] ~= '' and ARGV[2] ~= era then return -1 end
 local base, uuid = prefix .. era .. ':', ARGV[3]
+if redis.call('EXISTS', base .. 'forgotten:' .. uuid) == 1 then return -1 end
 local id = redis.call('INCR', base .. 'job-id')
 redis.call('HSET', base .. 'job:' .. uuid, 'id', id, unpack(ARGV, 6))
 redis.call('ZADD', base .. 'jobs', id, uuid)
@@ -28,6 +29,18 @@ redis.call('ZADD', base .. 'jobs-of:' .. ARGV[4], id, uuid)
 redis.call('ZADD', base .. 'due', ARGV[5], uuid)
 return id
 """
+# ARGV: prefix, uuid, seconds it is remembered as given up. A job whose start's answer was lost is forgotten, and
+# its start refused should it come late, so that no job its client never heard of runs and sends its webhook.
+FORGET = in_era("""
+local uuid = ARGV[2]
+local job = base .. 'job:' .. uuid
+local api_key = redis.call('HGET', job, 'api_key')
+redis.call('DEL', job)
+redis.call('ZREM', base .. 'jobs', uuid)
+redis.call('ZREM', base .. 'due', uuid)
+if api_key then redis.call('ZREM', base .. 'jobs-of:' .. api_key, uuid) end
+redis.call('SET', base .. 'forgotten:' .. uuid, 1, 'EX', ARGV[3])
+""")  # fmt: skip
 # ARGV: prefix, now, how many finished jobs are kept. The fields of each job it took (finished at its due time).
 TAKE_DUE = """
 local prefix = ARGV[1]
@@ -76,7 +89,7 @@ class SharedJobs:
         self._max_finished = max_finished
         self._finishers: dict[str, Callable[[Job], None]] = {}
         self._data_types: dict[str, Callable[..., Any]] = {}
-        self._start, self._take_due = shared.script(START), shared.script(TAKE_DUE)
+        self._start, self._take_due, self._forget = shared.script(START), shared.script(TAKE_DUE), shared.script(FORGET)
         self._next_due, self._newest_first, self._get = (
             shared.script(NEXT_DUE), shared.script(NEWEST_FIRST), shared.script(GET)
         )  # fmt: skip
@@ -105,8 +118,12 @@ class SharedJobs:
         fields = [value for name, field in zip(SAVED, saved(job), strict=True) if name != "id"
                   for value in (name, "" if field is None else field)]  # fmt: skip
         started = self._start.later(args=[PREFIX, era or "", job.uuid, api_key, job.due_at, *fields])
-        self.settle()  # in the same round trip
-        job.id = int(started.answer())
+        try:
+            self.settle()  # in the same round trip
+            job.id = int(started.answer())
+        except UNAVAILABLE:  # Redis may have started it, and the answer been lost
+            self._forget.later(args=[PREFIX, job.uuid, SETTLED_CHARGE_SECONDS], kept=True)
+            raise
         if job.id == -1:
             raise JobsReset
         return job
