@@ -767,6 +767,30 @@ def test_a_job_start_that_reaches_redis_after_it_was_given_up_starts_nothing(red
     assert jobs == [kept["uuid"], first["uuid"]]
 
 
+def test_a_job_redis_took_as_due_whose_answer_was_lost_is_finished_all_the_same(redis_server):
+    """Redis marks a job finished as it hands it out: were that answer lost, a failed job would never be refunded."""
+    from starlette.testclient import TestClient
+
+    from mockserver.state.shared_jobs import TAKE_DUE
+
+    app = create_app(Settings(state=redis_server.url, frozen_clock=True))
+    client = TestClient(app)  # not started: no job ticker takes the job meanwhile
+    try:
+        client.put(f"/_mock/accounts/{KEY}", json={"credits": 100})
+        job = submit(client, **{"X-Mock-Fault": "content-policy"})
+        with trips(answer_lost(TAKE_DUE)):
+            advanced = client.post("/_mock/clock", json={"advance_seconds": 60})
+        done = client.get(f"/uapi/v1/history/{job['uuid']}", headers={"x-api-key": KEY}).json()
+        account = client.get(f"/_mock/accounts/{KEY}").json()  # its trip takes along that the take is done
+        takes_kept = app.state.mock.shared.redis.keys("imagegen-mock:*taken:*")
+    finally:
+        app.state.mock.close()
+
+    assert advanced.status_code == 503
+    assert done["status"] == 3 and takes_kept == []
+    assert account["credits"] == 100 and account["refunded"] == account["charged"] > 0
+
+
 def test_a_paid_request_goes_to_redis_in_four_round_trips(redis_server):
     """The call's start (with the key's account), the rate count with the charge, the image's file, and the settlement
     with the journal's entry: each step's writes go with the next step's round trip."""

@@ -6,6 +6,8 @@ job's finishing step runs once, on the server that took it. A reset forgets them
 
 from __future__ import annotations
 
+import itertools
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -13,7 +15,10 @@ from .clock import Clock
 from .ids import Ids
 from .jobs import SAVED, Job, JobsReset, restored, run_finisher, saved
 from .ledger import Charge
-from .shared import PREFIX, SETTLED_CHARGE_SECONDS, UNAVAILABLE, SharedState, in_era
+from .shared import PREFIX, UNAVAILABLE, Script, SharedState, in_era
+
+TAKE_SECONDS = 86_400  # how long the jobs a take took are kept under its id, to be taken again
+FORGOTTEN_SECONDS = 86_400  # how long a job given up is remembered, for a start that comes late
 
 # ARGV: prefix, the era the job must start in ('' for the current one), its uuid, api key and due time, then its
 # fields and values. Its id, or -1 if the mock was reset since that era began or the job was given up (FORGET).
@@ -41,19 +46,23 @@ redis.call('ZREM', base .. 'due', uuid)
 if api_key then redis.call('ZREM', base .. 'jobs-of:' .. api_key, uuid) end
 redis.call('SET', base .. 'forgotten:' .. uuid, 1, 'EX', ARGV[3])
 """)  # fmt: skip
-# ARGV: prefix, now, how many finished jobs are kept. The fields of each job it took (finished at its due time).
+# ARGV: prefix, now, how many finished jobs are kept, the take's id, seconds its jobs are kept under it. The fields
+# of each job it took (finished at its due time); their uuids kept under the take's id, for a server whose answer
+# was lost to take them again (RETAKE).
 TAKE_DUE = """
 local prefix = ARGV[1]
 local base = prefix .. (redis.call('GET', prefix .. 'era') or '0') .. ':'
 local due = redis.call('ZRANGEBYSCORE', base .. 'due', '-inf', ARGV[2], 'WITHSCORES')
-local taken = {}
+local taken, take = {}, base .. 'taken:' .. ARGV[4]
 for i = 1, #due, 2 do
   local job = base .. 'job:' .. due[i]
   redis.call('ZREM', base .. 'due', due[i])
   redis.call('HSET', job, 'finished_at', due[i + 1])
   redis.call('RPUSH', base .. 'finished', due[i])
+  redis.call('RPUSH', take, due[i])
   table.insert(taken, redis.call('HGETALL', job))
 end
+if #taken > 0 then redis.call('EXPIRE', take, ARGV[5]) end
 while redis.call('LLEN', base .. 'finished') > tonumber(ARGV[3]) do
   local uuid = redis.call('LPOP', base .. 'finished')
   local api_key = redis.call('HGET', base .. 'job:' .. uuid, 'api_key')
@@ -63,6 +72,17 @@ while redis.call('LLEN', base .. 'finished') > tonumber(ARGV[3]) do
 end
 return taken
 """
+# ARGV: prefix, the take's id. The fields of each job that take took.
+RETAKE = in_era("""
+local taken = {}
+for _, uuid in ipairs(redis.call('LRANGE', base .. 'taken:' .. ARGV[2], 0, -1)) do
+  local job = redis.call('HGETALL', base .. 'job:' .. uuid)
+  if #job > 0 then table.insert(taken, job) end
+end
+return taken
+""")  # fmt: skip
+# ARGV: prefix, the take's id: its jobs' finishing steps have run.
+FINISHED = in_era("return redis.call('DEL', base .. 'taken:' .. ARGV[2])")
 # ARGV: prefix. The due time of the job due first, or nothing.
 NEXT_DUE = in_era("""
 local first = redis.call('ZRANGE', base .. 'due', 0, 0, 'WITHSCORES')
@@ -90,6 +110,10 @@ class SharedJobs:
         self._finishers: dict[str, Callable[[Job], None]] = {}
         self._data_types: dict[str, Callable[..., Any]] = {}
         self._start, self._take_due, self._forget = shared.script(START), shared.script(TAKE_DUE), shared.script(FORGET)
+        self._retake, self._finished = shared.script(RETAKE), shared.script(FINISHED)
+        self._take_ids = itertools.count(1)  # after this server's number: unique across servers
+        self._lost_takes: list[str] = []  # takes whose answer never came: Redis may have marked their jobs finished
+        self._lost_lock = threading.Lock()
         self._next_due, self._newest_first, self._get = (
             shared.script(NEXT_DUE), shared.script(NEWEST_FIRST), shared.script(GET)
         )  # fmt: skip
@@ -122,7 +146,7 @@ class SharedJobs:
             self.settle()  # in the same round trip
             job.id = int(started.answer())
         except UNAVAILABLE:  # Redis may have started it, and the answer been lost
-            self._forget.later(args=[PREFIX, job.uuid, SETTLED_CHARGE_SECONDS], kept=True)
+            self._forget.later(args=[PREFIX, job.uuid, FORGOTTEN_SECONDS], kept=True)
             raise
         if job.id == -1:
             raise JobsReset
@@ -144,9 +168,39 @@ class SharedJobs:
         return [(job.profile, job.status) for job in reversed(self.recent())]
 
     def settle(self) -> None:
-        """Finish every job whose time is up, on whichever server asks first."""
-        for job in self._jobs(self._take_due(args=[PREFIX, self._clock.now(), self._max_finished])):
+        """Finish every job whose time is up, on whichever server asks first: its finishing step (a failure's refund,
+        the webhook) runs once, even where Redis took the job and its answer was lost, if this server lives on."""
+        self._finish_lost_takes()
+        take = f"{self._shared.number}.{next(self._take_ids)}"
+        now = self._clock.now()
+        self._finish(take, self._taken(take, self._take_due, [PREFIX, now, self._max_finished, take, TAKE_SECONDS]))
+
+    def _finish_lost_takes(self) -> None:
+        with self._lost_lock:
+            lost, self._lost_takes = self._lost_takes, []
+        for i, take in enumerate(lost):
+            try:
+                jobs = self._taken(take, self._retake, [PREFIX, take])
+            except UNAVAILABLE:
+                with self._lost_lock:
+                    self._lost_takes.extend(lost[i + 1 :])
+                raise
+            self._finish(take, jobs)
+
+    def _taken(self, take: str, script: Script, args: list[object]) -> list[Job]:
+        """The jobs `script` takes; the take's id kept, to take them again, if its answer may have been lost."""
+        try:
+            return self._jobs(script(args=args))
+        except UNAVAILABLE:
+            with self._lost_lock:
+                self._lost_takes.append(take)
+            raise
+
+    def _finish(self, take: str, jobs: list[Job]) -> None:
+        for job in jobs:
             run_finisher(job, self._finishers)
+        if jobs:
+            self._finished.later(args=[PREFIX, take])
 
     def seconds_to_next(self) -> float | None:
         due = self._next_due(args=[PREFIX])
