@@ -621,14 +621,15 @@ def carrying(script: str):
     return lambda packed: sha in packed
 
 
-def answer_lost(script: str):
-    """The first trip that carries `script` reaches Redis, which runs it, and its answer never comes back."""
+def answer_lost(script: str, marked: bytes = b""):
+    """The first trip that carries `script` (and `marked`) reaches Redis, which runs it, and its answer never comes
+    back."""
     import redis
 
     lost = []
 
     def fate(packed, really, connection):
-        if lost or not carrying(script)(packed):
+        if lost or not carrying(script)(packed) or marked not in packed:
             return really()
         lost.append(packed)
         really()
@@ -639,12 +640,13 @@ def answer_lost(script: str):
     return fate
 
 
-def held_back(script: str, held: list[bytes]):
-    """The first trip that carries `script` is held on its way to Redis (kept in `held`): its connection times out."""
+def held_back(script: str, held: list[bytes], marked: bytes = b""):
+    """The first trip that carries `script` (and `marked`) is held on its way to Redis (kept in `held`): its
+    connection times out."""
     import redis
 
     def fate(packed, really, connection):
-        if held or not carrying(script)(packed):
+        if held or not carrying(script)(packed) or marked not in packed:
             return really()
         held.append(packed)
         connection.disconnect()
@@ -789,6 +791,51 @@ def test_a_job_redis_took_as_due_whose_answer_was_lost_is_finished_all_the_same(
     assert advanced.status_code == 503
     assert done["status"] == 3 and takes_kept == []
     assert account["credits"] == 100 and account["refunded"] == account["charged"] > 0
+
+
+SERVER_ERROR_FITS = b'"server-error"'  # in the faults a take looks for: those the endpoint answers itself
+
+
+def test_a_fault_redis_took_whose_answer_was_lost_goes_back_where_it_was(redis_server):
+    """Else it would fail no request at all: the one that took it got a 503 instead."""
+    from mockserver.state.shared_faults import TAKE
+
+    with BackgroundServer(create_app(Settings(state=redis_server.url))) as server:
+        client = httpx.Client(base_url=server.url)
+        client.post("/_mock/faults", json={"profile": "vydra", "fault": "server-error"})
+        assert generate(client).status_code == 500  # Redis has the script
+        for status in (502, 504):
+            client.post("/_mock/faults", json={"profile": "vydra", "fault": "server-error", "status": status})
+        with trips(answer_lost(TAKE, marked=SERVER_ERROR_FITS)):  # the take that finds the 502
+            lost = generate(client)
+        statuses = [generate(client).status_code for _ in range(3)]  # the first's first trip gives the fault back
+
+    assert lost.status_code == 503
+    assert statuses == [502, 504, 200]  # in the order they were queued
+
+
+def test_a_fault_take_that_reaches_redis_after_it_was_given_up_takes_nothing(redis_server):
+    import redis
+
+    from mockserver.state.shared_faults import TAKE
+
+    held: list[bytes] = []
+    with BackgroundServer(create_app(Settings(state=redis_server.url))) as server:
+        client = httpx.Client(base_url=server.url)
+        client.post("/_mock/faults", json={"profile": "vydra", "fault": "server-error"})
+        assert generate(client).status_code == 500  # Redis has the script
+        client.post("/_mock/faults", json={"profile": "vydra", "fault": "server-error", "times": 2})
+        with trips(held_back(TAKE, held, marked=SERVER_ERROR_FITS)):
+            late = generate(client)
+        statuses = [generate(client).status_code]  # its first trip gives back what the held take may have taken
+        arrives = redis.Redis.from_url(redis_server.url).connection_pool.get_connection()
+        arrives.send_packed_command([held[0], b"*1\r\n$4\r\nPING\r\n"])
+        while arrives.read_response() != b"PONG":
+            continue
+        statuses += [generate(client).status_code for _ in range(2)]
+
+    assert late.status_code == 503
+    assert statuses == [500, 500, 200]
 
 
 def test_a_paid_request_goes_to_redis_in_four_round_trips(redis_server):

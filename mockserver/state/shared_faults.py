@@ -1,19 +1,26 @@
 """Queued faults in Redis, for servers that share one (state/shared.py): one list, taken from by one script, so
 that a fault queued through any server fails exactly the requests it was queued for, across all. A reset empties
 it as it does the in-memory queue. Whether any fault is queued, which every call asks first, is read in the round
-trip that begins a call (State.call_start)."""
+trip that begins a call (State.call_start). A fault taken in a trip whose answer was lost goes back, so that it
+still fails one request."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable, Collection
 
 from .faults import FaultOptions, Forced, QueuedFault
-from .shared import PREFIX, SharedState
+from .shared import PREFIX, UNAVAILABLE, SharedState, in_era
 
-# ARGV: prefix, profile, endpoint, the fault names that apply (JSON), the request's keys (JSON). The fault taken.
-TAKE = """
-local queue = ARGV[1] .. 'faults'
+TAKE_SECONDS = 86_400  # how long a take whose answer never came is remembered, for a give-back or a late arrival
+
+# ARGV: prefix, profile, endpoint, the fault names that apply (JSON), the request's keys (JSON), the take's id, the
+# seconds it is remembered. The fault taken; kept under the take's id for GIVE_BACK, and nothing if given back
+# before it came.
+TAKE = in_era("""
+local queue, record = ARGV[1] .. 'faults', base .. 'fault-take:' .. ARGV[6]
+if redis.call('EXISTS', record) == 1 then return nil end
 local applicable, keys = {}, {}
 for _, name in ipairs(cjson.decode(ARGV[4])) do applicable[name] = true end
 for _, key in ipairs(cjson.decode(ARGV[5])) do keys[key] = true end
@@ -29,11 +36,40 @@ for index, entry in ipairs(redis.call('LRANGE', queue, 0, -1)) do
       redis.call('LSET', queue, index - 1, 'taken')
       redis.call('LREM', queue, 1, 'taken')
     end
+    redis.call('SET', record, entry, 'EX', ARGV[7])
     return entry
   end
 end
 return nil
-"""
+""")  # fmt: skip
+# ARGV: prefix, the take's id, the seconds it is remembered. The fault a take whose answer was lost took goes back
+# where it was (one more use if it is still queued), so that it fails a request after all; a take that has not come
+# yet takes nothing when it does. 1 if a fault went back.
+GIVE_BACK = in_era("""
+local queue, record = ARGV[1] .. 'faults', base .. 'fault-take:' .. ARGV[2]
+local entry = redis.call('GET', record)
+redis.call('SET', record, 'given back', 'EX', ARGV[3])
+if not entry or entry == 'given back' then return 0 end
+local fault = cjson.decode(entry)
+for index, queued in ipairs(redis.call('LRANGE', queue, 0, -1)) do
+  local other = cjson.decode(queued)
+  if other.id == fault.id then
+    other.remaining = other.remaining + 1
+    redis.call('LSET', queue, index - 1, cjson.encode(other))
+    return 1
+  end
+  if other.id > fault.id then
+    fault.remaining = 1
+    redis.call('LINSERT', queue, 'BEFORE', queued, cjson.encode(fault))
+    return 1
+  end
+end
+fault.remaining = 1
+redis.call('RPUSH', queue, cjson.encode(fault))
+return 1
+""")  # fmt: skip
+# ARGV: prefix, the take's id: its answer came.
+TAKEN = in_era("return redis.call('DEL', base .. 'fault-take:' .. ARGV[2])")
 # ARGV: prefix, the profile whose faults go ('' for every profile's).
 CLEAR = """
 local queue = ARGV[1] .. 'faults'
@@ -50,7 +86,9 @@ class SharedFaultQueue:
 
     def __init__(self, shared: SharedState) -> None:
         self._shared = shared
-        self._take, self._clear = shared.script(TAKE), shared.script(CLEAR)
+        self._take, self._taken, self._give_back = shared.script(TAKE), shared.script(TAKEN), shared.script(GIVE_BACK)
+        self._clear = shared.script(CLEAR)
+        self._take_ids = itertools.count(1)  # after this server's number: unique across servers
 
     def add(self, profile: str, forced: Forced, times: int, path: str | None, key: str | None = None) -> QueuedFault:
         queued = QueuedFault(self._shared.redis.incr(self._shared.key("fault-id")), profile, forced, times, path, key)
@@ -60,9 +98,19 @@ class SharedFaultQueue:
     def take(
         self, profile: str, endpoint: str, applicable: Collection[str], keys: Callable[[], Collection[str]]
     ) -> Forced | None:
-        """Use up one queued fault that fits this request, oldest first, whichever server queued it."""
-        entry = self._take(args=[PREFIX, profile, endpoint, json.dumps(sorted(applicable)), json.dumps(list(keys()))])
-        return None if entry is None else queued(json.loads(entry)).forced
+        """Use up one queued fault that fits this request, oldest first, whichever server queued it. If Redis cannot be
+        reached, what it may have taken is given back once it can."""
+        take = f"{self._shared.number}.{next(self._take_ids)}"
+        fits = [PREFIX, profile, endpoint, json.dumps(sorted(applicable)), json.dumps(list(keys()))]
+        try:
+            entry = self._take(args=[*fits, take, TAKE_SECONDS])
+        except UNAVAILABLE:
+            self._give_back.later(args=[PREFIX, take, TAKE_SECONDS], kept=True)
+            raise
+        if entry is None:
+            return None
+        self._taken.later(args=[PREFIX, take])
+        return queued(json.loads(entry)).forced
 
     def pending(self) -> list[QueuedFault]:
         return [queued(json.loads(entry)) for entry in self._shared.redis.lrange(self._queue(), 0, -1)]
