@@ -15,6 +15,7 @@ wait (the rate count, the settlement) goes with the server's next trip (Script.l
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 import threading
 import time
@@ -37,7 +38,9 @@ UNAVAILABLE = (redis.ConnectionError, redis.TimeoutError)  # Redis is gone: the 
 TIMEOUT_SECONDS = 2
 CLOCK_READ_SECONDS = 0.001  # how long a server trusts the shared clock's offset it last read
 CALL_READ_SECONDS = 0.05  # how long it trusts what a call read as it began (the control API reads afresh)
-SETTLED_CHARGE_SECONDS = 86_400  # how long a charge is kept after its answer, for a refund that comes later
+# How long Redis remembers a step whose answer may have been lost (a charge, a take of faults or jobs, a job given
+# up): for the give-back that follows it, or against the step itself arriving late.
+RECORD_SECONDS = 86_400
 
 # A dead server's charges that were never settled are refunded, once, and its name forgotten.
 RECLAIM = """
@@ -123,6 +126,7 @@ class SharedState:
         # Counts every server ever started on this Redis: each draws its identifiers from its own sequence, so
         # that two on the same --seed never mint the same job id or file name (the first draws the seed's own).
         self.number = int(self.redis.incr(self.key("servers-started")))
+        self._steps = itertools.count(1)
         self._queued: list[Later] = []  # to go with this server's next round trip
         self._queue_lock = threading.RLock()
         self._era_read, self._era_fresh_until = "0", -math.inf
@@ -158,6 +162,10 @@ class SharedState:
         for later, answer in zip(queued, answers, strict=False):
             later.answered(answer)
         return answers[-1]
+
+    def step_id(self) -> str:
+        """An id no other step of any server on this Redis has (a charge, a take): after this server's number."""
+        return f"{self.number}.{next(self._steps)}"
 
     def queue(self, later: Later) -> None:
         with self._queue_lock:
@@ -202,7 +210,7 @@ class SharedState:
         return self._refund_the_dead(sparing=self.server)
 
     def _refund_the_dead(self, sparing: str) -> int:
-        return int(self._reclaim(args=[PREFIX, sparing, time.time(), SETTLED_CHARGE_SECONDS]))
+        return int(self._reclaim(args=[PREFIX, sparing, time.time(), RECORD_SECONDS]))
 
     def reset(self) -> None:
         """Begin a new era, which forgets everything the last one held; then delete what it held."""

@@ -6,14 +6,11 @@ still fails one request."""
 
 from __future__ import annotations
 
-import itertools
 import json
 from collections.abc import Callable, Collection
 
 from .faults import FaultOptions, Forced, QueuedFault
-from .shared import PREFIX, UNAVAILABLE, SharedState, in_era
-
-TAKE_SECONDS = 86_400  # how long a take whose answer never came is remembered, for a give-back or a late arrival
+from .shared import PREFIX, RECORD_SECONDS, UNAVAILABLE, SharedState, in_era
 
 # ARGV: prefix, profile, endpoint, the fault names that apply (JSON), the request's keys (JSON), the take's id, the
 # seconds it is remembered. The fault taken; kept under the take's id for GIVE_BACK, and nothing if given back
@@ -88,7 +85,6 @@ class SharedFaultQueue:
         self._shared = shared
         self._take, self._taken, self._give_back = shared.script(TAKE), shared.script(TAKEN), shared.script(GIVE_BACK)
         self._clear = shared.script(CLEAR)
-        self._take_ids = itertools.count(1)  # after this server's number: unique across servers
 
     def add(self, profile: str, forced: Forced, times: int, path: str | None, key: str | None = None) -> QueuedFault:
         queued = QueuedFault(self._shared.redis.incr(self._shared.key("fault-id")), profile, forced, times, path, key)
@@ -100,12 +96,12 @@ class SharedFaultQueue:
     ) -> Forced | None:
         """Use up one queued fault that fits this request, oldest first, whichever server queued it. If Redis cannot be
         reached, what it may have taken is given back once it can."""
-        take = f"{self._shared.number}.{next(self._take_ids)}"
+        take = self._shared.step_id()
         fits = [PREFIX, profile, endpoint, json.dumps(sorted(applicable)), json.dumps(list(keys()))]
         try:
-            entry = self._take(args=[*fits, take, TAKE_SECONDS])
+            entry = self._take(args=[*fits, take, RECORD_SECONDS])
         except UNAVAILABLE:
-            self._give_back.later(args=[PREFIX, take, TAKE_SECONDS], kept=True)
+            self._give_back.later(args=[PREFIX, take, RECORD_SECONDS], kept=True)
             raise
         if entry is None:
             return None

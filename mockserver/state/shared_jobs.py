@@ -6,7 +6,6 @@ job's finishing step runs once, on the server that took it. A reset forgets them
 
 from __future__ import annotations
 
-import itertools
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -15,10 +14,7 @@ from .clock import Clock
 from .ids import Ids
 from .jobs import SAVED, Job, JobsReset, restored, run_finisher, saved
 from .ledger import Charge
-from .shared import PREFIX, UNAVAILABLE, Script, SharedState, in_era
-
-TAKE_SECONDS = 86_400  # how long the jobs a take took are kept under its id, to be taken again
-FORGOTTEN_SECONDS = 86_400  # how long a job given up is remembered, for a start that comes late
+from .shared import PREFIX, RECORD_SECONDS, UNAVAILABLE, Script, SharedState, in_era
 
 # ARGV: prefix, the era the job must start in ('' for the current one), its uuid, api key and due time, then its
 # fields and values. Its id, or -1 if the mock was reset since that era began or the job was given up (FORGET).
@@ -111,7 +107,6 @@ class SharedJobs:
         self._data_types: dict[str, Callable[..., Any]] = {}
         self._start, self._take_due, self._forget = shared.script(START), shared.script(TAKE_DUE), shared.script(FORGET)
         self._retake, self._finished = shared.script(RETAKE), shared.script(FINISHED)
-        self._take_ids = itertools.count(1)  # after this server's number: unique across servers
         self._lost_takes: list[str] = []  # takes whose answer never came: Redis may have marked their jobs finished
         self._lost_lock = threading.Lock()
         self._next_due, self._newest_first, self._get = (
@@ -146,7 +141,7 @@ class SharedJobs:
             self.settle()  # in the same round trip
             job.id = int(started.answer())
         except UNAVAILABLE:  # Redis may have started it, and the answer been lost
-            self._forget.later(args=[PREFIX, job.uuid, FORGOTTEN_SECONDS], kept=True)
+            self._forget.later(args=[PREFIX, job.uuid, RECORD_SECONDS], kept=True)
             raise
         if job.id == -1:
             raise JobsReset
@@ -171,9 +166,9 @@ class SharedJobs:
         """Finish every job whose time is up, on whichever server asks first: its finishing step (a failure's refund,
         the webhook) runs once, even where Redis took the job and its answer was lost, if this server lives on."""
         self._finish_lost_takes()
-        take = f"{self._shared.number}.{next(self._take_ids)}"
+        take = self._shared.step_id()
         now = self._clock.now()
-        self._finish(take, self._taken(take, self._take_due, [PREFIX, now, self._max_finished, take, TAKE_SECONDS]))
+        self._finish(take, self._taken(take, self._take_due, [PREFIX, now, self._max_finished, take, RECORD_SECONDS]))
 
     def _finish_lost_takes(self) -> None:
         with self._lost_lock:

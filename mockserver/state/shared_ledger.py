@@ -8,13 +8,12 @@ Accounts a key's first request opens are kept as long as the era (Redis' memory 
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Mapping
 
 from .clock import Clock
 from .ledger import MAX_KEY_LENGTH, Account, Charge, InsufficientCredits, account_id
 from .metrics import Metrics
-from .shared import PREFIX, SETTLED_CHARGE_SECONDS, UNAVAILABLE, SharedState
+from .shared import PREFIX, RECORD_SECONDS, UNAVAILABLE, SharedState
 
 # ARGV: prefix, api_key, strict (0/1), default balance, account id, now. The account's fields, or nothing.
 OPEN = """
@@ -118,7 +117,6 @@ class SharedLedger:
         self._metrics = metrics
         self._find_or_open, self._set_balance = shared.script(FIND_OR_OPEN), shared.script(SET_BALANCE)
         self._charge, self._refund, self._settle = shared.script(CHARGE), shared.script(REFUND), shared.script(SETTLE)
-        self._charge_ids = itertools.count(1)  # after this server's number: unique across servers
         for api_key, credits in self._preset.items():  # as a store's ledger does: kept if already there
             if self.find(api_key) is None:
                 self.set_balance(api_key, credits)
@@ -154,7 +152,7 @@ class SharedLedger:
     def charge(self, api_key: str, amount: int) -> Charge:
         """Take `amount` credits, or raise InsufficientCredits and take nothing. If Redis cannot be reached, the charge
         is given back once it can: Redis may have taken it, and the answer been lost."""
-        charge_id = f"{self._shared.number}.{next(self._charge_ids)}"
+        charge_id = self._shared.step_id()
         try:
             taken = self._charge(args=[*self._opening(api_key, self._strict), amount, self._shared.server, charge_id])
         except UNAVAILABLE:
@@ -186,7 +184,7 @@ class SharedLedger:
         gone)."""
         pending = [charge.pending_id for charge in charges if charge.pending_id is not None and not charge.refunded]
         if pending:
-            self._settle.later(args=[PREFIX, SETTLED_CHARGE_SECONDS, *pending], kept=True)
+            self._settle.later(args=[PREFIX, RECORD_SECONDS, *pending], kept=True)
 
     def _give_back_later(self, charge_id: str, amount: int, unseen: bool = False) -> None:
         """Refund with the next trip that reaches Redis. A charge whose answer was lost (`unseen`) and that Redis took
@@ -203,7 +201,7 @@ class SharedLedger:
             self._metrics.refunded.inc(amount)
 
     def _refunding(self, charge_id: str) -> list[object]:
-        return [PREFIX, charge_id, self._clock.now(), SETTLED_CHARGE_SECONDS]
+        return [PREFIX, charge_id, self._clock.now(), RECORD_SECONDS]
 
     def _opening(self, api_key: str, strict: bool) -> list[object]:
         return [PREFIX, api_key, int(strict), self._default_credits, account_id(api_key), self._clock.now()]
